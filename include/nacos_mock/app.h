@@ -1,0 +1,54 @@
+/*
+ * app — the one context passed explicitly everywhere: configuration, the registry lock and store,
+ * the virtual clock, server status and (as they land) sweeper, faults, journal and push.
+ * There are no mutable globals except main's stop flag, so a test can run two servers in one
+ * process.
+ *
+ * Threading: `mu` guards the store and every registry decision. libmicrohttpd workers take it in
+ * routes_dispatch; the sweeper takes it for one sweep. Nothing does network I/O while holding it.
+ */
+#ifndef NACOS_MOCK_APP_H
+#define NACOS_MOCK_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "nacos_mock/clock.h"
+#include "nacos_mock/config.h"
+
+struct store;
+struct http_server;
+
+enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
+                     STATUS_READ_ONLY };
+
+struct app {
+    const struct config *cfg;
+    pthread_mutex_t mu;
+    struct store *store;
+    struct nm_clock clock;
+    struct http_server *http;
+    _Atomic int status;            /* enum server_status */
+    int64_t started_ms;
+};
+
+/* Opens the store and prepares everything but the listener. Returns 0, or -1 with err filled. */
+int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen);
+/* Starts listening (and background threads). 0 or -1 with err. */
+int app_start(struct app *app, char *err, size_t errlen);
+/* The bound port (after app_start). */
+int app_port(const struct app *app);
+/* Stops listening and background threads, answers nothing more; then frees everything. */
+void app_stop(struct app *app);
+void app_free(struct app *app);
+
+const char *app_status_name(int status);
+int app_status_parse(const char *s);
+
+/* Called (with mu held) after any change of a service's instances, health or threshold: bumps the
+ * service revision (service_id 0 = the service is gone) and wakes the subscribers of (ns, service). */
+void app_service_changed(struct app *app, int64_t service_id, const char *ns, const char *service);
+
+#endif

@@ -1,0 +1,53 @@
+/*
+ * naming — Nacos naming rules, pure functions: grouped service names (`group@@service`), namespace
+ * and cluster defaults, instance ids, name and IP validation, metadata parsing, client detection by
+ * User-Agent. Validators that answer: on a violation they fill `rep` with the Nacos error (400 +
+ * `caused: ...;` naming the parameter) and return -1; 0 when valid.
+ */
+#ifndef NACOS_MOCK_NAMING_H
+#define NACOS_MOCK_NAMING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "nacos_mock/params.h"
+#include "nacos_mock/reply.h"
+
+#define NAME_MAX_BYTES 512
+#define GROUPED_MAX (2 * NAME_MAX_BYTES + 3)
+#define METADATA_MAX_BYTES (64 * 1024)
+#define DEFAULT_GROUP "DEFAULT_GROUP"
+#define DEFAULT_CLUSTER "DEFAULT"
+#define DEFAULT_NAMESPACE "public"
+#define GROUP_SEP "@@"
+
+/* Checks a service/group/cluster name part: valid UTF-8, no NUL or control characters, no `@@`,
+ * at most NAME_MAX_BYTES. `len` is the real byte length (a decoded %00 is caught). */
+int naming_check_name_or_reply(const char *field, const char *v, size_t len, struct reply *rep);
+/* IPv4/IPv6 literal or host name. */
+int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep);
+
+/* The grouped name from serviceName (+ groupName): `svc` → `<group or DEFAULT_GROUP>@@svc`; an
+ * already grouped name is kept (groupName ignored). Validates both parts. out has GROUPED_MAX. */
+int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, char *out, size_t outlen);
+/* Splits `group@@svc`; group/svc point into `grouped`'s copy in buf. Returns 0, -1 if not grouped. */
+int naming_split(const char *grouped, char *buf, size_t buflen, const char **group, const char **svc);
+/* namespaceId or "public". */
+const char *naming_namespace(const struct params *p);
+
+/* "ip#port#cluster#group@@service" in out; returns out. */
+char *naming_instance_id(char *out, size_t outlen, const char *ip, int port, const char *cluster,
+                         const char *grouped);
+
+/* Parses a metadata parameter: a JSON object (values rendered as strings), else `k1=v1,k2=v2`.
+ * Returns a new cJSON object (caller deletes) or NULL with a message in err. */
+cJSON *naming_parse_metadata(const char *s, char *err, size_t errlen);
+/* Normalises a cJSON object into an object of string values (numbers/bools rendered), caller
+ * deletes. NULL with err if obj is not an object. */
+cJSON *naming_metadata_from_json(const cJSON *obj, char *err, size_t errlen);
+
+/* User-Agent classes (see nacos-api.md §1). */
+bool naming_ua_push_capable(const char *ua);
+bool naming_ua_java_ge_1(const char *ua);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * reply — what a handler answers, independent of libmicrohttpd. http.c turns it into a response in
+ * one place. Handlers fill it through the helpers; the body is always heap memory owned by the
+ * reply (reply_free), and every error helper produces the Nacos wire form `caused: <msg>;`.
+ */
+#ifndef NACOS_MOCK_REPLY_H
+#define NACOS_MOCK_REPLY_H
+
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#define CT_TEXT "text/plain;charset=UTF-8"
+#define CT_JSON "application/json;charset=UTF-8"
+
+#define REPLY_MAX_HEADERS 4
+
+enum reply_drop { DROP_NONE = 0, DROP_RESET, DROP_CLOSE, DROP_HANG };
+
+struct reply {
+    int status;
+    const char *content_type;   /* static string */
+    char *body;                 /* heap, owned */
+    size_t len;
+    struct { const char *name; char *value; } headers[REPLY_MAX_HEADERS];  /* value heap, owned */
+    size_t n_headers;
+    enum reply_drop drop;       /* connection-level fault instead of an answer */
+};
+
+void reply_init(struct reply *r);
+void reply_free(struct reply *r);
+/* Replaces the body with a copy of `s`. */
+void reply_text(struct reply *r, int status, const char *s);
+void reply_textf(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Nacos error: body `caused: <msg>;` as text/plain. */
+void reply_caused(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prints `json` (unformatted) as the body and deletes it. */
+void reply_json(struct reply *r, int status, cJSON *json);
+/* Control-plane error: `{"error": "<msg>"}`. */
+void reply_error_json(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void reply_header(struct reply *r, const char *name, const char *value);
+/* "ok" as text/plain (what register/deregister/update answer; Python wants exactly these bytes). */
+void reply_ok(struct reply *r);
+
+/* JSON number helpers that keep Java's rendering of doubles (1.0, not 1). */
+cJSON *json_add_double(cJSON *obj, const char *key, double v);
+cJSON *json_add_int(cJSON *obj, const char *key, long long v);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * request — one HTTP request as handlers see it: method, path, merged parameters, the headers that
+ * matter to Nacos, the peer address and the virtual time it is handled at. Built by http.c,
+ * read-only for handlers. Strings point into libmicrohttpd or http.c memory that outlives dispatch.
+ */
+#ifndef NACOS_MOCK_REQUEST_H
+#define NACOS_MOCK_REQUEST_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include "nacos_mock/params.h"
+
+struct route;
+
+struct request {
+    const char *method;
+    const char *path;              /* decoded path, no query string */
+    struct params params;          /* query, then form body */
+    const char *user_agent;        /* User-Agent, or Client-Version when blank; never NULL */
+    const char *content_type;      /* never NULL */
+    const char *authorization;     /* NULL when absent */
+    const char *body;              /* raw body (NUL-terminated), may be "" */
+    size_t body_len;
+    struct sockaddr_storage peer;  /* the TCP peer: the only UDP push target we ever use */
+    char peer_ip[64];
+    int peer_port;
+    int64_t now_ms;                /* virtual clock when dispatch began */
+    const struct route *route;     /* set by the dispatcher */
+    uint64_t seq;                  /* journal sequence number, 0 when not journalled */
+};
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * store — the registry in SQLite, and the only module that says sqlite3_. Services and instances,
+ * every statement prepared once at open, parameters always bound. `:memory:` by default; a file
+ * path opens it in WAL mode with a busy timeout, and ephemeral instances are dropped at open (a
+ * restarted Nacos has lost them too) while services and persistent instances survive.
+ *
+ * Invariants: an instance belongs to exactly one service (ON DELETE CASCADE); an instance is keyed
+ * by (namespace, grouped service, cluster, ip, port); `expire_at` is the virtual time at which the
+ * sweeper must look at an ephemeral instance next (NULL for persistent ones), kept consistent by
+ * every write here.
+ * Threading: not thread-safe; callers hold app->mu.
+ * Ownership: *_rec filled by store_*_get own their strings (free with store_*_rec_free); records
+ * handed to *_foreach callbacks are views valid only during the callback.
+ */
+#ifndef NACOS_MOCK_STORE_H
+#define NACOS_MOCK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct service_rec {
+    int64_t id;
+    char *ns, *name;             /* name is grouped: group@@service */
+    double protect_threshold;
+    char *metadata;              /* JSON object text */
+    char *selector;              /* JSON object text */
+    bool explicit_;              /* created by POST /service (kept when empty) */
+    int64_t created_ms;
+    int64_t empty_since_ms;      /* virtual time it became empty, 0 when it has instances */
+    int64_t revision;            /* bumped by every change of its instances */
+};
+
+struct instance_rec {
+    int64_t id;
+    int64_t service_id;
+    const char *ns, *service;    /* set in foreach views and by store_instance_get */
+    const char *cluster, *ip;
+    int port;
+    const char *instance_id;
+    double weight;
+    bool healthy, enabled, ephemeral, marked;
+    const char *metadata;        /* JSON object text */
+    const char *app;
+    int64_t registered_ms, last_beat_ms;
+    int64_t hb_interval_ms, hb_timeout_ms, delete_timeout_ms;
+    void *owned_;                /* internal: backing allocation of an owned record */
+};
+
+/* Opens (creating and migrating the schema). Returns NULL with a message in err. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *st);
+const char *store_errmsg(struct store *st);
+
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+
+/* ---- services. Functions return 0 ok, 1 not found / already exists (as documented), -1 error */
+/* Fills *out (owned). 0 found, 1 not found. */
+int store_service_get(struct store *st, const char *ns, const char *name, struct service_rec *out);
+void store_service_rec_free(struct service_rec *s);
+/* Creates; 1 if it exists already. */
+int store_service_create(struct store *st, const char *ns, const char *name, double protect_threshold,
+                         const char *metadata, const char *selector, bool explicit_, int64_t now_ms,
+                         int64_t *id_out);
+/* Returns the id of (ns,name), creating an implicit service when absent. */
+int store_service_ensure(struct store *st, const char *ns, const char *name, int64_t now_ms, int64_t *id_out);
+/* NULL metadata/selector = keep. 1 if unknown. */
+int store_service_update(struct store *st, int64_t id, double protect_threshold, const char *metadata,
+                         const char *selector);
+/* Deletes the service and its instances. 1 if unknown. */
+int store_service_delete(struct store *st, int64_t id);
+typedef int (*store_service_cb)(void *ctx, const struct service_rec *s);   /* non-zero stops */
+/* Services of `ns` whose grouped name starts with `group@@` (group NULL = all groups in ns; ns NULL
+ * = every namespace), ordered by name; `offset`/`limit` page them (limit < 0 = all). *total gets
+ * the count before paging. */
+int store_service_list(struct store *st, const char *ns, const char *group, long offset, long limit,
+                       store_service_cb cb, void *ctx, long *total);
+/* After a change of its instances: revision++, and empty_since set (to now) or cleared. */
+int store_service_touch(struct store *st, int64_t id, int64_t now_ms);
+
+/* ---- instances */
+/* Inserts or replaces the instance keyed by (service, cluster, ip, port). A replaced instance keeps
+ * its instance_id unless in->instance_id is set; registered_ms is kept. *created says which. */
+int store_instance_upsert(struct store *st, const struct instance_rec *in, bool *created);
+/* 0 found (owned record), 1 not found. */
+int store_instance_get(struct store *st, int64_t service_id, const char *cluster, const char *ip,
+                       int port, struct instance_rec *out);
+void store_instance_rec_free(struct instance_rec *r);
+/* Deletes when the ephemeral flag matches. 0 deleted, 1 nothing matched. */
+int store_instance_delete(struct store *st, int64_t service_id, const char *cluster, const char *ip,
+                          int port, bool ephemeral);
+/* Records a beat at now: last_beat = now, healthy = 1 (ephemeral only). 0 found, 1 unknown.
+ * *was_unhealthy tells whether health was restored (the caller pushes). *interval_ms gets the
+ * instance's beat interval. */
+int store_instance_beat(struct store *st, const char *ns, const char *service, const char *cluster,
+                        const char *ip, int port, int64_t now_ms, bool *was_unhealthy,
+                        int64_t *interval_ms, int64_t *service_id);
+/* Sets health (manual health API / sweeper). 0 ok, 1 unknown. */
+int store_instance_set_health(struct store *st, int64_t id, bool healthy);
+int store_instance_delete_id(struct store *st, int64_t id);
+typedef int (*store_instance_cb)(void *ctx, const struct instance_rec *r);  /* non-zero stops */
+/* Instances of a service ordered healthy first, then by cluster, ip, port. */
+int store_instance_foreach(struct store *st, int64_t service_id, store_instance_cb cb, void *ctx);
+/* Ephemeral instances whose expire_at <= now, oldest first, at most `limit` (views). */
+int store_instance_foreach_expired(struct store *st, int64_t now_ms, long limit, store_instance_cb cb,
+                                   void *ctx);
+/* Every instance of every service (views), ordered by namespace, service, cluster, ip, port. */
+int store_instance_foreach_all(struct store *st, store_instance_cb cb, void *ctx);
+/* Smallest integer id (as text) not yet used by an instance of the service (snowflake-style ids). */
+int store_instance_next_numeric_id(struct store *st, int64_t service_id, long *out);
+
+/* Counts for metrics. */
+int store_counts(struct store *st, long *services, long *instances, long *healthy);
+
+typedef void (*store_service_id_cb)(void *ctx, int64_t service_id);
+/* Removes ephemeral instances (ns/service NULL = all); returns how many via *removed. Each service
+ * that lost instances is touched and reported to cb (may be NULL). */
+int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms,
+                           store_service_id_cb cb, void *ctx, long *removed);
+/* Empties the whole registry. */
+int store_clear(struct store *st);
+/* Implicit services that have been empty since before `cutoff_ms` are deleted. */
+int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed);
+
+#endif

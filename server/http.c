@@ -1,0 +1,275 @@
+/*
+ * http.c — libmicrohttpd glue (see http.h).
+ *
+ * Lifecycle of one request: the access handler runs several times. First call: allocate the
+ * per-request state. Calls with upload data: append to the body, refusing past HTTP_BODY_MAX (413).
+ * Last call: build a struct request (query arguments arrive still encoded — our unescape callback
+ * is the identity — so params.c decodes them with Nacos's leniency), dispatch, and turn the struct
+ * reply into a response here and nowhere else. The completion callback frees the state.
+ */
+#include "nacos_mock/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/clock.h"
+#include "nacos_mock/log.h"
+#include "nacos_mock/reply.h"
+#include "nacos_mock/request.h"
+#include "nacos_mock/routes.h"
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    struct app *app;
+    int port;
+};
+
+struct conn_state {
+    char *body;
+    size_t len, cap;
+    bool too_big;
+    char *path;
+    struct request req;
+    struct reply rep;
+};
+
+/* Keep URL and arguments exactly as sent: decoding is params.c's job. */
+static size_t unescape_identity(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    struct params *p = cls;
+    if (key) params_add_encoded(p, key, strlen(key), value ? value : "", value ? strlen(value) : 0);
+    return MHD_YES;
+}
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static bool is_form_body(const char *ct)
+{
+    /* form bodies, and the Go SDK's raw PUT bodies, which may come without a usable type */
+    return !*ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0 || strncasecmp(ct, "text/plain", 10) == 0;
+}
+
+static void fill_peer(struct MHD_Connection *c, struct request *req)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr) return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        memcpy(&req->peer, in, sizeof *in);
+        inet_ntop(AF_INET, &in->sin_addr, req->peer_ip, sizeof req->peer_ip);
+        req->peer_port = ntohs(in->sin_port);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        memcpy(&req->peer, in6, sizeof *in6);
+        inet_ntop(AF_INET6, &in6->sin6_addr, req->peer_ip, sizeof req->peer_ip);
+        req->peer_port = ntohs(in6->sin6_port);
+    }
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes %XX in the path (not '+': it is literal in a path) up to any '?'; a %00 or a stray '%'
+ * stays as typed. Caller frees. */
+static char *decode_path(const char *url)
+{
+    size_t n = strcspn(url, "?");
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (url[i] == '%' && i + 2 < n && (hi = hexval(url[i + 1])) >= 0 &&
+            (lo = hexval(url[i + 2])) >= 0 && (hi | lo)) {
+            p[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            p[o++] = url[i];
+        }
+    }
+    p[o] = '\0';
+    return p;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *rep)
+{
+    if (rep->drop == DROP_RESET) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) {
+            struct linger lg = {.l_onoff = 1, .l_linger = 0};   /* close → RST */
+            setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        }
+        return MHD_NO;
+    }
+    if (rep->drop == DROP_CLOSE) return MHD_NO;
+
+    struct MHD_Response *resp;
+    if (rep->body && rep->len) {
+        resp = MHD_create_response_from_buffer_with_free_callback(rep->len, rep->body, free);
+        if (resp) rep->body = NULL;   /* now owned by the response */
+    } else {
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, rep->content_type ? rep->content_type : CT_TEXT);
+    for (size_t i = 0; i < rep->n_headers; i++)
+        MHD_add_response_header(resp, rep->headers[i].name, rep->headers[i].value);
+    enum MHD_Result r = MHD_queue_response(c, (unsigned)rep->status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    struct http_server *srv = cls;
+    struct conn_state *cs = *con_cls;
+    if (!cs) {
+        cs = calloc(1, sizeof *cs);
+        if (!cs) return MHD_NO;
+        params_init(&cs->req.params);
+        reply_init(&cs->rep);
+        *con_cls = cs;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (cs->too_big || cs->len + n > HTTP_BODY_MAX) {
+            cs->too_big = true;
+            return MHD_YES;   /* swallow the rest, answer 413 at the end */
+        }
+        if (cs->len + n + 1 > cs->cap) {
+            size_t cap = cs->cap ? cs->cap : 1024;
+            while (cap < cs->len + n + 1) cap *= 2;
+            char *nb = realloc(cs->body, cap);
+            if (!nb) return MHD_NO;
+            cs->body = nb;
+            cs->cap = cap;
+        }
+        memcpy(cs->body + cs->len, upload_data, n);
+        cs->len += n;
+        cs->body[cs->len] = '\0';
+        return MHD_YES;
+    }
+
+    struct request *req = &cs->req;
+    if (cs->too_big) {
+        reply_textf(&cs->rep, 413, "caused: request body is larger than %d bytes;", HTTP_BODY_MAX);
+        return send_reply(c, &cs->rep);
+    }
+    cs->path = decode_path(url);
+    if (!cs->path) return MHD_NO;
+    req->method = method;
+    req->path = cs->path;
+    req->body = cs->body ? cs->body : "";
+    req->body_len = cs->len;
+    const char *ua = header(c, MHD_HTTP_HEADER_USER_AGENT);
+    if (!ua || !*ua) ua = header(c, "Client-Version");
+    req->user_agent = ua ? ua : "";
+    const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+    req->content_type = ct ? ct : "";
+    req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    fill_peer(c, req);
+
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req->params);
+    if (cs->len && is_form_body(req->content_type)) params_parse_form(&req->params, cs->body, cs->len);
+
+    routes_dispatch(srv->app, req, &cs->rep);
+    return send_reply(c, &cs->rep);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    struct conn_state *cs = *con_cls;
+    if (!cs) return;
+    params_free(&cs->req.params);
+    reply_free(&cs->rep);
+    free(cs->body);
+    free(cs->path);
+    free(cs);
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) buf[--n] = '\0';
+    log_warn("libmicrohttpd: %s", buf);
+}
+
+struct http_server *http_start(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    struct http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) { snprintf(err, errlen, "out of memory"); return NULL; }
+    srv->app = app;
+
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+    struct addrinfo *ai = NULL;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", cfg->port);
+    int gai = getaddrinfo(cfg->host, portstr, &hints, &ai);
+    if (gai || !ai) {
+        snprintf(err, errlen, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
+        free(srv);
+        return NULL;
+    }
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    srv->daemon = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use, or not permitted)", cfg->host, cfg->port);
+        free(srv);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    srv->port = di ? di->port : cfg->port;
+    return srv;
+}
+
+int http_port(const struct http_server *s) { return s ? s->port : 0; }
+
+void http_stop(struct http_server *s)
+{
+    if (!s) return;
+    MHD_stop_daemon(s->daemon);
+    free(s);
+}

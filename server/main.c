@@ -1,0 +1,98 @@
+/*
+ * main.c — argv, signals, lifecycle; nothing else.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/config.h"
+#include "nacos_mock/log.h"
+
+static volatile sig_atomic_t g_stop = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Writes `url` to path atomically (temp file + rename), so a poller never sees a partial file. */
+static int write_ready_file(const char *path, const char *url)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    int ok = fprintf(f, "%s\n", url) > 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct config cfg;
+    struct app app;
+    int rc = 1;
+    bool app_ready = false;
+    char err[512] = "";
+
+    enum config_result cr = config_parse(&cfg, argc, argv, stdout, stderr);
+    if (cr != CONFIG_OK) {
+        rc = cr == CONFIG_EXIT_OK ? 0 : 2;
+        goto out;
+    }
+    log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
+    log_set_quiet(cfg.quiet);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    /* block the stop signals in every thread; main waits for them in sigsuspend (no lost wake-up) */
+    sigset_t block, orig;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &block, &orig);
+
+    if (app_init(&app, &cfg, err, sizeof err)) {
+        fprintf(stderr, "nacos-mock: %s\n", err);
+        goto out_app;
+    }
+    app_ready = true;
+    if (app_start(&app, err, sizeof err)) {
+        fprintf(stderr, "nacos-mock: %s\n", err);
+        goto out_app;
+    }
+
+    char url[300];
+    bool v6 = strchr(cfg.host, ':') != NULL;
+    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", app_port(&app));
+    printf("nacos-mock listening on %s\n", url);
+    fflush(stdout);
+    log_info("nacos-mock %s listening on %s (db %s)", NACOS_MOCK_VERSION, url, cfg.db_path);
+    if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {
+        fprintf(stderr, "nacos-mock: cannot write --ready-file %s\n", cfg.ready_file);
+        goto out_app;
+    }
+
+    while (!g_stop) sigsuspend(&orig);
+    log_info("stopping");
+    rc = 0;
+out_app:
+    if (app_ready) app_free(&app);
+    if (cfg.ready_file && rc == 0) unlink(cfg.ready_file);
+out:
+    config_free(&cfg);
+    return rc;
+}

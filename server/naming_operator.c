@@ -1,0 +1,212 @@
+/*
+ * naming_operator.c — operator, health, console, address-server and auth endpoints
+ * (nacos-api.md §2.3). With auth off (the default) login accepts any credentials.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/clock.h"
+#include "nacos_mock/handlers.h"
+#include "nacos_mock/log.h"
+#include "nacos_mock/naming.h"
+#include "nacos_mock/store.h"
+#include "nacos_mock/validate.h"
+
+/* The address clients should use to reach us: the bound host, or loopback for a wildcard bind. */
+static const char *advertised_host(const struct app *app)
+{
+    const char *h = app->cfg->host;
+    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !*h) return "127.0.0.1";
+    return h;
+}
+
+void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
+{
+    long services = 0, instances = 0, healthy = 0;
+    if (store_counts(app->store, &services, &instances, &healthy)) {
+        reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        return;
+    }
+    double load[1] = {0};
+    getloadavg(load, 1);
+    struct sysinfo si;
+    double mem = 0;
+    if (sysinfo(&si) == 0 && si.totalram) mem = 1.0 - (double)si.freeram / (double)si.totalram;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
+    json_add_int(o, "serviceCount", services);
+    json_add_int(o, "instanceCount", instances);
+    json_add_int(o, "subscribeCount", 0);
+    json_add_int(o, "raftNotifyTaskCount", 0);
+    json_add_int(o, "responsibleServiceCount", services);
+    json_add_int(o, "responsibleInstanceCount", instances);
+    json_add_int(o, "clientCount", instances);
+    json_add_int(o, "connectionBasedClientCount", 0);
+    json_add_int(o, "ephemeralIpPortClientCount", instances);
+    json_add_int(o, "persistentIpPortClientCount", 0);
+    json_add_int(o, "responsibleClientCount", instances);
+    cJSON_AddNumberToObject(o, "cpu", 0.0);
+    cJSON_AddNumberToObject(o, "load", (double)(long)(load[0] * 100) / 100.0);
+    cJSON_AddNumberToObject(o, "mem", (double)(long)(mem * 100) / 100.0);
+    reply_json(rep, 200, o);
+}
+
+void h_operator_servers(struct app *app, struct request *req, struct reply *rep)
+{
+    bool up = atomic_load(&app->status) == STATUS_UP;
+    cJSON *o = cJSON_CreateObject(), *servers = cJSON_AddArrayToObject(o, "servers");
+    if (up || !params_parse_boolean(params_get(&req->params, "healthy"))) {
+        const char *host = advertised_host(app);
+        char addr[300];
+        snprintf(addr, sizeof addr, "%s:%d", host, app_port(app));
+        cJSON *s = cJSON_CreateObject();
+        cJSON_AddStringToObject(s, "ip", host);
+        json_add_int(s, "port", app_port(app));
+        cJSON_AddStringToObject(s, "state", up ? "UP" : "DOWN");
+        cJSON *ext = cJSON_AddObjectToObject(s, "extendInfo");
+        cJSON_AddStringToObject(ext, "raftPort", "7848");
+        cJSON_AddStringToObject(ext, "site", "unknown");
+        cJSON_AddStringToObject(ext, "version", "1.4.8");
+        cJSON_AddStringToObject(ext, "mock", "nacos-mock " NACOS_MOCK_VERSION);
+        cJSON_AddStringToObject(s, "address", addr);
+        json_add_int(s, "failAccessCnt", 0);
+        cJSON_AddItemToArray(servers, s);
+    }
+    reply_json(rep, 200, o);
+}
+
+void h_operator_switches(struct app *app, struct request *req, struct reply *rep)
+{
+    const struct config *cfg = app->cfg;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", "00-00---000-NACOS_SWITCH_DOMAIN-000---00-00");
+    cJSON_AddObjectToObject(o, "masters");
+    cJSON_AddObjectToObject(o, "adWeightMap");
+    json_add_int(o, "defaultPushCacheMillis", 10000);
+    json_add_int(o, "clientBeatInterval", cfg->beat_interval_ms);
+    json_add_int(o, "defaultCacheMillis", 3000);
+    json_add_double(o, "distroThreshold", 0.7);
+    cJSON_AddBoolToObject(o, "healthCheckEnabled", true);
+    cJSON_AddBoolToObject(o, "autoChangeHealthCheckEnabled", true);
+    cJSON_AddBoolToObject(o, "distroEnabled", true);
+    cJSON_AddBoolToObject(o, "enableStandalone", true);
+    cJSON_AddBoolToObject(o, "pushEnabled", true);
+    json_add_int(o, "checkTimes", 3);
+    cJSON_AddBoolToObject(o, "lightBeatEnabled", true);
+    json_add_int(o, "serviceStatusSynchronizationPeriodMillis", 5000);
+    json_add_int(o, "serverStatusSynchronizationPeriodMillis", 2000);
+    cJSON_AddStringToObject(o, "overriddenServerStatus", app_status_name(atomic_load(&app->status)));
+    cJSON_AddBoolToObject(o, "defaultInstanceEphemeral", true);
+    json_add_int(o, "instanceHeartBeatTimeOut", config_unhealthy_timeout_ms(cfg));
+    json_add_int(o, "ipDeleteTimeout", config_delete_timeout_ms(cfg));
+    cJSON_AddBoolToObject(o, "sendBeatOnly", false);
+    reply_json(rep, 200, o);
+}
+
+void h_health_instance(struct app *app, struct request *req, struct reply *rep)
+{
+    const struct params *p = &req->params;
+    const char *hv = params_get(p, "healthy");
+    if (!hv) hv = params_get(p, "valid");
+    if (!hv) {
+        reply_caused(rep, 400, "Param 'healthy' is required.");
+        return;
+    }
+    bool healthy = params_truthy(hv);
+    char service[GROUPED_MAX];
+    const char *ns = naming_namespace(p), *ip;
+    int port;
+    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
+        naming_grouped_service_or_reply(p, rep, service, sizeof service) ||
+        param_required_or_reply(p, rep, "ip", &ip) || naming_check_ip_or_reply("ip", ip, rep) ||
+        param_port_or_reply(p, rep, "port", &port))
+        return;
+    const char *cluster = params_get(p, "clusterName");
+    if (!cluster) cluster = DEFAULT_CLUSTER;
+    struct service_rec s;
+    struct instance_rec r;
+    int f = store_service_get(app->store, ns, service, &s);
+    if (f < 0) goto store_err;
+    if (f == 1) {
+        reply_caused(rep, 500, "no service %s found!", service);
+        return;
+    }
+    int g = store_instance_get(app->store, s.id, cluster, ip, port, &r);
+    if (g != 0) {
+        store_service_rec_free(&s);
+        if (g < 0) goto store_err;
+        reply_caused(rep, 500, "no matched ip found! (%s:%d in cluster %s of service %s)", ip, port, cluster, service);
+        return;
+    }
+    if (r.healthy != healthy) {
+        if (store_instance_set_health(app->store, r.id, healthy)) {
+            store_instance_rec_free(&r);
+            store_service_rec_free(&s);
+            goto store_err;
+        }
+        log_transition(r.instance_id, ns, service, r.healthy ? "HEALTHY" : "UNHEALTHY",
+                       healthy ? "HEALTHY" : "UNHEALTHY", req->now_ms - r.last_beat_ms);
+        app_service_changed(app, s.id, ns, service);
+    }
+    store_instance_rec_free(&r);
+    store_service_rec_free(&s);
+    reply_ok(rep);
+    return;
+store_err:
+    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
+}
+
+void h_console_liveness(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_text(rep, 200, "OK");
+}
+
+void h_console_readiness(struct app *app, struct request *req, struct reply *rep)
+{
+    if (atomic_load(&app->status) == STATUS_UP) reply_text(rep, 200, "OK");
+    else reply_text(rep, 500, "Naming is not in readiness");
+}
+
+void h_serverlist(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_textf(rep, 200, "%s:%d\n", advertised_host(app), app_port(app));
+    rep->content_type = "text/plain";
+}
+
+static void base64url(const unsigned char *in, size_t n, char *out, size_t outlen)
+{
+    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 4 < outlen; i += 3) {
+        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
+        out[o++] = T[(v >> 18) & 63];
+        out[o++] = T[(v >> 12) & 63];
+        if (i + 1 < n) out[o++] = T[(v >> 6) & 63];
+        if (i + 2 < n) out[o++] = T[v & 63];
+    }
+    out[o] = '\0';
+}
+
+void h_auth_login(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *user = params_get(&req->params, "username");
+    if (!user) user = "nacos";
+    long long ttl = 18000;
+    char payload[600], b64[900], token[1100];
+    long long exp = clock_real_ms() / 1000 + ttl;
+    snprintf(payload, sizeof payload, "{\"sub\":\"%.256s\",\"exp\":%lld}", user, exp);
+    base64url((const unsigned char *)payload, strlen(payload), b64, sizeof b64);
+    snprintf(token, sizeof token, "eyJhbGciOiJIUzI1NiJ9.%s.bm9uZQ", b64);   /* JWT-shaped; auth is off */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "accessToken", token);
+    json_add_int(o, "tokenTtl", ttl);
+    cJSON_AddBoolToObject(o, "globalAdmin", true);
+    cJSON_AddStringToObject(o, "username", user);
+    reply_json(rep, 200, o);
+    char bearer[1200];
+    snprintf(bearer, sizeof bearer, "Bearer %s", token);
+    reply_header(rep, "Authorization", bearer);
+}

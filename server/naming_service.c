@@ -1,0 +1,229 @@
+/*
+ * naming_service.c — /nacos/v1/ns/service family: create, delete, update, get, list (nacos-api.md
+ * §2.2, 1.x wording).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/clock.h"
+#include "nacos_mock/handlers.h"
+#include "nacos_mock/naming.h"
+#include "nacos_mock/store.h"
+#include "nacos_mock/validate.h"
+
+struct svc_params {
+    const char *ns;
+    char name[GROUPED_MAX];
+    double threshold;
+    char *metadata;      /* normalised JSON text or NULL when not given; owned */
+    char *selector;      /* JSON text or NULL; owned */
+};
+
+static void svc_params_free(struct svc_params *sp)
+{
+    cJSON_free(sp->metadata);
+    cJSON_free(sp->selector);
+}
+
+static int key_or_reply(const struct request *req, struct reply *rep, struct svc_params *sp)
+{
+    memset(sp, 0, sizeof *sp);
+    sp->ns = naming_namespace(&req->params);
+    if (naming_check_name_or_reply("namespaceId", sp->ns, strlen(sp->ns), rep)) return -1;
+    return naming_grouped_service_or_reply(&req->params, rep, sp->name, sizeof sp->name);
+}
+
+/* protectThreshold, metadata, selector. */
+static int body_or_reply(const struct request *req, struct reply *rep, struct svc_params *sp)
+{
+    const struct params *p = &req->params;
+    if (param_double_or_reply(p, rep, "protectThreshold", 0.0, &sp->threshold)) return -1;
+    if (sp->threshold < 0.0 || sp->threshold > 1.0) {
+        reply_caused(rep, 400, "Param 'protectThreshold' must be from 0.0 to 1.0, got %g", sp->threshold);
+        return -1;
+    }
+    const char *md = params_get(p, "metadata");
+    if (md) {
+        char err[256];
+        cJSON *m = naming_parse_metadata(md, err, sizeof err);
+        if (!m) {
+            reply_caused(rep, 400, "%s", err);
+            return -1;
+        }
+        sp->metadata = cJSON_PrintUnformatted(m);
+        cJSON_Delete(m);
+    }
+    const char *sel = params_get(p, "selector");
+    if (sel) {
+        cJSON *j = cJSON_Parse(sel);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+        if (!cJSON_IsObject(j) || !cJSON_IsString(type) ||
+            (strcmp(type->valuestring, "none") && strcmp(type->valuestring, "label"))) {
+            cJSON_Delete(j);
+            reply_caused(rep, 400, "Param 'selector' must be a JSON object with type \"none\" or \"label\", got \"%.100s\"",
+                         sel);
+            return -1;
+        }
+        sp->selector = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+    }
+    return 0;
+}
+
+static void store_failed(struct app *app, struct reply *rep)
+{
+    store_rollback(app->store);
+    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
+}
+
+void h_service_create(struct app *app, struct request *req, struct reply *rep)
+{
+    struct svc_params sp;
+    if (key_or_reply(req, rep, &sp) == 0 && body_or_reply(req, rep, &sp) == 0) {
+        int rc = store_service_create(app->store, sp.ns, sp.name, sp.threshold, sp.metadata, sp.selector, true,
+                                      clock_now_ms(&app->clock), NULL);
+        if (rc < 0) store_failed(app, rep);
+        else if (rc == 1) reply_caused(rep, 400, "specified service already exists, serviceName : %s", sp.name);
+        else reply_ok(rep);
+    }
+    svc_params_free(&sp);
+}
+
+void h_service_delete(struct app *app, struct request *req, struct reply *rep)
+{
+    struct svc_params sp;
+    if (key_or_reply(req, rep, &sp)) return;
+    struct service_rec s;
+    int f = store_service_get(app->store, sp.ns, sp.name, &s);
+    if (f < 0) { store_failed(app, rep); return; }
+    if (f == 1) {
+        reply_caused(rep, 400, "specified service not exist, serviceName : %s", sp.name);
+        return;
+    }
+    /* 1.x drops the instances with the service; subscribers see an empty list */
+    if (store_service_delete(app->store, s.id) < 0) {
+        store_failed(app, rep);
+    } else {
+        app_service_changed(app, 0, sp.ns, sp.name);
+        reply_ok(rep);
+    }
+    store_service_rec_free(&s);
+}
+
+void h_service_update(struct app *app, struct request *req, struct reply *rep)
+{
+    struct svc_params sp;
+    const char *pt;
+    if (key_or_reply(req, rep, &sp) || param_required_or_reply(&req->params, rep, "protectThreshold", &pt) ||
+        body_or_reply(req, rep, &sp))
+        goto out;
+    struct service_rec s;
+    int f = store_service_get(app->store, sp.ns, sp.name, &s);
+    if (f < 0) { store_failed(app, rep); goto out; }
+    if (f == 1) {
+        reply_caused(rep, 500, "service %s not found!", sp.name);
+        goto out;
+    }
+    if (store_service_update(app->store, s.id, sp.threshold, sp.metadata, sp.selector)) {
+        store_failed(app, rep);
+    } else {
+        app_service_changed(app, s.id, sp.ns, sp.name);   /* the threshold changes what lists answer */
+        reply_ok(rep);
+    }
+    store_service_rec_free(&s);
+out:
+    svc_params_free(&sp);
+}
+
+static int add_cluster(void *ctx, const struct instance_rec *r)
+{
+    cJSON *clusters = ctx;
+    for (cJSON *c = clusters->child; c; c = c->next)
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring, r->cluster) == 0) return 0;
+    cJSON *c = cJSON_CreateObject();
+    cJSON_AddStringToObject(c, "name", r->cluster);
+    cJSON *hc = cJSON_AddObjectToObject(c, "healthChecker");
+    cJSON_AddStringToObject(hc, "type", r->ephemeral ? "TCP" : "NONE");
+    cJSON_AddObjectToObject(c, "metadata");
+    cJSON_AddItemToArray(clusters, c);
+    return 0;
+}
+
+static cJSON *parse_object_or_empty(const char *text)
+{
+    cJSON *j = cJSON_Parse(text);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+    }
+    return j;
+}
+
+void h_service_get(struct app *app, struct request *req, struct reply *rep)
+{
+    struct svc_params sp;
+    if (key_or_reply(req, rep, &sp)) return;
+    struct service_rec s;
+    int f = store_service_get(app->store, sp.ns, sp.name, &s);
+    if (f < 0) { store_failed(app, rep); return; }
+    if (f == 1) {
+        reply_caused(rep, 500, "service %s is not found!", sp.name);
+        return;
+    }
+    char buf[GROUPED_MAX];
+    const char *group = "", *bare = s.name;
+    naming_split(s.name, buf, sizeof buf, &group, &bare);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", bare);
+    cJSON_AddStringToObject(o, "namespaceId", s.ns);
+    json_add_double(o, "protectThreshold", s.protect_threshold);
+    cJSON_AddItemToObject(o, "metadata", parse_object_or_empty(s.metadata));
+    cJSON_AddItemToObject(o, "selector", parse_object_or_empty(s.selector));
+    cJSON_AddStringToObject(o, "groupName", group);
+    cJSON *clusters = cJSON_AddArrayToObject(o, "clusters");
+    store_instance_foreach(app->store, s.id, add_cluster, clusters);
+    store_service_rec_free(&s);
+    reply_json(rep, 200, o);
+}
+
+static int add_dom(void *ctx, const struct service_rec *s)
+{
+    const char *sep = strstr(s->name, GROUP_SEP);
+    cJSON_AddItemToArray(ctx, cJSON_CreateString(sep ? sep + 2 : s->name));
+    return 0;
+}
+
+/* Java's Integer.parseInt fallback of the service list: non-numbers count as 0. */
+static long lenient_long(const char *v)
+{
+    long long n;
+    return params_strtoll(v, &n) == 0 && n > -1000000000LL && n < 1000000000LL ? (long)n : 0;
+}
+
+void h_service_list(struct app *app, struct request *req, struct reply *rep)
+{
+    const struct params *p = &req->params;
+    const char *pn, *ps;
+    if (param_required_or_reply(p, rep, "pageNo", &pn) || param_required_or_reply(p, rep, "pageSize", &ps)) return;
+    const char *ns = naming_namespace(p);
+    const char *group = params_get(p, "groupName");
+    if (!group) group = DEFAULT_GROUP;
+    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
+        naming_check_name_or_reply("groupName", group, strlen(group), rep))
+        return;
+    long page_no = lenient_long(pn), page_size = lenient_long(ps);
+    long start = (page_no - 1) * page_size;
+    if (start < 0) start = 0;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *doms = cJSON_AddArrayToObject(o, "doms");
+    long total = 0;
+    if (store_service_list(app->store, ns, group, start, page_size > 0 ? page_size : 0, add_dom, doms, &total)) {
+        cJSON_Delete(o);
+        store_failed(app, rep);
+        return;
+    }
+    json_add_int(o, "count", total);
+    reply_json(rep, 200, o);
+}

@@ -1,0 +1,131 @@
+/*
+ * reply.c — building answers without libmicrohttpd (see reply.h).
+ */
+#include "nacos_mock/reply.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void reply_init(struct reply *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+    r->content_type = CT_TEXT;
+}
+
+void reply_free(struct reply *r)
+{
+    free(r->body);
+    for (size_t i = 0; i < r->n_headers; i++) free(r->headers[i].value);
+    reply_init(r);
+}
+
+static void set_body(struct reply *r, int status, const char *ct, char *body, size_t len)
+{
+    free(r->body);
+    r->status = status;
+    r->content_type = ct;
+    r->body = body;
+    r->len = body ? len : 0;
+}
+
+void reply_text(struct reply *r, int status, const char *s)
+{
+    char *b = strdup(s);
+    set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
+}
+
+static char *vformat(const char *fmt, va_list ap)
+{
+    char *out = NULL;
+    if (vasprintf(&out, fmt, ap) < 0) return NULL;
+    return out;
+}
+
+void reply_textf(struct reply *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *b = vformat(fmt, ap);
+    va_end(ap);
+    set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
+}
+
+void reply_caused(struct reply *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    char *b = NULL;
+    if (msg && asprintf(&b, "caused: %s;", msg) < 0) b = NULL;
+    free(msg);
+    set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
+}
+
+void reply_json(struct reply *r, int status, cJSON *json)
+{
+    char *b = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!b) {
+        reply_text(r, 500, "caused: out of memory;");
+        return;
+    }
+    set_body(r, status, "application/json", b, strlen(b));
+}
+
+void reply_error_json(struct reply *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = vformat(fmt, ap);
+    va_end(ap);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", msg ? msg : "out of memory");
+    free(msg);
+    reply_json(r, status, o);
+}
+
+void reply_header(struct reply *r, const char *name, const char *value)
+{
+    if (r->n_headers >= REPLY_MAX_HEADERS) return;
+    char *v = strdup(value);
+    if (!v) return;
+    r->headers[r->n_headers].name = name;
+    r->headers[r->n_headers].value = v;
+    r->n_headers++;
+}
+
+void reply_ok(struct reply *r) { reply_text(r, 200, "ok"); }
+
+cJSON *json_add_double(cJSON *obj, const char *key, double v)
+{
+    char buf[64];
+    if (!isfinite(v)) v = 0;
+    if (v == floor(v) && fabs(v) < 1e15)
+        snprintf(buf, sizeof buf, "%.1f", v);
+    else
+        snprintf(buf, sizeof buf, "%.17g", v);
+    /* shortest round-trip form when %.17g is noisy (0.1 → 0.10000000000000001) */
+    if (strchr(buf, 'e') == NULL && strlen(buf) > 10) {
+        for (int prec = 1; prec <= 17; prec++) {
+            char t[64];
+            snprintf(t, sizeof t, "%.*g", prec, v);
+            if (strtod(t, NULL) == v) {
+                snprintf(buf, sizeof buf, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");
+                break;
+            }
+        }
+    }
+    return cJSON_AddRawToObject(obj, key, buf);
+}
+
+cJSON *json_add_int(cJSON *obj, const char *key, long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    return cJSON_AddRawToObject(obj, key, buf);
+}
