@@ -9,6 +9,9 @@
 #include <strings.h>
 
 #include "nacos_mock/http.h"
+#include "nacos_mock/log.h"
+#include "nacos_mock/push.h"
+#include "nacos_mock/sweeper.h"
 #include "nacos_mock/store.h"
 
 static const char *const STATUS_NAMES[] = {"UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY"};
@@ -41,6 +44,11 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
 
 int app_start(struct app *app, char *err, size_t errlen)
 {
+    if (!(app->push = push_start(app, err, errlen))) return -1;
+    if (!(app->sweeper = sweeper_start(app))) {
+        snprintf(err, errlen, "cannot start the health sweeper thread");
+        return -1;
+    }
     app->http = http_start(app, err, errlen);
     return app->http ? 0 : -1;
 }
@@ -51,6 +59,10 @@ void app_stop(struct app *app)
 {
     http_stop(app->http);   /* answers requests in flight, then joins the workers */
     app->http = NULL;
+    sweeper_stop(app->sweeper);
+    app->sweeper = NULL;
+    push_stop(app->push);
+    app->push = NULL;
 }
 
 void app_free(struct app *app)
@@ -63,7 +75,6 @@ void app_free(struct app *app)
 
 void app_service_changed(struct app *app, int64_t service_id, const char *ns, const char *service)
 {
-    (void)ns;
-    (void)service;
     if (service_id) store_service_touch(app->store, service_id, clock_now_ms(&app->clock));
+    push_service_changed(app->push, ns, service);
 }

@@ -13,6 +13,7 @@
 #include "nacos_mock/log.h"
 #include "nacos_mock/md5.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/push.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/validate.h"
 
@@ -552,7 +553,9 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
     struct list_query q = {
         .ns = ns, .service = service, .clusters = clusters ? clusters : "", .env = params_get(p, "env"),
         .healthy_only = params_parse_boolean(params_get(p, "healthyOnly")),
-        .java_ge_1 = naming_ua_java_ge_1(req->user_agent), .subscribed = false,
+        .java_ge_1 = naming_ua_java_ge_1(req->user_agent),
+        .subscribed = udp_port > 0 && push_subscribe(app->push, ns, service, clusters ? clusters : "", &req->peer,
+                                                     (int)udp_port, req->user_agent),
     };
     cJSON *o = naming_list_render(app, &q);
     if (!o) {

@@ -12,6 +12,7 @@
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/push.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/validate.h"
 
@@ -39,7 +40,9 @@ void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
     cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
     json_add_int(o, "serviceCount", services);
     json_add_int(o, "instanceCount", instances);
-    json_add_int(o, "subscribeCount", 0);
+    struct push_stats ps;
+    push_get_stats(app->push, &ps);
+    json_add_int(o, "subscribeCount", ps.subscribers);
     json_add_int(o, "raftNotifyTaskCount", 0);
     json_add_int(o, "responsibleServiceCount", services);
     json_add_int(o, "responsibleInstanceCount", instances);

@@ -9,6 +9,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/control.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 
@@ -45,6 +46,8 @@ static const struct route ROUTES[] = {
     R("GET", "/nacos/serverlist", "serverlist", h_serverlist, 0),
     R("POST", "/nacos/v1/auth/login", "login", h_auth_login, 0),
     R("POST", "/nacos/v1/auth/users/login", "login", h_auth_login, 0),
+    R("GET", "/__mock/clock", "mock.clock", h_mock_clock_get, ROUTE_CONTROL),
+    R("POST", "/__mock/clock/advance", "mock.clock.advance", h_mock_clock_advance, ROUTE_CONTROL),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -91,10 +94,14 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
     if (!r) {
         if (strncmp(req->path, NS "/", sizeof NS) == 0 || strcmp(req->path, NS) == 0)
             reply_textf(rep, 501, "no such api:%s:%s", req->method, req->path);
+        else if (strncmp(req->path, "/__mock/", 8) == 0)
+            reply_error_json(rep, known ? 405 : 404, "no control endpoint %s %s", req->method, req->path);
         else if (known)
             reply_textf(rep, 405, "method %s not allowed for %s", req->method, req->path);
         else
             reply_textf(rep, 404, "no such path: %s", req->path);
+    } else if ((r->flags & ROUTE_CONTROL) && !control_authorized(app, req)) {
+        reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
     } else if (req->params.nul_key) {
         reply_caused(rep, 400, "Param '%s' contains a NUL byte", req->params.nul_key);
     } else if (req->params.overflow) {

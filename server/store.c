@@ -92,7 +92,7 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_INST_FOREACH] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
                        " WHERE i.service_id=?1 ORDER BY i.healthy DESC, i.cluster, i.ip, i.port",
     [S_INST_EXPIRED] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
-                       " WHERE i.expire_at IS NOT NULL AND i.expire_at <= ?1 ORDER BY i.expire_at LIMIT ?2",
+                       " WHERE i.expire_at IS NOT NULL AND i.expire_at < ?1 ORDER BY i.expire_at LIMIT ?2",
     [S_INST_ALL] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
                    " ORDER BY s.ns, s.name, i.cluster, i.ip, i.port",
     [S_INST_IDS] = "SELECT instance_id FROM instances WHERE service_id=?1",

@@ -20,6 +20,8 @@
 
 struct store;
 struct http_server;
+struct push;
+struct sweeper;
 
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
@@ -30,6 +32,8 @@ struct app {
     struct store *store;
     struct nm_clock clock;
     struct http_server *http;
+    struct push *push;             /* UDP push to subscribers; own lock (after mu) */
+    struct sweeper *sweeper;       /* health sweeper thread */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
 };

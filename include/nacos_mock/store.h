@@ -105,7 +105,7 @@ int store_instance_delete_id(struct store *st, int64_t id);
 typedef int (*store_instance_cb)(void *ctx, const struct instance_rec *r);  /* non-zero stops */
 /* Instances of a service ordered healthy first, then by cluster, ip, port. */
 int store_instance_foreach(struct store *st, int64_t service_id, store_instance_cb cb, void *ctx);
-/* Ephemeral instances whose expire_at <= now, oldest first, at most `limit` (views). */
+/* Ephemeral instances whose expire_at < now (strictly past due), oldest first, at most `limit` (views). */
 int store_instance_foreach_expired(struct store *st, int64_t now_ms, long limit, store_instance_cb cb,
                                    void *ctx);
 /* Every instance of every service (views), ordered by namespace, service, cluster, ip, port. */

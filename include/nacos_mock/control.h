@@ -1,0 +1,28 @@
+/*
+ * control — the /__mock/ control plane (control-api.md): JSON in, JSON out; bad input is a 400
+ * `{"error": "<what, naming the field>"}` that changes nothing. The admin token (--admin-token) is
+ * checked once in routes_dispatch for every ROUTE_CONTROL route.
+ */
+#ifndef NACOS_MOCK_CONTROL_H
+#define NACOS_MOCK_CONTROL_H
+
+#include <stdbool.h>
+#include <cjson/cJSON.h>
+#include "nacos_mock/reply.h"
+#include "nacos_mock/request.h"
+
+struct app;
+
+/* The request body as a JSON object (an empty body gives an empty object when allow_empty).
+ * On a problem fills a 400 and returns NULL. Caller deletes. */
+cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty);
+
+/* true when the request may use the control plane (no token configured, or the right bearer). */
+bool control_authorized(const struct app *app, const struct request *req);
+
+#define CH(name) void name(struct app *app, struct request *req, struct reply *rep)
+CH(h_mock_clock_get);
+CH(h_mock_clock_advance);
+#undef CH
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * sweeper — health decisions for ephemeral instances (nacos-api.md §3): UNHEALTHY after
+ * hb_timeout without a beat, removed after delete_timeout. The decision is a pure step over the
+ * store at a given virtual `now` (sweeper_run_once), which tests and /__mock/clock/advance call
+ * directly; the thread around it is thin and only decides when to call it.
+ *
+ * Cost: only instances whose expire_at is due are read (an index), so a sweep over a registry where
+ * nothing is due costs one index probe, whatever the registry size. Due instances are handled in
+ * batches of SWEEP_BATCH, each in its own transaction; the thread releases app->mu between
+ * batches so beats keep being answered during a large sweep.
+ * Threading: sweeper_run_once needs app->mu held. Empty implicit services are garbage-collected
+ * SERVICE_GC_MS after they became empty (as Nacos's empty-service cleaner does).
+ */
+#ifndef NACOS_MOCK_SWEEPER_H
+#define NACOS_MOCK_SWEEPER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct app;
+struct sweeper;
+
+#define SWEEP_BATCH 2000
+#define SERVICE_GC_MS 60000
+
+struct sweep_change {
+    char *instance_id, *ns, *service;
+    const char *from, *to;          /* "HEALTHY" | "UNHEALTHY" | "REMOVED" (static strings) */
+    int64_t since_beat_ms;
+};
+
+struct sweep_result {
+    struct sweep_change *v;
+    size_t n, cap;
+    long services_gc;               /* empty implicit services removed */
+};
+
+void sweep_result_free(struct sweep_result *r);
+
+/* One step at virtual time now_ms over at most `limit` due instances (limit <= 0: all of them);
+ * applies and logs the transitions, notifies subscribers, appends to `out` (may be NULL).
+ * Caller holds app->mu. Returns 0 when nothing more is due, 1 when `limit` was reached and more
+ * instances are due (call again), -1 on a store error (nothing of the failed batch applied). */
+int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_result *out);
+
+/* Starts the thread that sweeps every cfg->sweep_interval_ms. NULL on failure. */
+struct sweeper *sweeper_start(struct app *app);
+void sweeper_stop(struct sweeper *s);
+/* Sweeps done by the thread and the duration of the last one (for metrics). */
+void sweeper_stats(struct sweeper *s, long *sweeps, double *last_ms, double *max_ms);
+
+#endif

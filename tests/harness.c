@@ -1,0 +1,233 @@
+/*
+ * harness.c — real-process server control and libcurl helpers (see harness.h).
+ */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NACOS_MOCK_BIN
+#error "NACOS_MOCK_BIN must name the built executable"
+#endif
+
+int nm_start(struct nm_server *s, const char *const *args)
+{
+    memset(s, 0, sizeof *s);
+    int out[2];
+    if (pipe(out)) return -1;
+    static int counter;
+    snprintf(s->err_path, sizeof s->err_path, "/tmp/nacos-mock-test-%d-%d.err", (int)getpid(), counter++);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        const char *argv[64];
+        int n = 0;
+        argv[n++] = NACOS_MOCK_BIN;
+        argv[n++] = "--host";
+        argv[n++] = "127.0.0.1";
+        argv[n++] = "--port";
+        argv[n++] = "0";
+        for (int i = 0; args && args[i] && n < 62; i++) argv[n++] = args[i];
+        argv[n] = NULL;
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        FILE *e = freopen(s->err_path, "w", stderr);
+        (void)e;
+        execv(NACOS_MOCK_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    s->pid = pid;
+    FILE *f = fdopen(out[0], "r");
+    char line[256];
+    int rc = -1;
+    if (f && fgets(line, sizeof line, f)) {
+        const char *colon = strrchr(line, ':');
+        if (strstr(line, "nacos-mock listening on http://") && colon) {
+            s->port = (int)strtol(colon + 1, NULL, 10);
+            snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+            rc = s->port > 0 ? 0 : -1;
+        }
+    }
+    if (f) fclose(f);   /* the server may keep writing to a closed pipe: it ignores SIGPIPE */
+    if (rc) {
+        fprintf(stderr, "nacos-mock did not start; its stderr (%s):\n", s->err_path);
+        FILE *e = fopen(s->err_path, "r");
+        while (e && fgets(line, sizeof line, e)) fputs(line, stderr);
+        if (e) fclose(e);
+        nm_kill(s);
+    }
+    return rc;
+}
+
+int nm_stop(struct nm_server *s)
+{
+    if (s->pid <= 0) return -1;
+    kill(s->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 500; i++) {   /* up to 5 s */
+        pid_t r = waitpid(s->pid, &status, WNOHANG);
+        if (r == s->pid) {
+            s->pid = 0;
+            unlink(s->err_path);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        usleep(10000);
+    }
+    nm_kill(s);
+    return -1;
+}
+
+void nm_kill(struct nm_server *s)
+{
+    if (s->pid <= 0) return;
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct nm_resp *r = ud;
+    size_t len = size * n;
+    char *nb = realloc(r->body, r->len + len + 1);
+    if (!nb) return 0;
+    memcpy(nb + r->len, p, len);
+    r->body = nb;
+    r->len += len;
+    r->body[r->len] = '\0';
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct nm_resp *r = ud;
+    size_t len = size * n;
+    if (len > 14 && strncasecmp(p, "Authorization:", 14) == 0) {
+        size_t k = len - 14;
+        const char *v = p + 14;
+        while (k && (*v == ' ')) { v++; k--; }
+        while (k && (v[k - 1] == '\r' || v[k - 1] == '\n')) k--;
+        snprintf(r->authorization, sizeof r->authorization, "%.*s", (int)k, v);
+    }
+    return len;
+}
+
+long nm_http_h(const struct nm_server *s, const char *method, const char *path, const char *body,
+               const char *content_type, const char *ua, const char *const *headers, struct nm_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    r->body = calloc(1, 1);
+    CURL *c = curl_easy_init();
+    if (!c) return -1;
+    char url[16384];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    struct curl_slist *h = NULL;
+    char ct[256];
+    if (body) {
+        snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/x-www-form-urlencoded");
+        h = curl_slist_append(h, ct);
+    }
+    for (int i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+    }
+    if (ua) curl_easy_setopt(c, CURLOPT_USERAGENT, ua);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    r->curl_code = (int)rc;
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+        char *cth = NULL;
+        curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &cth);
+        if (cth) snprintf(r->content_type, sizeof r->content_type, "%s", cth);
+    } else {
+        r->status = -1;
+    }
+    curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &r->seconds);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    return r->status;
+}
+
+long nm_http(const struct nm_server *s, const char *method, const char *path, const char *body,
+             const char *content_type, const char *ua, struct nm_resp *r)
+{
+    return nm_http_h(s, method, path, body, content_type, ua, NULL, r);
+}
+
+void nm_resp_free(struct nm_resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r)
+{
+    return nm_http(s, "GET", path, NULL, NULL, NULL, r);
+}
+
+cJSON *nm_get_json(const struct nm_server *s, const char *path)
+{
+    struct nm_resp r;
+    nm_get(s, path, &r);
+    cJSON *j = r.status == 200 ? cJSON_Parse(r.body) : NULL;
+    if (!j) fprintf(stderr, "GET %s -> %ld %s\n", path, r.status, r.body ? r.body : "");
+    nm_resp_free(&r);
+    return j;
+}
+
+long nm_post_form(const struct nm_server *s, const char *path, const char *form, struct nm_resp *r)
+{
+    return nm_http(s, "POST", path, form, NULL, NULL, r);
+}
+
+const char *nm_fmt(const char *fmt, ...)
+{
+    static __thread char bufs[8][8192];
+    static __thread int slot;
+    char *b = bufs[slot++ & 7];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b, sizeof bufs[0], fmt, ap);
+    va_end(ap);
+    return b;
+}
+
+const char *nm_enc(const char *s)
+{
+    static __thread char bufs[8][8192];
+    static __thread int slot;
+    char *b = bufs[slot++ & 7];
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < sizeof bufs[0]; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~", *p))
+            b[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(b + o, 4, "%%%02X", *p);
+    }
+    b[o] = '\0';
+    return b;
+}

@@ -1,0 +1,59 @@
+/*
+ * harness — what every integration test needs: start the real nacos-mock executable on port 0
+ * (reading the port back from its listening line), talk HTTP to it with libcurl, stop it with
+ * SIGTERM and check it exited cleanly. Also an in-process server (the core library) for tests
+ * that call module functions directly next to HTTP.
+ */
+#ifndef NM_TEST_HARNESS_H
+#define NM_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <cjson/cJSON.h>
+
+struct nm_server {
+    pid_t pid;
+    int port;
+    char base[64];          /* http://127.0.0.1:PORT */
+    char err_path[128];     /* the server's stderr, kept for failure messages */
+};
+
+/* Starts build/nacos-mock --port 0 --host 127.0.0.1 [args...] (NULL-terminated). 0 ok. */
+int nm_start(struct nm_server *s, const char *const *args);
+/* SIGTERM, wait; returns the exit status (0 = clean stop), or -1 if it had to be killed. */
+int nm_stop(struct nm_server *s);
+/* SIGKILL, wait (no clean stop). */
+void nm_kill(struct nm_server *s);
+
+struct nm_resp {
+    long status;
+    char *body;             /* NUL-terminated, owned */
+    size_t len;
+    char content_type[128];
+    char authorization[1200];
+    double seconds;         /* total time of the exchange */
+    int curl_code;          /* CURLE_OK (0) unless the connection failed */
+};
+
+/* One request. `path` is appended to base (e.g. "/nacos/v1/ns/instance?serviceName=x"); body may be
+ * NULL; content_type NULL = form when body given; ua NULL = curl's default ("" = no User-Agent).
+ * Returns status (or -1 on a transport error, then r->curl_code says which). Free with nm_resp_free. */
+long nm_http(const struct nm_server *s, const char *method, const char *path, const char *body,
+             const char *content_type, const char *ua, struct nm_resp *r);
+/* Same, with extra raw headers ("Name: value", NULL-terminated list). */
+long nm_http_h(const struct nm_server *s, const char *method, const char *path, const char *body,
+               const char *content_type, const char *ua, const char *const *headers, struct nm_resp *r);
+void nm_resp_free(struct nm_resp *r);
+
+/* Shorthands that assert success-or-status and return the parsed JSON body (caller deletes). */
+long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r);
+cJSON *nm_get_json(const struct nm_server *s, const char *path);
+long nm_post_form(const struct nm_server *s, const char *path, const char *form, struct nm_resp *r);
+
+/* printf into a static-per-call buffer rotation (8 slots): for building paths inline. */
+const char *nm_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Percent-encodes s (RFC 3986 unreserved kept) into the rotation. */
+const char *nm_enc(const char *s);
+
+#endif
