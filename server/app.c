@@ -7,10 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/faults.h"
 #include "nacos_mock/http.h"
+#include "nacos_mock/journal.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/push.h"
+#include "nacos_mock/registry.h"
 #include "nacos_mock/sweeper.h"
 #include "nacos_mock/store.h"
 
@@ -39,7 +45,71 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    if (!(app->journal = journal_create((size_t)cfg->journal_size))) {
+        snprintf(err, errlen, "out of memory for a journal of %d requests", cfg->journal_size);
+        return -1;
+    }
+    uint64_t seed = cfg->seed;
+    if (!cfg->seed_given) {
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (!f || fread(&seed, sizeof seed, 1, f) != 1) seed = (uint64_t)clock_real_ms() ^ (uint64_t)getpid();
+        if (f) fclose(f);
+        seed %= 1000000000000ULL;   /* short enough to retype */
+    }
+    if (!(app->faults = faults_create(seed))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (app_load_start_faults(app, err, errlen)) return -1;
+    if (cfg->fixtures_file && registry_load_file(app, cfg->fixtures_file, err, errlen)) return -1;
     return 0;
+}
+
+int app_load_start_faults(struct app *app, char *err, size_t errlen)
+{
+    const struct config *cfg = app->cfg;
+    char why[512];
+    for (size_t i = 0; i < cfg->n_fault_specs; i++) {
+        cJSON *j = faults_compact_to_json(cfg->fault_specs[i], why, sizeof why);
+        int rc = j ? faults_add_json(app->faults, j, clock_now_ms(&app->clock), true, NULL, why, sizeof why) : -1;
+        cJSON_Delete(j);
+        if (rc) {
+            snprintf(err, errlen, "--fault '%s': %s", cfg->fault_specs[i], why);
+            return -1;
+        }
+    }
+    if (!cfg->faults_file) return 0;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = fopen(cfg->faults_file, "rb");
+    if (f) {
+        FILE *m = open_memstream(&text, &len);
+        char buf[8192];
+        size_t n;
+        while (m && (n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, m);
+        if (m) fclose(m);
+        fclose(f);
+    }
+    if (!text) {
+        snprintf(err, errlen, "--faults %s: cannot read the file", cfg->faults_file);
+        return -1;
+    }
+    cJSON *arr = cJSON_Parse(text);
+    free(text);
+    int rc = 0;
+    if (!cJSON_IsArray(arr)) {
+        snprintf(err, errlen, "--faults %s: the file must hold a JSON array of fault rules", cfg->faults_file);
+        rc = -1;
+    }
+    int idx = 0;
+    for (const cJSON *r = arr ? arr->child : NULL; rc == 0 && r; r = r->next, idx++) {
+        if (faults_add_json(app->faults, r, clock_now_ms(&app->clock), true, NULL, why, sizeof why)) {
+            snprintf(err, errlen, "--faults %s: rule [%d]: %s", cfg->faults_file, idx, why);
+            rc = -1;
+        }
+    }
+    cJSON_Delete(arr);
+    return rc;
 }
 
 int app_start(struct app *app, char *err, size_t errlen)
@@ -70,6 +140,10 @@ void app_free(struct app *app)
     app_stop(app);
     store_close(app->store);
     app->store = NULL;
+    faults_free(app->faults);
+    app->faults = NULL;
+    journal_free(app->journal);
+    app->journal = NULL;
     pthread_mutex_destroy(&app->mu);
 }
 

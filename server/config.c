@@ -41,6 +41,7 @@ static const struct opt OPTS[] = {
     {"admin-token", OPT_STR, OFF(admin_token), 0, 0, "T", "require Authorization: Bearer T on /__mock/"},
     {"log-format", OPT_LOGFMT, OFF(log_format), 0, 0, "text|json", "log line format (default text)"},
     {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "PATH", "write the URL here once listening"},
+    {"journal-size", OPT_INT, OFF(journal_size), 0, 10000000, "N", "requests kept in the journal, 0 = off (default 10000)"},
     {"quiet", OPT_BOOL, OFF(quiet), 0, 0, NULL, "no per-request log lines"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
@@ -56,6 +57,7 @@ void config_defaults(struct config *cfg)
     cfg->delete_misses = 6;
     cfg->sweep_interval_ms = 1000;
     cfg->threads = 2;
+    cfg->journal_size = 10000;
     cfg->log_format = strdup("text");
 }
 

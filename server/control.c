@@ -9,6 +9,12 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/faults.h"
+#include "nacos_mock/journal.h"
+#include "nacos_mock/naming.h"
+#include "nacos_mock/push.h"
+#include "nacos_mock/registry.h"
+#include "nacos_mock/store.h"
 #include "nacos_mock/sweeper.h"
 
 cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty)
@@ -92,4 +98,218 @@ void h_mock_clock_advance(struct app *app, struct request *req, struct reply *re
     }
     sweep_result_free(&r);
     reply_json(rep, 200, o);
+}
+
+/* ------------------------------------------------------------------ faults */
+
+void h_mock_faults_add(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *body = control_body_or_reply(req, rep, false), *stored = NULL;
+    if (!body) return;
+    char err[512];
+    int rc = faults_add_json(app->faults, body, clock_now_ms(&app->clock), false, &stored, err, sizeof err);
+    cJSON_Delete(body);
+    if (rc == -2) reply_error_json(rep, 409, "%s", err);
+    else if (rc) reply_error_json(rep, 400, "%s", err);
+    else reply_json(rep, 201, stored);
+}
+
+void h_mock_faults_list(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_json(rep, 200, faults_list_json(app->faults, clock_now_ms(&app->clock)));
+}
+
+void h_mock_faults_delete(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *id = req->path + strlen("/__mock/faults/");
+    if (!*id) {
+        reply_error_json(rep, 400, "a fault id is required after /__mock/faults/");
+        return;
+    }
+    if (faults_delete(app->faults, id)) reply_error_json(rep, 404, "no fault rule with id '%s'", id);
+    else reply_text(rep, 204, "");
+}
+
+void h_mock_faults_clear(struct app *app, struct request *req, struct reply *rep)
+{
+    faults_clear(app->faults);
+    reply_text(rep, 204, "");
+}
+
+/* ------------------------------------------------------------------ server state */
+
+static cJSON *status_json(struct app *app)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
+    return o;
+}
+
+void h_mock_status_get(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_json(rep, 200, status_json(app));
+}
+
+void h_mock_status_put(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *body = control_body_or_reply(req, rep, false);
+    if (!body) return;
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
+    int s = cJSON_IsString(st) ? app_status_parse(st->valuestring) : -1;
+    cJSON_Delete(body);
+    if (s < 0) {
+        reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, PAUSED, WRITE_ONLY, READ_ONLY");
+        return;
+    }
+    atomic_store(&app->status, s);
+    reply_json(rep, 200, status_json(app));
+}
+
+/* Optional {namespaceId, serviceName[, groupName]} narrowing; fills ns/grouped (NULL = all). */
+static int scope_or_reply(const cJSON *body, struct reply *rep, const char **ns, char *grouped, size_t glen,
+                          bool *has_service)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "namespaceId");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(body, "serviceName");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(body, "groupName");
+    *ns = NULL;
+    *has_service = false;
+    if (n && !cJSON_IsNull(n)) {
+        if (!cJSON_IsString(n) || !*n->valuestring) {
+            reply_error_json(rep, 400, "field 'namespaceId' must be a non-empty string");
+            return -1;
+        }
+        *ns = n->valuestring;
+    }
+    if (g && !cJSON_IsNull(g) && (!cJSON_IsString(g) || !*g->valuestring)) {
+        reply_error_json(rep, 400, "field 'groupName' must be a non-empty string");
+        return -1;
+    }
+    if (s && !cJSON_IsNull(s)) {
+        if (!cJSON_IsString(s) || !*s->valuestring) {
+            reply_error_json(rep, 400, "field 'serviceName' must be a non-empty string");
+            return -1;
+        }
+        if (strstr(s->valuestring, GROUP_SEP)) snprintf(grouped, glen, "%s", s->valuestring);
+        else snprintf(grouped, glen, "%s" GROUP_SEP "%s", cJSON_IsString(g) ? g->valuestring : DEFAULT_GROUP,
+                      s->valuestring);
+        *has_service = true;
+        if (!*ns) *ns = DEFAULT_NAMESPACE;
+    }
+    return 0;
+}
+
+void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *body = control_body_or_reply(req, rep, true);
+    if (!body) return;
+    const char *ns;
+    char grouped[GROUPED_MAX];
+    bool has_service;
+    if (scope_or_reply(body, rep, &ns, grouped, sizeof grouped, &has_service)) {
+        cJSON_Delete(body);
+        return;
+    }
+    long removed = 0;
+    /* a restarted Nacos has lost both; the subscriptions of exactly these services go, so nobody is pushed */
+    long subs = push_forget(app->push, ns, has_service ? grouped : NULL);
+    int rc = store_forget_ephemeral(app->store, ns, has_service ? grouped : NULL, clock_now_ms(&app->clock), NULL,
+                                    NULL, &removed);
+    cJSON_Delete(body);
+    if (rc) {
+        reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    json_add_int(o, "removed", removed);
+    json_add_int(o, "subscriptions", subs);
+    reply_json(rep, 200, o);
+}
+
+void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
+{
+    if (store_clear(app->store)) {
+        reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        return;
+    }
+    push_forget(app->push, NULL, NULL);
+    faults_reset(app->faults);
+    journal_clear(app->journal);
+    clock_reset(&app->clock);
+    atomic_store(&app->status, STATUS_UP);
+    char err[512] = "";
+    if (app->cfg->fixtures_file && registry_load_file(app, app->cfg->fixtures_file, err, sizeof err)) {
+        reply_error_json(rep, 500, "reset done, but reloading --fixtures failed: %s", err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "reset", true);
+    reply_json(rep, 200, o);
+}
+
+void h_mock_registry_get(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *o = registry_dump(app);
+    if (!o) reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
+    else reply_json(rep, 200, o);
+}
+
+void h_mock_registry_post(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *body = control_body_or_reply(req, rep, false);
+    if (!body) return;
+    char err[512];
+    long services = 0, instances = 0;
+    int rc = registry_load(app, body, &services, &instances, err, sizeof err);
+    cJSON_Delete(body);
+    if (rc == -1) {
+        reply_error_json(rep, 400, "%s", err);
+        return;
+    }
+    if (rc) {
+        reply_error_json(rep, 500, "%s", err);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    json_add_int(o, "services", services);
+    json_add_int(o, "instances", instances);
+    reply_json(rep, 200, o);
+}
+
+/* ------------------------------------------------------------------ journal */
+
+static int query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
+                              long long max, long long *out)
+{
+    const char *v = params_get(&req->params, key);
+    if (!v) return 0;
+    long long n;
+    if (params_strtoll(v, &n) || n < min || n > max) {
+        reply_error_json(rep, 400, "parameter '%s' must be an integer from %lld to %lld, got \"%.40s\"", key, min, max, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep)
+{
+    long long port = 0, status = 0, since = 0, limit = -1;
+    if (query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
+        query_int_or_reply(req, rep, "status", 100, 599, &status) ||
+        query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
+        query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
+        return;
+    struct journal_query q = {
+        .api = params_get(&req->params, "api"), .service = params_get(&req->params, "serviceName"),
+        .ip = params_get(&req->params, "ip"), .port = (int)port, .status = (int)status, .since = (uint64_t)since,
+        .limit = (long)limit,
+    };
+    reply_json(rep, 200, journal_query_json(app->journal, &q));
+}
+
+void h_mock_requests_clear(struct app *app, struct request *req, struct reply *rep)
+{
+    journal_clear(app->journal);
+    reply_text(rep, 204, "");
 }

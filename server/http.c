@@ -13,10 +13,15 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
@@ -25,16 +30,36 @@
 #include "nacos_mock/request.h"
 #include "nacos_mock/routes.h"
 
+struct conn_state;
+
+struct timer {
+    struct MHD_Connection *conn;
+    struct conn_state *cs;
+    int64_t due_ms;        /* monotonic; INT64_MAX for a hang */
+    int fd;
+};
+
 struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     int port;
+    pthread_t timer_thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct timer *timers;
+    size_t n_timers, cap_timers;
+    bool stopping;
+    _Atomic long suspended;   /* suspended or resumed-but-not-answered requests */
 };
+
+enum conn_phase { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED };
 
 struct conn_state {
     char *body;
     size_t len, cap;
     bool too_big;
+    enum conn_phase phase;
+    bool client_gone;
     char *path;
     struct request req;
     struct reply rep;
@@ -143,6 +168,95 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *rep)
     return r;
 }
 
+/* Suspends c until cs->rep.delay_ms has passed (or, for a hang, until the client leaves or the
+ * server stops). 0 on success; -1 when the server is stopping (then the caller answers now). */
+static int suspend(struct http_server *srv, struct MHD_Connection *c, struct conn_state *cs)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stopping) {
+        pthread_mutex_unlock(&srv->mu);
+        return -1;
+    }
+    if (srv->n_timers == srv->cap_timers) {
+        size_t cap = srv->cap_timers ? srv->cap_timers * 2 : 16;
+        struct timer *nt = realloc(srv->timers, cap * sizeof *nt);
+        if (!nt) {
+            pthread_mutex_unlock(&srv->mu);
+            return -1;
+        }
+        srv->timers = nt;
+        srv->cap_timers = cap;
+    }
+    int64_t due = cs->rep.drop == DROP_HANG && cs->rep.delay_ms <= 0 ? INT64_MAX : clock_mono_ms() + cs->rep.delay_ms;
+    srv->timers[srv->n_timers++] = (struct timer){.conn = c, .cs = cs, .due_ms = due, .fd = ci ? ci->connect_fd : -1};
+    cs->phase = PHASE_SUSPENDED;
+    atomic_fetch_add(&srv->suspended, 1);
+    MHD_suspend_connection(c);
+    pthread_cond_signal(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+    return 0;
+}
+
+/* Has the peer of a suspended connection closed or reset it? */
+static bool peer_gone(int fd)
+{
+    if (fd < 0) return false;
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* With srv->mu held: resumes timer i (removing it). */
+static void resume_at(struct http_server *srv, size_t i)
+{
+    struct timer t = srv->timers[i];
+    srv->timers[i] = srv->timers[--srv->n_timers];
+    MHD_resume_connection(t.conn);
+}
+
+static void *timer_main(void *arg)
+{
+    struct http_server *srv = arg;
+    pthread_mutex_lock(&srv->mu);
+    for (;;) {
+        int64_t now = clock_mono_ms(), next = now + 200;   /* hangs are checked every 200 ms */
+        for (size_t i = 0; i < srv->n_timers;) {
+            struct timer *t = &srv->timers[i];
+            if (srv->stopping) {
+                resume_at(srv, i);   /* delays are answered now, hangs closed */
+                continue;
+            }
+            if (t->due_ms <= now) {
+                if (t->cs->rep.drop == DROP_HANG && t->due_ms != INT64_MAX) {
+                    t->due_ms = INT64_MAX;   /* a delayed hang: now hang */
+                } else {
+                    resume_at(srv, i);
+                    continue;
+                }
+            }
+            if (t->due_ms == INT64_MAX && peer_gone(t->fd)) {
+                t->cs->client_gone = true;
+                resume_at(srv, i);
+                continue;
+            }
+            if (t->due_ms < next) next = t->due_ms;
+            i++;
+        }
+        if (srv->stopping) break;
+        struct timespec ts;
+        int64_t wait = next - clock_mono_ms();
+        if (wait < 0) wait = 0;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += wait / 1000;
+        ts.tv_nsec += (wait % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) { ts.tv_sec++; ts.tv_nsec -= 1000000000; }
+        pthread_cond_timedwait(&srv->cond, &srv->mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->mu);
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
@@ -179,6 +293,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 
     struct request *req = &cs->req;
+    if (cs->phase == PHASE_SUSPENDED) {   /* resumed by the timer thread */
+        cs->phase = PHASE_RESUMED;
+        atomic_fetch_sub(&srv->suspended, 1);
+        if (cs->client_gone) cs->rep.drop = DROP_CLOSE;
+        else if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);
+        if (cs->rep.drop == DROP_HANG) cs->rep.drop = DROP_CLOSE;   /* the server is stopping */
+        routes_finish(srv->app, req, &cs->rep);
+        return send_reply(c, &cs->rep);
+    }
     if (cs->too_big) {
         reply_textf(&cs->rep, 413, "caused: request body is larger than %d bytes;", HTTP_BODY_MAX);
         return send_reply(c, &cs->rep);
@@ -201,6 +324,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (cs->len && is_form_body(req->content_type)) params_parse_form(&req->params, cs->body, cs->len);
 
     routes_dispatch(srv->app, req, &cs->rep);
+    if ((cs->rep.delay_ms > 0 || cs->rep.drop == DROP_HANG) && suspend(srv, c, cs) == 0) return MHD_YES;
+    if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);   /* could not suspend: answer now */
+    if (cs->rep.drop == DROP_HANG) cs->rep.drop = DROP_CLOSE;
+    routes_finish(srv->app, req, &cs->rep);
     return send_reply(c, &cs->rep);
 }
 
@@ -262,6 +389,20 @@ struct http_server *http_start(struct app *app, char *err, size_t errlen)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : cfg->port;
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (pthread_create(&srv->timer_thread, NULL, timer_main, srv)) {
+        snprintf(err, errlen, "cannot start the timer thread");
+        MHD_stop_daemon(srv->daemon);
+        pthread_cond_destroy(&srv->cond);
+        pthread_mutex_destroy(&srv->mu);
+        free(srv);
+        return NULL;
+    }
     return srv;
 }
 
@@ -270,6 +411,17 @@ int http_port(const struct http_server *s) { return s ? s->port : 0; }
 void http_stop(struct http_server *s)
 {
     if (!s) return;
+    /* stop accepting, answer delayed requests now and close hung ones, let the workers finish them */
+    MHD_quiesce_daemon(s->daemon);
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_signal(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->timer_thread, NULL);
+    for (int i = 0; i < 200 && atomic_load(&s->suspended) > 0; i++) usleep(5000);
     MHD_stop_daemon(s->daemon);
+    free(s->timers);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->mu);
     free(s);
 }

@@ -10,6 +10,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/config.h"
+#include "nacos_mock/faults.h"
 #include "nacos_mock/log.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -80,7 +81,8 @@ int main(int argc, char **argv)
     snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", app_port(&app));
     printf("nacos-mock listening on %s\n", url);
     fflush(stdout);
-    log_info("nacos-mock %s listening on %s (db %s)", NACOS_MOCK_VERSION, url, cfg.db_path);
+    log_info("nacos-mock %s listening on %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, cfg.db_path,
+             (unsigned long long)faults_seed(app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
     if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {
         fprintf(stderr, "nacos-mock: cannot write --ready-file %s\n", cfg.ready_file);
         goto out_app;

@@ -3,6 +3,7 @@
  */
 #include "nacos_mock/routes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,9 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/control.h"
+#include "nacos_mock/faults.h"
+#include "nacos_mock/journal.h"
+#include "nacos_mock/naming.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 
@@ -48,6 +52,18 @@ static const struct route ROUTES[] = {
     R("POST", "/nacos/v1/auth/users/login", "login", h_auth_login, 0),
     R("GET", "/__mock/clock", "mock.clock", h_mock_clock_get, ROUTE_CONTROL),
     R("POST", "/__mock/clock/advance", "mock.clock.advance", h_mock_clock_advance, ROUTE_CONTROL),
+    R("POST", "/__mock/faults", "mock.faults", h_mock_faults_add, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/faults", "mock.faults", h_mock_faults_list, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("DELETE", "/__mock/faults", "mock.faults", h_mock_faults_clear, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("DELETE", "/__mock/faults/", "mock.faults", h_mock_faults_delete, ROUTE_CONTROL | ROUTE_NO_LOCK | ROUTE_PREFIX),
+    R("GET", "/__mock/status", "mock.status", h_mock_status_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("PUT", "/__mock/status", "mock.status", h_mock_status_put, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("POST", "/__mock/forget", "mock.forget", h_mock_forget, ROUTE_CONTROL),
+    R("POST", "/__mock/reset", "mock.reset", h_mock_reset, ROUTE_CONTROL),
+    R("GET", "/__mock/registry", "mock.registry", h_mock_registry_get, ROUTE_CONTROL),
+    R("POST", "/__mock/registry", "mock.registry", h_mock_registry_post, ROUTE_CONTROL),
+    R("GET", "/__mock/requests", "mock.requests", h_mock_requests_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("DELETE", "/__mock/requests", "mock.requests", h_mock_requests_clear, ROUTE_CONTROL | ROUTE_NO_LOCK),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -82,10 +98,100 @@ static bool status_allows(int status, const struct route *r)
     return false;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void run_handler(struct app *app, const struct route *r, struct request *req, struct reply *rep)
+{
+    if ((r->flags & ROUTE_NAMING) && !status_allows(atomic_load(&app->status), r)) {
+        reply_textf(rep, 503, "server is %s now, please try again later!", app_status_name(atomic_load(&app->status)));
+    } else if (r->flags & ROUTE_NO_LOCK) {
+        r->fn(app, req, rep);
+    } else {
+        pthread_mutex_lock(&app->mu);
+        r->fn(app, req, rep);
+        pthread_mutex_unlock(&app->mu);
+    }
+}
+
+/* What a fault rule sees of a request: the beat JSON's ip/port/cluster count as the request's. */
+static void fault_view(const struct request *req, const struct route *r, struct fault_request *fr, char *group,
+                       size_t glen, char *svc, size_t slen, char *ipbuf, size_t iplen, char *clbuf, size_t cllen)
+{
+    const struct params *p = &req->params;
+    memset(fr, 0, sizeof *fr);
+    fr->api = r ? r->api : NULL;
+    fr->method = req->method;
+    fr->path = req->path;
+    fr->ns = naming_namespace(p);
+    const char *sn = params_get(p, "serviceName");
+    if (sn) {
+        const char *sep = strstr(sn, GROUP_SEP);
+        if (sep) {
+            snprintf(group, glen, "%.*s", (int)(sep - sn), sn);
+            snprintf(svc, slen, "%s", sep + 2);
+        } else {
+            const char *g = params_get(p, "groupName");
+            snprintf(group, glen, "%s", g ? g : DEFAULT_GROUP);
+            snprintf(svc, slen, "%s", sn);
+        }
+        fr->group = group;
+        fr->service = svc;
+    }
+    fr->ip = params_get(p, "ip");
+    fr->cluster = params_get(p, "clusterName");
+    long long port = 0;
+    const char *ps = params_get(p, "port");
+    if (ps && params_strtoll(ps, &port) == 0) fr->port = (int)port;
+    const char *beat = params_get(p, "beat");
+    if (beat) {
+        cJSON *b = cJSON_Parse(beat);
+        const cJSON *bip = cJSON_GetObjectItemCaseSensitive(b, "ip");
+        const cJSON *bport = cJSON_GetObjectItemCaseSensitive(b, "port");
+        const cJSON *bcl = cJSON_GetObjectItemCaseSensitive(b, "cluster");
+        if (cJSON_IsString(bip)) { snprintf(ipbuf, iplen, "%s", bip->valuestring); fr->ip = ipbuf; }
+        if (cJSON_IsNumber(bport)) fr->port = (int)bport->valuedouble;
+        if (cJSON_IsString(bcl) && *bcl->valuestring) { snprintf(clbuf, cllen, "%s", bcl->valuestring); fr->cluster = clbuf; }
+        cJSON_Delete(b);
+    }
+    if (!fr->cluster && fr->api && (!strcmp(fr->api, "register") || !strcmp(fr->api, "beat") ||
+                                    !strcmp(fr->api, "deregister") || !strcmp(fr->api, "update")))
+        fr->cluster = DEFAULT_CLUSTER;
+}
+
+/* Applies a fired rule to rep. Returns true when the handler must still run (delay only). */
+static bool apply_fault(struct app *app, const struct fault_hit *hit, struct reply *rep)
+{
+    snprintf(rep->fault_id, sizeof rep->fault_id, "%s", hit->id);
+    rep->delay_ms = hit->delay_ms;
+    if (hit->drop) {
+        rep->drop = hit->drop;
+        return false;
+    }
+    if (hit->status) {
+        if (hit->body) reply_text(rep, hit->status, hit->body);
+        else if (hit->status == 503) reply_text(rep, 503, "server is DOWN now, please try again later!");
+        else reply_caused(rep, hit->status, "nacos-mock injected fault '%s' (HTTP %d)", hit->id, hit->status);
+        return false;
+    }
+    if (hit->beat_code) {
+        cJSON *o = cJSON_CreateObject();
+        json_add_int(o, "clientBeatInterval", app->cfg->beat_interval_ms);
+        json_add_int(o, "code", hit->beat_code);
+        cJSON_AddBoolToObject(o, "lightBeatEnabled", true);
+        reply_json(rep, 200, o);
+        return false;
+    }
+    return true;
+}
+
 void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
 {
-    struct timespec ts0;
-    clock_gettime(CLOCK_MONOTONIC, &ts0);
+    if (!req->t0_us) req->t0_us = mono_us();
     req->now_ms = clock_now_ms(&app->clock);
 
     int known = 0;
@@ -100,32 +206,69 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
             reply_textf(rep, 405, "method %s not allowed for %s", req->method, req->path);
         else
             reply_textf(rep, 404, "no such path: %s", req->path);
-    } else if ((r->flags & ROUTE_CONTROL) && !control_authorized(app, req)) {
-        reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
-    } else if (req->params.nul_key) {
-        reply_caused(rep, 400, "Param '%s' contains a NUL byte", req->params.nul_key);
-    } else if (req->params.overflow) {
-        reply_caused(rep, 400, "too many parameters: at most %d", PARAMS_MAX);
-    } else if ((r->flags & ROUTE_NAMING) && !status_allows(atomic_load(&app->status), r)) {
-        reply_textf(rep, 503, "server is %s now, please try again later!", app_status_name(atomic_load(&app->status)));
-    } else if (r->flags & ROUTE_NO_LOCK) {
-        r->fn(app, req, rep);
-    } else {
-        pthread_mutex_lock(&app->mu);
-        r->fn(app, req, rep);
-        pthread_mutex_unlock(&app->mu);
+        return;
     }
+    if ((r->flags & ROUTE_CONTROL) && !control_authorized(app, req)) {
+        reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
+        return;
+    }
+    if (req->params.nul_key) {
+        reply_caused(rep, 400, "Param '%s' contains a NUL byte", req->params.nul_key);
+        return;
+    }
+    if (req->params.overflow) {
+        reply_caused(rep, 400, "too many parameters: at most %d", PARAMS_MAX);
+        return;
+    }
+    if (!(r->flags & ROUTE_CONTROL) && app->faults && faults_count(app->faults)) {
+        struct fault_request fr;
+        char group[NAME_MAX_BYTES + 1], svc[NAME_MAX_BYTES + 1], ipbuf[300], clbuf[NAME_MAX_BYTES + 1];
+        fault_view(req, r, &fr, group, sizeof group, svc, sizeof svc, ipbuf, sizeof ipbuf, clbuf, sizeof clbuf);
+        struct fault_hit hit;
+        if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
+            bool run = apply_fault(app, &hit, rep);
+            fault_hit_free(&hit);
+            if (!run) return;
+            rep->deferred = true;   /* delay only: answered normally, late */
+            return;
+        }
+    }
+    run_handler(app, r, req, rep);
+}
 
-    struct timespec ts1;
-    clock_gettime(CLOCK_MONOTONIC, &ts1);
-    double ms = (double)(ts1.tv_sec - ts0.tv_sec) * 1e3 + (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e6;
+void routes_run_deferred(struct app *app, struct request *req, struct reply *rep)
+{
+    rep->deferred = false;
+    req->now_ms = clock_now_ms(&app->clock);
+    if (req->route) run_handler(app, req->route, req, rep);
+}
+
+static const char *drop_name(enum reply_drop d)
+{
+    return d == DROP_RESET ? "reset" : d == DROP_CLOSE ? "close" : d == DROP_HANG ? "hang" : NULL;
+}
+
+void routes_finish(struct app *app, struct request *req, struct reply *rep)
+{
+    const struct route *r = req->route;
+    double ms = (double)(mono_us() - req->t0_us) / 1000.0;
+    int status = rep->drop ? 0 : rep->status;
+    if (!(r && (r->flags & ROUTE_CONTROL)) && strncmp(req->path, "/__mock/", 8) != 0) {
+        struct journal_in je = {
+            .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = r ? r->api : NULL,
+            .params = &req->params, .status = status, .drop = drop_name(rep->drop),
+            .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
+        };
+        req->seq = journal_record(app->journal, &je);
+    }
     long long port = 0;
     const char *ps = params_get(&req->params, "port");
     if (ps) params_strtoll(ps, &port);
     struct log_request lr = {
         .method = req->method, .path = req->path, .api = r ? r->api : NULL,
         .service = params_get(&req->params, "serviceName"), .ip = params_get(&req->params, "ip"),
-        .port = (int)port, .status = rep->status, .duration_ms = ms, .fault_id = NULL,
+        .port = (int)port, .status = status, .duration_ms = ms,
+        .fault_id = rep->fault_id[0] ? rep->fault_id : NULL,
     };
     log_request(&lr);
 }

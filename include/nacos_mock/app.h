@@ -22,6 +22,8 @@ struct store;
 struct http_server;
 struct push;
 struct sweeper;
+struct faults;
+struct journal;
 
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
@@ -34,12 +36,16 @@ struct app {
     struct http_server *http;
     struct push *push;             /* UDP push to subscribers; own lock (after mu) */
     struct sweeper *sweeper;       /* health sweeper thread */
+    struct faults *faults;         /* fault rules; own lock */
+    struct journal *journal;       /* request journal; own lock */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
 };
 
 /* Opens the store and prepares everything but the listener. Returns 0, or -1 with err filled. */
 int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen);
+/* Adds the fault rules given at start (--fault, --faults); used by app_init. 0 or -1 with err. */
+int app_load_start_faults(struct app *app, char *err, size_t errlen);
 /* Starts listening (and background threads). 0 or -1 with err. */
 int app_start(struct app *app, char *err, size_t errlen);
 /* The bound port (after app_start). */

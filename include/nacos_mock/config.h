@@ -31,6 +31,7 @@ struct config {
     char *fixtures_file;         /* --fixtures FILE */
     char *ready_file;            /* --ready-file PATH */
     bool quiet;                  /* --quiet: no per-request log lines */
+    int journal_size;            /* request journal capacity, 0 = off */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = 2 };

@@ -23,6 +23,18 @@ bool control_authorized(const struct app *app, const struct request *req);
 #define CH(name) void name(struct app *app, struct request *req, struct reply *rep)
 CH(h_mock_clock_get);
 CH(h_mock_clock_advance);
+CH(h_mock_faults_add);
+CH(h_mock_faults_list);
+CH(h_mock_faults_delete);
+CH(h_mock_faults_clear);
+CH(h_mock_status_get);
+CH(h_mock_status_put);
+CH(h_mock_forget);
+CH(h_mock_reset);
+CH(h_mock_registry_get);
+CH(h_mock_registry_post);
+CH(h_mock_requests_get);
+CH(h_mock_requests_clear);
 #undef CH
 
 #endif

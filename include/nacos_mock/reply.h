@@ -6,7 +6,9 @@
 #ifndef NACOS_MOCK_REPLY_H
 #define NACOS_MOCK_REPLY_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <cjson/cJSON.h>
 
 #define CT_TEXT "text/plain;charset=UTF-8"
@@ -24,6 +26,9 @@ struct reply {
     struct { const char *name; char *value; } headers[REPLY_MAX_HEADERS];  /* value heap, owned */
     size_t n_headers;
     enum reply_drop drop;       /* connection-level fault instead of an answer */
+    int64_t delay_ms;           /* answer (or drop) this much later: the connection is suspended */
+    bool deferred;              /* the handler has not run yet: run it when the delay is over */
+    char fault_id[64];          /* the fault rule that hit, "" = none */
 };
 
 void reply_init(struct reply *r);

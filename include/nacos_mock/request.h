@@ -27,6 +27,7 @@ struct request {
     int64_t now_ms;                /* virtual clock when dispatch began */
     const struct route *route;     /* set by the dispatcher */
     uint64_t seq;                  /* journal sequence number, 0 when not journalled */
+    int64_t t0_us;                 /* monotonic arrival time, for durations */
 };
 
 #endif

@@ -33,9 +33,14 @@ struct route {
     unsigned flags;
 };
 
-/* Resolves req->method/req->path, runs the handler and fills rep. Never fails: every outcome is a
- * reply (404/405/501/503 ...). Thread-safe; takes app->mu around registry work. */
+/* Phase 1: resolves req->method/req->path, applies fault rules, and runs the handler unless a
+ * delay-only fault defers it (rep->deferred, rep->delay_ms). Never fails: every outcome is a reply
+ * (404/405/501/503 ...) or a drop. Thread-safe; takes app->mu around registry work. */
 void routes_dispatch(struct app *app, struct request *req, struct reply *rep);
+/* Phase 2 of a deferred request, once its delay is over: runs the handler. */
+void routes_run_deferred(struct app *app, struct request *req, struct reply *rep);
+/* Last, once per request, when its answer or drop is final: journal and log line. */
+void routes_finish(struct app *app, struct request *req, struct reply *rep);
 
 /* The route for (method, path), or NULL. *path_known tells whether the path exists for another
  * method. */

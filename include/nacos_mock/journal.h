@@ -1,0 +1,45 @@
+/*
+ * journal — every request that reaches the Nacos API, in a bounded ring (newest kept), for
+ * GET /__mock/requests. An entry is stored as a few strings in one allocation, parameters
+ * pre-rendered as a JSON object text, so recording costs one malloc and no JSON tree.
+ *
+ * Threading: own mutex; any thread records and queries.
+ */
+#ifndef NACOS_MOCK_JOURNAL_H
+#define NACOS_MOCK_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/params.h"
+
+struct journal;
+
+struct journal_in {
+    int64_t time_ms;
+    const char *method, *path, *api;   /* api NULL = no route */
+    const struct params *params;
+    int status;                        /* 0 when the connection was dropped */
+    const char *drop;                  /* "reset" | "close" | "hang" | NULL */
+    const char *fault_id;              /* NULL = none */
+    double duration_ms;
+};
+
+struct journal_query {
+    const char *api, *service, *ip;    /* NULL = any; service matches bare or grouped */
+    int port, status;                  /* 0 = any */
+    uint64_t since;                    /* entries with seq > since */
+    long limit;                        /* < 0 = all */
+};
+
+/* capacity 0 disables recording. NULL on allocation failure. */
+struct journal *journal_create(size_t capacity);
+void journal_free(struct journal *j);
+/* Records; returns the entry's seq (0 when disabled). */
+uint64_t journal_record(struct journal *j, const struct journal_in *e);
+/* {"total": n, "requests": [...]} oldest first; total counts matches before limit. Caller deletes. */
+cJSON *journal_query_json(struct journal *j, const struct journal_query *q);
+void journal_clear(struct journal *j);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * journal.c — the bounded request journal (see journal.h).
+ */
+#include "nacos_mock/journal.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct entry {
+    uint64_t seq;
+    int64_t time_ms;
+    int status, port;
+    double duration_ms;
+    const char *method, *path, *api, *params_json, *service, *ip, *drop, *fault;   /* into blob */
+    char *blob;
+};
+
+struct journal {
+    pthread_mutex_t mu;
+    struct entry *ring;
+    size_t cap, head, n;     /* head: index of the oldest entry */
+    uint64_t next_seq;
+};
+
+struct journal *journal_create(size_t capacity)
+{
+    struct journal *j = calloc(1, sizeof *j);
+    if (!j) return NULL;
+    pthread_mutex_init(&j->mu, NULL);
+    j->cap = capacity;
+    j->next_seq = 1;
+    if (capacity && !(j->ring = calloc(capacity, sizeof *j->ring))) {
+        free(j);
+        return NULL;
+    }
+    return j;
+}
+
+static void clear_locked(struct journal *j)
+{
+    for (size_t i = 0; i < j->n; i++) free(j->ring[(j->head + i) % j->cap].blob);
+    j->head = j->n = 0;
+}
+
+void journal_free(struct journal *j)
+{
+    if (!j) return;
+    clear_locked(j);
+    free(j->ring);
+    pthread_mutex_destroy(&j->mu);
+    free(j);
+}
+
+void journal_clear(struct journal *j)
+{
+    pthread_mutex_lock(&j->mu);
+    clear_locked(j);
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* JSON string escaping into buf (with quotes); returns bytes written or what would be needed. */
+static size_t json_str(char *buf, size_t cap, const char *s)
+{
+    size_t o = 0;
+#define PUT(c) do { if (o < cap) buf[o] = (c); o++; } while (0)
+    PUT('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') { PUT('\\'); PUT((char)*p); }
+        else if (*p < 0x20) {
+            char u[8];
+            snprintf(u, sizeof u, "\\u%04x", *p);
+            for (const char *c = u; *c; c++) PUT(*c);
+        } else PUT((char)*p);
+    }
+    PUT('"');
+#undef PUT
+    return o;
+}
+
+static char *render_params(const struct params *p)
+{
+    size_t need = 3;
+    for (size_t i = 0; p && i < p->n; i++) need += json_str(NULL, 0, p->v[i].key) + json_str(NULL, 0, p->v[i].val) + 2;
+    char *b = malloc(need);
+    if (!b) return NULL;
+    size_t o = 0;
+    b[o++] = '{';
+    for (size_t i = 0; p && i < p->n; i++) {
+        if (i) b[o++] = ',';
+        o += json_str(b + o, need - o, p->v[i].key);
+        b[o++] = ':';
+        o += json_str(b + o, need - o, p->v[i].val);
+    }
+    b[o++] = '}';
+    b[o] = '\0';
+    return b;
+}
+
+uint64_t journal_record(struct journal *j, const struct journal_in *e)
+{
+    if (!j || !j->cap) return 0;
+    char *pj = render_params(e->params);
+    if (!pj) return 0;
+    const char *service = e->params ? params_get(e->params, "serviceName") : NULL;
+    const char *ip = e->params ? params_get(e->params, "ip") : NULL;
+    const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, pj, service, ip, e->drop,
+                          e->fault_id};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) total += strs[i] ? strlen(strs[i]) + 1 : 0;
+    char *blob = malloc(total);
+    if (!blob) { free(pj); return 0; }
+    const char *out[8];
+    char *w = blob;
+    for (size_t i = 0; i < 8; i++) {
+        if (!strs[i]) { out[i] = NULL; continue; }
+        size_t n = strlen(strs[i]) + 1;
+        memcpy(w, strs[i], n);
+        out[i] = w;
+        w += n;
+    }
+    free(pj);
+    long long port = 0;
+    const char *ps = e->params ? params_get(e->params, "port") : NULL;
+    if (ps && params_strtoll(ps, &port)) port = 0;
+
+    pthread_mutex_lock(&j->mu);
+    size_t slot;
+    if (j->n == j->cap) {   /* full: drop the oldest */
+        slot = j->head;
+        free(j->ring[slot].blob);
+        j->head = (j->head + 1) % j->cap;
+    } else {
+        slot = (j->head + j->n) % j->cap;
+        j->n++;
+    }
+    uint64_t seq = j->next_seq++;
+    j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
+                                   .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
+                                   .params_json = out[3], .service = out[4], .ip = out[5], .drop = out[6],
+                                   .fault = out[7], .blob = blob};
+    pthread_mutex_unlock(&j->mu);
+    return seq;
+}
+
+static bool service_matches(const char *want, const char *have)
+{
+    if (!want) return true;
+    if (!have) return false;
+    if (!strcmp(want, have)) return true;
+    const char *sep = strstr(have, "@@");
+    return sep && !strstr(want, "@@") && !strcmp(sep + 2, want);
+}
+
+cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_CreateArray();
+    long total = 0, shown = 0;
+    pthread_mutex_lock(&j->mu);
+    for (size_t i = 0; i < j->n; i++) {
+        const struct entry *e = &j->ring[(j->head + i) % j->cap];
+        if (e->seq <= q->since) continue;
+        if (q->api && (!e->api || strcmp(q->api, e->api))) continue;
+        if (!service_matches(q->service, e->service)) continue;
+        if (q->ip && (!e->ip || strcmp(q->ip, e->ip))) continue;
+        if (q->port && q->port != e->port) continue;
+        if (q->status && q->status != e->status) continue;
+        total++;
+        if (q->limit >= 0 && shown >= q->limit) continue;
+        shown++;
+        cJSON *r = cJSON_CreateObject();
+        cJSON_AddNumberToObject(r, "seq", (double)e->seq);
+        cJSON_AddNumberToObject(r, "timeMs", (double)e->time_ms);
+        cJSON_AddStringToObject(r, "method", e->method);
+        cJSON_AddStringToObject(r, "path", e->path);
+        if (e->api) cJSON_AddStringToObject(r, "api", e->api);
+        else cJSON_AddNullToObject(r, "api");
+        cJSON_AddRawToObject(r, "params", e->params_json);
+        if (e->status) cJSON_AddNumberToObject(r, "status", e->status);
+        else cJSON_AddNullToObject(r, "status");
+        if (e->drop) cJSON_AddStringToObject(r, "drop", e->drop);
+        if (e->fault) cJSON_AddStringToObject(r, "fault", e->fault);
+        else cJSON_AddNullToObject(r, "fault");
+        cJSON_AddNumberToObject(r, "durationMs", (double)(long long)(e->duration_ms * 1000) / 1000.0);
+        cJSON_AddItemToArray(arr, r);
+    }
+    pthread_mutex_unlock(&j->mu);
+    cJSON_AddNumberToObject(o, "total", (double)total);
+    cJSON_AddItemToObject(o, "requests", arr);
+    return o;
+}
