@@ -14,6 +14,7 @@
 #include "nacos_mock/faults.h"
 #include "nacos_mock/http.h"
 #include "nacos_mock/journal.h"
+#include "nacos_mock/metrics.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
@@ -45,6 +46,10 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    if (!(app->metrics = metrics_create())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!(app->journal = journal_create((size_t)cfg->journal_size))) {
         snprintf(err, errlen, "out of memory for a journal of %d requests", cfg->journal_size);
         return -1;
@@ -144,6 +149,8 @@ void app_free(struct app *app)
     app->faults = NULL;
     journal_free(app->journal);
     app->journal = NULL;
+    metrics_free(app->metrics);
+    app->metrics = NULL;
     pthread_mutex_destroy(&app->mu);
 }
 

@@ -11,9 +11,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "nacos_mock/log.h"
 #include "nacos_mock/params.h"
 
-enum opt_kind { OPT_STR, OPT_INT, OPT_I64, OPT_U64, OPT_BOOL, OPT_FAULT, OPT_LOGFMT };
+enum opt_kind { OPT_STR, OPT_INT, OPT_I64, OPT_U64, OPT_BOOL, OPT_FAULT, OPT_LOGFMT, OPT_LOGLEVEL };
 
 struct opt {
     const char *name;        /* long flag, without -- ; env is NACOS_MOCK_<NAME upper, - → _> */
@@ -40,6 +41,7 @@ static const struct opt OPTS[] = {
     {"seed", OPT_U64, OFF(seed), 0, 0, "N", "seed of every random choice (default random, printed)"},
     {"admin-token", OPT_STR, OFF(admin_token), 0, 0, "T", "require Authorization: Bearer T on /__mock/"},
     {"log-format", OPT_LOGFMT, OFF(log_format), 0, 0, "text|json", "log line format (default text)"},
+    {"log-level", OPT_LOGLEVEL, OFF(log_level), 0, 0, "LEVEL", "debug|info|warn|error: info logs requests and health (default info)"},
     {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "PATH", "write the URL here once listening"},
     {"journal-size", OPT_INT, OFF(journal_size), 0, 10000000, "N", "requests kept in the journal, 0 = off (default 10000)"},
     {"quiet", OPT_BOOL, OFF(quiet), 0, 0, NULL, "no per-request log lines"},
@@ -59,6 +61,7 @@ void config_defaults(struct config *cfg)
     cfg->threads = 2;
     cfg->journal_size = 10000;
     cfg->log_format = strdup("text");
+    cfg->log_level = strdup("info");
 }
 
 void config_free(struct config *cfg)
@@ -67,6 +70,7 @@ void config_free(struct config *cfg)
     free(cfg->db_path);
     free(cfg->admin_token);
     free(cfg->log_format);
+    free(cfg->log_level);
     free(cfg->faults_file);
     free(cfg->fixtures_file);
     free(cfg->ready_file);
@@ -101,6 +105,16 @@ static int apply(struct config *cfg, const struct opt *o, const char *val, const
     case OPT_LOGFMT: {
         if (strcmp(val, "text") && strcmp(val, "json")) {
             fprintf(err, "nacos-mock: %s: --log-format must be text or json, got '%s'\n", from, val);
+            return -1;
+        }
+        char **dst = (char **)base;
+        free(*dst);
+        *dst = strdup(val);
+        return *dst ? 0 : -1;
+    }
+    case OPT_LOGLEVEL: {
+        if (log_level_parse(val) < 0) {
+            fprintf(err, "nacos-mock: %s: --log-level must be debug, info, warn or error, got '%s'\n", from, val);
             return -1;
         }
         char **dst = (char **)base;
@@ -166,7 +180,7 @@ static void usage(FILE *out)
 enum config_result config_parse(struct config *cfg, int argc, char **argv, FILE *out, FILE *err)
 {
     config_defaults(cfg);
-    if (!cfg->host || !cfg->db_path || !cfg->log_format) return CONFIG_ERROR;
+    if (!cfg->host || !cfg->db_path || !cfg->log_format || !cfg->log_level) return CONFIG_ERROR;
 
     for (size_t i = 0; i < N_OPTS; i++) {
         char env[64] = "NACOS_MOCK_";

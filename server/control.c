@@ -5,12 +5,14 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
+#include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
@@ -236,6 +238,7 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     faults_reset(app->faults);
     journal_clear(app->journal);
     clock_reset(&app->clock);
+    metrics_reset(app->metrics);
     atomic_store(&app->status, STATUS_UP);
     char err[512] = "";
     if (app->cfg->fixtures_file && registry_load_file(app, app->cfg->fixtures_file, err, sizeof err)) {
@@ -312,4 +315,19 @@ void h_mock_requests_clear(struct app *app, struct request *req, struct reply *r
 {
     journal_clear(app->journal);
     reply_text(rep, 204, "");
+}
+
+void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
+{
+    size_t len = 0;
+    char *text = metrics_render(app, &len);
+    if (!text) {
+        reply_error_json(rep, 500, "out of memory");
+        return;
+    }
+    free(rep->body);
+    rep->status = 200;
+    rep->body = text;
+    rep->len = len;
+    rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
 }

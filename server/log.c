@@ -14,6 +14,17 @@
 
 static enum log_format g_format = LOG_TEXT;
 static bool g_quiet = false;
+static enum log_level g_level = LOG_INFO;
+
+void log_set_level(enum log_level level) { g_level = level; }
+
+int log_level_parse(const char *s)
+{
+    static const char *const names[] = {"debug", "info", "warn", "error"};
+    for (int i = 0; s && i < 4; i++)
+        if (!strcmp(s, names[i])) return i;
+    return -1;
+}
 
 void log_set_format(enum log_format f) { g_format = f; }
 void log_set_quiet(bool quiet) { g_quiet = quiet; }
@@ -65,6 +76,7 @@ static void vline(const char *level, const char *fmt, va_list ap)
 
 void log_info(const char *fmt, ...)
 {
+    if (g_level > LOG_INFO) return;
     va_list ap;
     va_start(ap, fmt);
     vline("info", fmt, ap);
@@ -73,6 +85,7 @@ void log_info(const char *fmt, ...)
 
 void log_warn(const char *fmt, ...)
 {
+    if (g_level > LOG_WARN) return;
     va_list ap;
     va_start(ap, fmt);
     vline("warn", fmt, ap);
@@ -81,7 +94,7 @@ void log_warn(const char *fmt, ...)
 
 void log_request(const struct log_request *r)
 {
-    if (g_quiet) return;
+    if (g_quiet || g_level > LOG_INFO) return;
     char ts[40];
     timestamp(ts, sizeof ts);
     if (g_format == LOG_JSON) {
@@ -120,6 +133,7 @@ void log_request(const struct log_request *r)
 void log_transition(const char *instance_id, const char *ns, const char *service, const char *from,
                     const char *to, int64_t since_beat_ms)
 {
+    if (g_level > LOG_INFO) return;
     char ts[40];
     timestamp(ts, sizeof ts);
     if (g_format == LOG_JSON) {

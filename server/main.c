@@ -52,6 +52,7 @@ int main(int argc, char **argv)
     }
     log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);
     log_set_quiet(cfg.quiet);
+    log_set_level((enum log_level)log_level_parse(cfg.log_level));
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -19,6 +19,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/faults.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/naming.h"
@@ -41,8 +42,8 @@ struct inflight {
     socklen_t alen;
     unsigned char *pkt;
     size_t len;
-    int64_t sent_mono;
-    int tries;
+    int64_t sent_mono;     /* when sent; in the future for a delayed (fault) push not sent yet */
+    int tries;             /* 0 = waiting for its delay, 1 = sent once, 2 = resent */
 };
 
 /* One packet to send, prepared with push->mu held and sent without it. */
@@ -366,6 +367,28 @@ static size_t take_jobs(struct push *p, int64_t now, struct job **jobs_out)
     return n;
 }
 
+/* Fault rules with match.api "push": the target ip/port and the service are matchable. */
+static bool push_fault(struct push *p, const struct job *j, struct fault_hit *hit)
+{
+    if (!p->app->faults || !faults_count(p->app->faults)) return false;
+    char ip[INET6_ADDRSTRLEN] = "", group[NAME_MAX_BYTES + 1] = "";
+    int port;
+    if (j->addr.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const void *)&j->addr;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else {
+        const struct sockaddr_in6 *a = (const void *)&j->addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    const char *sep = strstr(j->service, GROUP_SEP);
+    if (sep) snprintf(group, sizeof group, "%.*s", (int)(sep - j->service), j->service);
+    struct fault_request fr = {.api = "push", .ns = j->ns, .group = sep ? group : NULL,
+                               .service = sep ? sep + 2 : j->service, .ip = ip, .port = port};
+    return faults_match(p->app->faults, &fr, clock_now_ms(&p->app->clock), hit);
+}
+
 static void run_jobs(struct push *p, struct job *jobs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -382,12 +405,25 @@ static void run_jobs(struct push *p, struct job *jobs, size_t n)
             pthread_mutex_unlock(&p->mu);
             continue;
         }
-        send_pkt(p, &jobs[i].addr, jobs[i].alen, pkt, len);
+        struct fault_hit hit;
+        bool faulted = push_fault(p, &jobs[i], &hit);
+        if (faulted && hit.drop) {   /* close/hang on UDP: the packet is never sent */
+            free(pkt);
+            pthread_mutex_lock(&p->mu);
+            p->stats.dropped++;
+            pthread_mutex_unlock(&p->mu);
+            fault_hit_free(&hit);
+            continue;
+        }
+        int64_t delay = faulted ? hit.delay_ms : 0;
+        if (faulted) fault_hit_free(&hit);
+        if (!delay) send_pkt(p, &jobs[i].addr, jobs[i].alen, pkt, len);
         pthread_mutex_lock(&p->mu);
-        p->stats.sent++;
+        if (!delay) p->stats.sent++;
         if (grow((void **)&p->fl, &p->cap_fl, p->n_fl, sizeof *p->fl) == 0) {
             p->fl[p->n_fl++] = (struct inflight){.ref = ref, .addr = jobs[i].addr, .alen = jobs[i].alen, .pkt = pkt,
-                                                 .len = len, .sent_mono = clock_mono_ms(), .tries = 1};
+                                                 .len = len, .sent_mono = clock_mono_ms() + delay,
+                                                 .tries = delay ? 0 : 1};
             pkt = NULL;
         }
         pthread_mutex_unlock(&p->mu);
@@ -404,6 +440,17 @@ static int64_t retries(struct push *p, int64_t now)
     int64_t next = INT32_MAX;
     for (size_t i = 0; i < p->n_fl;) {
         struct inflight *f = &p->fl[i];
+        if (f->tries == 0 && now >= f->sent_mono) {   /* a delayed push whose time has come */
+            send_pkt(p, &f->addr, f->alen, f->pkt, f->len);
+            f->tries = 1;
+            f->sent_mono = now;
+            p->stats.sent++;
+        }
+        if (f->tries == 0) {
+            if (f->sent_mono - now < next) next = f->sent_mono - now;
+            i++;
+            continue;
+        }
         if (now - f->sent_mono >= PUSH_RETRY_MS) {
             if (f->tries == 1) {
                 send_pkt(p, &f->addr, f->alen, f->pkt, f->len);

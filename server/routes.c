@@ -13,6 +13,7 @@
 #include "nacos_mock/control.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
+#include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
@@ -64,6 +65,7 @@ static const struct route ROUTES[] = {
     R("POST", "/__mock/registry", "mock.registry", h_mock_registry_post, ROUTE_CONTROL),
     R("GET", "/__mock/requests", "mock.requests", h_mock_requests_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("DELETE", "/__mock/requests", "mock.requests", h_mock_requests_clear, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/metrics", "mock.metrics", h_mock_metrics, ROUTE_CONTROL | ROUTE_NO_LOCK),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -260,6 +262,7 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
         };
         req->seq = journal_record(app->journal, &je);
+        metrics_record(app->metrics, r ? r->api : NULL, status, ms / 1000.0);
     }
     long long port = 0;
     const char *ps = params_get(&req->params, "port");

@@ -24,6 +24,7 @@ struct push;
 struct sweeper;
 struct faults;
 struct journal;
+struct metrics;
 
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
@@ -38,6 +39,7 @@ struct app {
     struct sweeper *sweeper;       /* health sweeper thread */
     struct faults *faults;         /* fault rules; own lock */
     struct journal *journal;       /* request journal; own lock */
+    struct metrics *metrics;       /* request counters; own lock */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
 };

@@ -25,6 +25,7 @@ struct config {
     bool seed_given;
     char *admin_token;           /* bearer token for /__mock/, NULL = open */
     char *log_format;            /* "text" | "json" */
+    char *log_level;             /* "debug" | "info" | "warn" | "error" */
     char **fault_specs;          /* --fault, repeatable (compact form) */
     size_t n_fault_specs;
     char *faults_file;           /* --faults FILE */

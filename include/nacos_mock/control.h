@@ -35,6 +35,7 @@ CH(h_mock_registry_get);
 CH(h_mock_registry_post);
 CH(h_mock_requests_get);
 CH(h_mock_requests_clear);
+CH(h_mock_metrics);
 #undef CH
 
 #endif

@@ -10,9 +10,13 @@
 #include <stdint.h>
 
 enum log_format { LOG_TEXT = 0, LOG_JSON = 1 };
+enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 3 };
 
 void log_set_format(enum log_format f);
-void log_set_quiet(bool quiet);
+void log_set_quiet(bool quiet);          /* no request lines (other info lines stay) */
+void log_set_level(enum log_level level); /* lines below `level` are dropped; requests and health are info */
+/* "debug" | "info" | "warn" | "error" → level, -1 if unknown. */
+int log_level_parse(const char *s);
 /* Free-form line (start-up, warnings). */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,180 @@
+/*
+ * metrics.c — Prometheus text exposition of nacos-mock's counters (see metrics.h).
+ */
+#include "nacos_mock/metrics.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/clock.h"
+#include "nacos_mock/faults.h"
+#include "nacos_mock/push.h"
+#include "nacos_mock/store.h"
+#include "nacos_mock/sweeper.h"
+
+static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define N_BUCKETS (sizeof BUCKETS / sizeof BUCKETS[0])
+
+struct counter { char api[40]; int status; unsigned long long n; };
+struct histo { char api[40]; unsigned long long bucket[N_BUCKETS], count; double sum; };
+
+struct metrics {
+    pthread_mutex_t mu;
+    struct counter *c;
+    size_t nc, capc;
+    struct histo *h;
+    size_t nh, caph;
+};
+
+struct metrics *metrics_create(void)
+{
+    struct metrics *m = calloc(1, sizeof *m);
+    if (m) pthread_mutex_init(&m->mu, NULL);
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (!m) return;
+    free(m->c);
+    free(m->h);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}
+
+void metrics_reset(struct metrics *m)
+{
+    pthread_mutex_lock(&m->mu);
+    m->nc = m->nh = 0;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_record(struct metrics *m, const char *api, int status, double seconds)
+{
+    if (!m) return;
+    if (!api) api = "none";
+    pthread_mutex_lock(&m->mu);
+    size_t i;
+    for (i = 0; i < m->nc && (m->c[i].status != status || strcmp(m->c[i].api, api)); i++) {}
+    if (i == m->nc) {
+        if (m->nc == m->capc) {
+            size_t cap = m->capc ? m->capc * 2 : 32;
+            struct counter *nv = realloc(m->c, cap * sizeof *nv);
+            if (!nv) goto out;
+            m->c = nv;
+            m->capc = cap;
+        }
+        memset(&m->c[i], 0, sizeof m->c[i]);
+        snprintf(m->c[i].api, sizeof m->c[i].api, "%s", api);
+        m->c[i].status = status;
+        m->nc++;
+    }
+    m->c[i].n++;
+    for (i = 0; i < m->nh && strcmp(m->h[i].api, api); i++) {}
+    if (i == m->nh) {
+        if (m->nh == m->caph) {
+            size_t cap = m->caph ? m->caph * 2 : 32;
+            struct histo *nv = realloc(m->h, cap * sizeof *nv);
+            if (!nv) goto out;
+            m->h = nv;
+            m->caph = cap;
+        }
+        memset(&m->h[i], 0, sizeof m->h[i]);
+        snprintf(m->h[i].api, sizeof m->h[i].api, "%s", api);
+        m->nh++;
+    }
+    for (size_t b = 0; b < N_BUCKETS; b++)
+        if (seconds <= BUCKETS[b]) m->h[i].bucket[b]++;
+    m->h[i].count++;
+    m->h[i].sum += seconds;
+out:
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* Label values are escaped per the exposition format: backslash, quote, newline. */
+static void label(FILE *f, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') fputc('\\', f);
+        if (*v == '\n') { fputs("\\n", f); continue; }
+        fputc(*v, f);
+    }
+}
+
+char *metrics_render(struct app *app, size_t *len)
+{
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f) return NULL;
+    struct metrics *m = app->metrics;
+
+    fprintf(f, "# HELP nacos_mock_requests_total Requests answered, by API and HTTP status (0 = connection dropped).\n"
+               "# TYPE nacos_mock_requests_total counter\n");
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < m->nc; i++)
+        fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\"} %llu\n", m->c[i].api, m->c[i].status, m->c[i].n);
+    fprintf(f, "# HELP nacos_mock_request_duration_seconds Time from request arrival to answer, by API.\n"
+               "# TYPE nacos_mock_request_duration_seconds histogram\n");
+    for (size_t i = 0; i < m->nh; i++) {
+        for (size_t b = 0; b < N_BUCKETS; b++)
+            fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n", m->h[i].api,
+                    BUCKETS[b], m->h[i].bucket[b]);
+        fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n", m->h[i].api, m->h[i].count);
+        fprintf(f, "nacos_mock_request_duration_seconds_sum{api=\"%s\"} %.9g\n", m->h[i].api, m->h[i].sum);
+        fprintf(f, "nacos_mock_request_duration_seconds_count{api=\"%s\"} %llu\n", m->h[i].api, m->h[i].count);
+    }
+    pthread_mutex_unlock(&m->mu);
+
+    fprintf(f, "# HELP nacos_mock_faults_injected_total Requests or pushes a fault rule acted on, by rule.\n"
+               "# TYPE nacos_mock_faults_injected_total counter\n");
+    cJSON *rules = faults_list_json(app->faults, clock_now_ms(&app->clock));
+    for (const cJSON *r = cJSON_GetObjectItemCaseSensitive(rules, "faults")->child; r; r = r->next) {
+        fputs("nacos_mock_faults_injected_total{rule=\"", f);
+        label(f, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
+        fprintf(f, "\"} %.0f\n", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "hits")));
+    }
+    cJSON_Delete(rules);
+
+    long services = 0, instances = 0, healthy = 0;
+    pthread_mutex_lock(&app->mu);
+    store_counts(app->store, &services, &instances, &healthy);
+    pthread_mutex_unlock(&app->mu);
+    fprintf(f, "# HELP nacos_mock_services Services in the registry.\n# TYPE nacos_mock_services gauge\n"
+               "nacos_mock_services %ld\n", services);
+    fprintf(f, "# HELP nacos_mock_instances Instances in the registry, by health.\n# TYPE nacos_mock_instances gauge\n"
+               "nacos_mock_instances{health=\"healthy\"} %ld\nnacos_mock_instances{health=\"unhealthy\"} %ld\n",
+            healthy, instances - healthy);
+
+    long sweeps = 0;
+    double last = 0, max = 0;
+    if (app->sweeper) sweeper_stats(app->sweeper, &sweeps, &last, &max);
+    fprintf(f, "# HELP nacos_mock_sweeps_total Health sweeps run by the sweeper thread.\n"
+               "# TYPE nacos_mock_sweeps_total counter\nnacos_mock_sweeps_total %ld\n", sweeps);
+    fprintf(f, "# HELP nacos_mock_sweep_duration_seconds Duration of the last and the longest sweep.\n"
+               "# TYPE nacos_mock_sweep_duration_seconds gauge\n"
+               "nacos_mock_sweep_duration_seconds{sweep=\"last\"} %.6f\n"
+               "nacos_mock_sweep_duration_seconds{sweep=\"max\"} %.6f\n", last / 1000.0, max / 1000.0);
+
+    struct push_stats ps;
+    push_get_stats(app->push, &ps);
+    fprintf(f, "# HELP nacos_mock_push_subscribers UDP push subscriptions.\n# TYPE nacos_mock_push_subscribers gauge\n"
+               "nacos_mock_push_subscribers %ld\n", ps.subscribers);
+    fprintf(f, "# HELP nacos_mock_pushes_total UDP push packets, by outcome.\n# TYPE nacos_mock_pushes_total counter\n"
+               "nacos_mock_pushes_total{result=\"sent\"} %ld\nnacos_mock_pushes_total{result=\"acked\"} %ld\n"
+               "nacos_mock_pushes_total{result=\"resent\"} %ld\nnacos_mock_pushes_total{result=\"failed\"} %ld\n"
+               "nacos_mock_pushes_total{result=\"dropped\"} %ld\n", ps.sent, ps.acked, ps.resent, ps.failed, ps.dropped);
+
+    fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
+               "nacos_mock_up %d\n", atomic_load(&app->status) == STATUS_UP);
+    fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"
+               "nacos_mock_uptime_seconds %.3f\n", (double)(clock_real_ms() - app->started_ms) / 1000.0);
+    fclose(f);
+    *len = n;
+    return buf;
+}
