@@ -61,6 +61,10 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         if (f) fclose(f);
         seed %= 1000000000000ULL;   /* short enough to retype */
     }
+    if (auth_init(&app->auth, cfg->auth, seed ^ (uint64_t)clock_real_ms() ^ ((uint64_t)getpid() << 32))) {
+        snprintf(err, errlen, "--auth must be USER:PASS");
+        return -1;
+    }
     if (!(app->faults = faults_create(seed))) {
         snprintf(err, errlen, "out of memory");
         return -1;

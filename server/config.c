@@ -40,6 +40,7 @@ static const struct opt OPTS[] = {
     {"fixtures", OPT_STR, OFF(fixtures_file), 0, 0, "FILE", "registry snapshot loaded at start"},
     {"seed", OPT_U64, OFF(seed), 0, 0, "N", "seed of every random choice (default random, printed)"},
     {"admin-token", OPT_STR, OFF(admin_token), 0, 0, "T", "require Authorization: Bearer T on /__mock/"},
+    {"auth", OPT_STR, OFF(auth), 0, 0, "USER:PASS", "emulate Nacos auth: /nacos/v1/ns/ calls need a login token"},
     {"log-format", OPT_LOGFMT, OFF(log_format), 0, 0, "text|json", "log line format (default text)"},
     {"log-level", OPT_LOGLEVEL, OFF(log_level), 0, 0, "LEVEL", "debug|info|warn|error: info logs requests and health (default info)"},
     {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "PATH", "write the URL here once listening"},
@@ -69,6 +70,7 @@ void config_free(struct config *cfg)
     free(cfg->host);
     free(cfg->db_path);
     free(cfg->admin_token);
+    free(cfg->auth);
     free(cfg->log_format);
     free(cfg->log_level);
     free(cfg->faults_file);

@@ -179,37 +179,24 @@ void h_serverlist(struct app *app, struct request *req, struct reply *rep)
     rep->content_type = "text/plain";
 }
 
-static void base64url(const unsigned char *in, size_t n, char *out, size_t outlen)
-{
-    static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < n && o + 4 < outlen; i += 3) {
-        unsigned v = (unsigned)in[i] << 16 | (i + 1 < n ? (unsigned)in[i + 1] << 8 : 0) | (i + 2 < n ? in[i + 2] : 0);
-        out[o++] = T[(v >> 18) & 63];
-        out[o++] = T[(v >> 12) & 63];
-        if (i + 1 < n) out[o++] = T[(v >> 6) & 63];
-        if (i + 2 < n) out[o++] = T[v & 63];
-    }
-    out[o] = '\0';
-}
-
 void h_auth_login(struct app *app, struct request *req, struct reply *rep)
 {
     const char *user = params_get(&req->params, "username");
+    const char *pass = params_get(&req->params, "password");
+    if (app->auth.enabled && !auth_credentials_ok(&app->auth, user, pass)) {
+        reply_text(rep, 403, "unknown user!");
+        return;
+    }
     if (!user) user = "nacos";
-    long long ttl = 18000;
-    char payload[600], b64[900], token[1100];
-    long long exp = clock_real_ms() / 1000 + ttl;
-    snprintf(payload, sizeof payload, "{\"sub\":\"%.256s\",\"exp\":%lld}", user, exp);
-    base64url((const unsigned char *)payload, strlen(payload), b64, sizeof b64);
-    snprintf(token, sizeof token, "eyJhbGciOiJIUzI1NiJ9.%s.bm9uZQ", b64);   /* JWT-shaped; auth is off */
+    char token[600];
+    auth_token(&app->auth, user, clock_real_ms() / 1000, token, sizeof token);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "accessToken", token);
-    json_add_int(o, "tokenTtl", ttl);
+    json_add_int(o, "tokenTtl", AUTH_TOKEN_TTL_S);
     cJSON_AddBoolToObject(o, "globalAdmin", true);
     cJSON_AddStringToObject(o, "username", user);
     reply_json(rep, 200, o);
-    char bearer[1200];
+    char bearer[700];
     snprintf(bearer, sizeof bearer, "Bearer %s", token);
     reply_header(rep, "Authorization", bearer);
 }

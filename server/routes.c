@@ -222,6 +222,13 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         reply_caused(rep, 400, "too many parameters: at most %d", PARAMS_MAX);
         return;
     }
+    if (r->flags & ROUTE_NAMING) {
+        const char *denied = auth_check(&app->auth, &req->params, req->authorization, clock_real_ms() / 1000);
+        if (denied) {
+            reply_text(rep, 403, denied);
+            return;
+        }
+    }
     if (!(r->flags & ROUTE_CONTROL) && app->faults && faults_count(app->faults)) {
         struct fault_request fr;
         char group[NAME_MAX_BYTES + 1], svc[NAME_MAX_BYTES + 1], ipbuf[300], clbuf[NAME_MAX_BYTES + 1];

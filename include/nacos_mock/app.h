@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "nacos_mock/auth.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/config.h"
 
@@ -40,6 +41,7 @@ struct app {
     struct faults *faults;         /* fault rules; own lock */
     struct journal *journal;       /* request journal; own lock */
     struct metrics *metrics;       /* request counters; own lock */
+    struct auth auth;              /* --auth emulation; read-only after init */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
 };

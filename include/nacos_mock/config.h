@@ -24,6 +24,7 @@ struct config {
     uint64_t seed;               /* seed of every random choice */
     bool seed_given;
     char *admin_token;           /* bearer token for /__mock/, NULL = open */
+    char *auth;                  /* --auth USER:PASS: emulate Nacos auth, NULL = off */
     char *log_format;            /* "text" | "json" */
     char *log_level;             /* "debug" | "info" | "warn" | "error" */
     char **fault_specs;          /* --fault, repeatable (compact form) */
