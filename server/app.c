@@ -19,6 +19,7 @@
 #include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
 #include "nacos_mock/sweeper.h"
+#include "nacos_mock/util.h"
 #include "nacos_mock/store.h"
 
 static const char *const STATUS_NAMES[] = {"UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY"};
@@ -88,17 +89,7 @@ int app_load_start_faults(struct app *app, char *err, size_t errlen)
         }
     }
     if (!cfg->faults_file) return 0;
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = fopen(cfg->faults_file, "rb");
-    if (f) {
-        FILE *m = open_memstream(&text, &len);
-        char buf[8192];
-        size_t n;
-        while (m && (n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, m);
-        if (m) fclose(m);
-        fclose(f);
-    }
+    char *text = util_read_file(cfg->faults_file, NULL);
     if (!text) {
         snprintf(err, errlen, "--faults %s: cannot read the file", cfg->faults_file);
         return -1;

@@ -15,6 +15,7 @@
 #include "nacos_mock/naming.h"
 #include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
+#include "nacos_mock/util.h"
 
 static cJSON *object_or_empty(const char *text)
 {
@@ -325,17 +326,7 @@ int registry_load(struct app *app, const cJSON *snap, long *services, long *inst
 
 int registry_load_file(struct app *app, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    char *text = NULL;
-    size_t len = 0;
-    if (f) {
-        FILE *m = open_memstream(&text, &len);
-        char buf[8192];
-        size_t n;
-        while (m && (n = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, n, m);
-        if (m) fclose(m);
-        fclose(f);
-    }
+    char *text = util_read_file(path, NULL);
     if (!text) {
         snprintf(err, errlen, "cannot read %s", path);
         return -1;

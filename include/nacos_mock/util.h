@@ -1,0 +1,12 @@
+/*
+ * util — small helpers with no better home.
+ */
+#ifndef NACOS_MOCK_UTIL_H
+#define NACOS_MOCK_UTIL_H
+
+#include <stddef.h>
+
+/* The whole file as a NUL-terminated heap string (caller frees), or NULL if it cannot be read. */
+char *util_read_file(const char *path, size_t *len);
+
+#endif

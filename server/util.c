@@ -1,0 +1,29 @@
+/*
+ * util.c — see util.h.
+ */
+#include "nacos_mock/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+char *util_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *text = NULL;
+    size_t n = 0;
+    FILE *m = open_memstream(&text, &n);
+    char buf[8192];
+    size_t got;
+    int ok = m != NULL;
+    while (ok && (got = fread(buf, 1, sizeof buf, f)) > 0) ok = fwrite(buf, 1, got, m) == got;
+    ok = !ferror(f) && ok;
+    fclose(f);
+    if (m) fclose(m);
+    if (!ok) {
+        free(text);
+        return NULL;
+    }
+    if (len) *len = n;
+    return text;
+}
