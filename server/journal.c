@@ -104,7 +104,7 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     char *pj = render_params(e->params);
     if (!pj) return 0;
     const char *service = e->params ? params_get(e->params, "serviceName") : NULL;
-    const char *ip = e->params ? params_get(e->params, "ip") : NULL;
+    const char *ip = e->ip;
     const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, pj, service, ip, e->drop,
                           e->fault_id};
     size_t total = 0;
@@ -121,9 +121,7 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
         w += n;
     }
     free(pj);
-    long long port = 0;
-    const char *ps = e->params ? params_get(e->params, "port") : NULL;
-    if (ps && params_strtoll(ps, &port)) port = 0;
+    long long port = e->port;
 
     pthread_mutex_lock(&j->mu);
     size_t slot;

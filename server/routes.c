@@ -262,22 +262,23 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
     const struct route *r = req->route;
     double ms = (double)(mono_us() - req->t0_us) / 1000.0;
     int status = rep->drop ? 0 : rep->status;
-    if (!(r && (r->flags & ROUTE_CONTROL)) && strncmp(req->path, "/__mock/", 8) != 0) {
+    struct fault_request ident;   /* who the request is about: params, or the beat JSON (Node/Go beats) */
+    char group[NAME_MAX_BYTES + 1], svc[NAME_MAX_BYTES + 1], ipbuf[300], clbuf[NAME_MAX_BYTES + 1];
+    fault_view(req, r, &ident, group, sizeof group, svc, sizeof svc, ipbuf, sizeof ipbuf, clbuf, sizeof clbuf);
+    bool control = (r && (r->flags & ROUTE_CONTROL)) || strncmp(req->path, "/__mock/", 8) == 0;
+    if (!control) {
         struct journal_in je = {
             .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = r ? r->api : NULL,
-            .params = &req->params, .status = status, .drop = drop_name(rep->drop),
+            .params = &req->params, .ip = ident.ip, .port = ident.port, .status = status, .drop = drop_name(rep->drop),
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
         };
         req->seq = journal_record(app->journal, &je);
         metrics_record(app->metrics, r ? r->api : NULL, status, ms / 1000.0);
     }
-    long long port = 0;
-    const char *ps = params_get(&req->params, "port");
-    if (ps) params_strtoll(ps, &port);
     struct log_request lr = {
         .method = req->method, .path = req->path, .api = r ? r->api : NULL,
-        .service = params_get(&req->params, "serviceName"), .ip = params_get(&req->params, "ip"),
-        .port = (int)port, .status = status, .duration_ms = ms,
+        .service = params_get(&req->params, "serviceName"), .ip = control ? NULL : ident.ip,
+        .port = control ? 0 : ident.port, .status = status, .duration_ms = ms,
         .fault_id = rep->fault_id[0] ? rep->fault_id : NULL,
     };
     log_request(&lr);

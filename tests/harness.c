@@ -28,21 +28,33 @@ int nm_start(struct nm_server *s, const char *const *args)
     pid_t pid = fork();
     if (pid < 0) return -1;
     if (pid == 0) {
-        const char *argv[64];
+        const char *argv[96];
         int n = 0;
+        /* NM_SERVER_WRAPPER="valgrind --leak-check=full --error-exitcode=99" runs the server under a tool */
+        static char wrap[1024];
+        const char *w = getenv("NM_SERVER_WRAPPER");
+        if (w && *w) {
+            snprintf(wrap, sizeof wrap, "%s", w);
+            for (char *t = wrap; *t && n < 30;) {
+                while (*t == ' ') *t++ = '\0';
+                if (!*t) break;
+                argv[n++] = t;
+                while (*t && *t != ' ') t++;
+            }
+        }
         argv[n++] = NACOS_MOCK_BIN;
         argv[n++] = "--host";
         argv[n++] = "127.0.0.1";
         argv[n++] = "--port";
         argv[n++] = "0";
-        for (int i = 0; args && args[i] && n < 62; i++) argv[n++] = args[i];
+        for (int i = 0; args && args[i] && n < 94; i++) argv[n++] = args[i];
         argv[n] = NULL;
         dup2(out[1], 1);
         close(out[0]);
         close(out[1]);
         FILE *e = freopen(s->err_path, "w", stderr);
         (void)e;
-        execv(NACOS_MOCK_BIN, (char *const *)argv);
+        execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
     close(out[1]);
@@ -74,7 +86,7 @@ int nm_stop(struct nm_server *s)
     if (s->pid <= 0) return -1;
     kill(s->pid, SIGTERM);
     int status = 0;
-    for (int i = 0; i < 500; i++) {   /* up to 5 s */
+    for (int i = 0; i < 3000; i++) {   /* up to 30 s (valgrind's leak check takes a while) */
         pid_t r = waitpid(s->pid, &status, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;

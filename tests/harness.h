@@ -19,7 +19,8 @@ struct nm_server {
     char err_path[128];     /* the server's stderr, kept for failure messages */
 };
 
-/* Starts build/nacos-mock --port 0 --host 127.0.0.1 [args...] (NULL-terminated). 0 ok. */
+/* Starts build/nacos-mock --host 127.0.0.1 --port 0 [args...] (NULL-terminated), prefixed by the
+ * words of $NM_SERVER_WRAPPER when set (e.g. valgrind). 0 ok. */
 int nm_start(struct nm_server *s, const char *const *args);
 /* SIGTERM, wait; returns the exit status (0 = clean stop), or -1 if it had to be killed. */
 int nm_stop(struct nm_server *s);

@@ -20,6 +20,8 @@ struct journal_in {
     int64_t time_ms;
     const char *method, *path, *api;   /* api NULL = no route */
     const struct params *params;
+    const char *ip;                    /* the instance the request is about (params or beat JSON) */
+    int port;
     int status;                        /* 0 when the connection was dropped */
     const char *drop;                  /* "reset" | "close" | "hang" | NULL */
     const char *fault_id;              /* NULL = none */
