@@ -149,8 +149,8 @@ void app_free(struct app *app)
     pthread_mutex_destroy(&app->mu);
 }
 
-void app_service_changed(struct app *app, int64_t service_id, const char *ns, const char *service)
+void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service)
 {
-    if (service_id) store_service_touch(app->store, service_id, clock_now_ms(&app->clock));
+    if (service_id) store_service_touch(app->store, service_id, now_ms);
     push_service_changed(app->push, ns, service);
 }

@@ -19,25 +19,25 @@
 #include "nacos_mock/store.h"
 #include "nacos_mock/sweeper.h"
 
-cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty)
+cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty, const char *expected)
 {
     const char *b = req->body;
     while (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t') b++;
     if (!*b) {
         if (allow_empty) return cJSON_CreateObject();
-        reply_error_json(rep, 400, "request body must be a JSON object");
+        reply_error_json(rep, 400, "request body is empty; expected a JSON object %s", expected);
         return NULL;
     }
     const char *end = NULL;
     cJSON *j = cJSON_ParseWithLengthOpts(req->body, req->body_len, &end, false);
     if (!j) {
-        reply_error_json(rep, 400, "request body is not valid JSON (near byte %ld)",
-                         end ? (long)(end - req->body) : 0L);
+        reply_error_json(rep, 400, "request body is not valid JSON (near byte %ld); expected a JSON object %s",
+                         end ? (long)(end - req->body) : 0L, expected);
         return NULL;
     }
     if (!cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        reply_error_json(rep, 400, "request body must be a JSON object");
+        reply_error_json(rep, 400, "request body must be a JSON object %s", expected);
         return NULL;
     }
     return j;
@@ -66,7 +66,7 @@ void h_mock_clock_get(struct app *app, struct request *req, struct reply *rep)
 
 void h_mock_clock_advance(struct app *app, struct request *req, struct reply *rep)
 {
-    cJSON *body = control_body_or_reply(req, rep, false);
+    cJSON *body = control_body_or_reply(req, rep, false, "{\"ms\": 16000} (field 'ms')");
     if (!body) return;
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(body, "ms");
     if (!cJSON_IsNumber(ms) || ms->valuedouble < 0 || ms->valuedouble != floor(ms->valuedouble) ||
@@ -106,7 +106,8 @@ void h_mock_clock_advance(struct app *app, struct request *req, struct reply *re
 
 void h_mock_faults_add(struct app *app, struct request *req, struct reply *rep)
 {
-    cJSON *body = control_body_or_reply(req, rep, false), *stored = NULL;
+    cJSON *body = control_body_or_reply(req, rep, false, "(a fault rule with fields 'match' and 'action')"),
+          *stored = NULL;
     if (!body) return;
     char err[512];
     int rc = faults_add_json(app->faults, body, clock_now_ms(&app->clock), false, &stored, err, sizeof err);
@@ -154,7 +155,7 @@ void h_mock_status_get(struct app *app, struct request *req, struct reply *rep)
 
 void h_mock_status_put(struct app *app, struct request *req, struct reply *rep)
 {
-    cJSON *body = control_body_or_reply(req, rep, false);
+    cJSON *body = control_body_or_reply(req, rep, false, "{\"status\": \"DOWN\"} (field 'status')");
     if (!body) return;
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
     int s = cJSON_IsString(st) ? app_status_parse(st->valuestring) : -1;
@@ -203,7 +204,7 @@ static int scope_or_reply(const cJSON *body, struct reply *rep, const char **ns,
 
 void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
 {
-    cJSON *body = control_body_or_reply(req, rep, true);
+    cJSON *body = control_body_or_reply(req, rep, true, "(optional fields 'namespaceId', 'serviceName', 'groupName')");
     if (!body) return;
     const char *ns;
     char grouped[GROUPED_MAX];
@@ -235,9 +236,9 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
         return;
     }
     push_forget(app->push, NULL, NULL);
-    faults_reset(app->faults);
-    journal_clear(app->journal);
     clock_reset(&app->clock);
+    faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */
+    journal_clear(app->journal);
     metrics_reset(app->metrics);
     atomic_store(&app->status, STATUS_UP);
     char err[512] = "";
@@ -259,7 +260,7 @@ void h_mock_registry_get(struct app *app, struct request *req, struct reply *rep
 
 void h_mock_registry_post(struct app *app, struct request *req, struct reply *rep)
 {
-    cJSON *body = control_body_or_reply(req, rep, false);
+    cJSON *body = control_body_or_reply(req, rep, false, "(a registry snapshot with field 'namespaces')");
     if (!body) return;
     char err[512];
     long services = 0, instances = 0;

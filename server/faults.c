@@ -336,9 +336,11 @@ int faults_add_json(struct faults *f, const cJSON *rule, int64_t now_ms, bool in
     int rc = add_locked(f, rule, now_ms, stored, err, errlen);
     if (rc == 0 && initial) {
         cJSON *copy = cJSON_Duplicate(rule, true);
-        /* remember the id it got, so a reset restores the same ids */
-        if (copy && !cJSON_GetObjectItemCaseSensitive(copy, "id"))
+        /* remember the id it got (also for "id": null), so a reset restores the same ids */
+        if (copy && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(copy, "id"))) {
+            cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
             cJSON_AddStringToObject(copy, "id", f->v[f->n - 1].id);
+        }
         cJSON_AddItemToArray(f->initial, copy);
     }
     pthread_mutex_unlock(&f->mu);
@@ -444,14 +446,14 @@ void faults_clear(struct faults *f)
     pthread_mutex_unlock(&f->mu);
 }
 
-void faults_reset(struct faults *f)
+void faults_reset(struct faults *f, int64_t now_ms)
 {
     pthread_mutex_lock(&f->mu);
     clear_locked(f);
     f->state = f->seed;
     f->next_id = 1;
     char err[256];
-    for (const cJSON *r = f->initial->child; r; r = r->next) add_locked(f, r, 0, NULL, err, sizeof err);
+    for (const cJSON *r = f->initial->child; r; r = r->next) add_locked(f, r, now_ms, NULL, err, sizeof err);
     pthread_mutex_unlock(&f->mu);
 }
 

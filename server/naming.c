@@ -173,6 +173,8 @@ cJSON *naming_metadata_from_json(const cJSON *obj, char *err, size_t errlen)
     cJSON *out = cJSON_CreateObject();
     for (const cJSON *it = obj->child; it && out; it = it->next) {
         if (!it->string) continue;
+        /* a key given twice: the last one wins, as in Nacos's Map (and the k=v form below) */
+        cJSON_DeleteItemFromObjectCaseSensitive(out, it->string);
         if (cJSON_IsString(it)) {
             cJSON_AddStringToObject(out, it->string, it->valuestring);
         } else if (cJSON_IsNull(it)) {

@@ -130,6 +130,7 @@ struct instance_write {
     bool healthy_given, ephemeral_given;
     const cJSON *md;
     const char *app_name;
+    int64_t now_ms;          /* virtual time of the request */
 };
 
 /* Executes a register/update/beat-registration. Caller holds mu; on error fills rep. */
@@ -157,7 +158,7 @@ static int write_instance(struct app *app, const struct instance_write *w, enum 
         }
         sid = s.id;
         store_service_rec_free(&s);
-    } else if (store_service_ensure(app->store, w->k.ns, w->k.service, clock_now_ms(&app->clock), &sid)) {
+    } else if (store_service_ensure(app->store, w->k.ns, w->k.service, w->now_ms, &sid)) {
         goto store_err;
     }
     int g = store_instance_get(app->store, sid, w->k.cluster, w->k.ip, w->k.port, &old);
@@ -172,7 +173,7 @@ static int write_instance(struct app *app, const struct instance_write *w, enum 
     char idbuf[GROUPED_MAX + 600];
     if (!have_old && new_instance_id(app, sid, w->md, &w->k, idbuf, sizeof idbuf)) goto store_err;
 
-    int64_t now = clock_now_ms(&app->clock);
+    int64_t now = w->now_ms;
     bool register_like = mode == UPSERT_REGISTER || !have_old;
     struct instance_rec in = {
         .service_id = sid, .cluster = w->k.cluster, .ip = w->k.ip, .port = w->k.port,
@@ -185,7 +186,7 @@ static int write_instance(struct app *app, const struct instance_write *w, enum 
         .hb_interval_ms = interval, .hb_timeout_ms = timeout, .delete_timeout_ms = del,
     };
     if (store_instance_upsert(app->store, &in, NULL)) goto store_err;
-    app_service_changed(app, sid, w->k.ns, w->k.service);
+    app_service_changed(app, w->now_ms, sid, w->k.ns, w->k.service);
     if (store_commit(app->store)) goto store_err;
     rc = 0;
     goto out;
@@ -210,6 +211,7 @@ static int parse_write_or_reply(const struct request *req, struct reply *rep, st
     w->ephemeral_given = params_get(p, "ephemeral") != NULL;
     w->ephemeral = param_bool(p, "ephemeral", true);
     w->app_name = params_get(p, "app");
+    w->now_ms = req->now_ms;
     char err[256];
     *md = naming_parse_metadata(params_get(p, "metadata"), err, sizeof err);
     if (!*md) {
@@ -250,7 +252,7 @@ void h_instance_deregister(struct app *app, struct request *req, struct reply *r
     if (f == 0) {
         int d = store_instance_delete(app->store, s.id, k.cluster, k.ip, k.port, ephemeral);
         if (d < 0) { store_service_rec_free(&s); store_failed(app, rep); return; }
-        if (d == 0) app_service_changed(app, s.id, k.ns, k.service);
+        if (d == 0) app_service_changed(app, req->now_ms, s.id, k.ns, k.service);
         store_service_rec_free(&s);
     }
     reply_ok(rep);   /* unknown service or instance: a silent no-op, as in Nacos */
@@ -316,7 +318,7 @@ void h_instance_patch(struct app *app, struct request *req, struct reply *rep)
     if (store_instance_upsert(app->store, &in, NULL)) {
         store_failed(app, rep);
     } else {
-        app_service_changed(app, sid, k.ns, k.service);
+        app_service_changed(app, req->now_ms, sid, k.ns, k.service);
         reply_ok(rep);
     }
     cJSON_free(md_text);
@@ -494,10 +496,14 @@ cJSON *naming_list_render(struct app *app, const struct list_query *q)
     md5_update(&m, q->service, strlen(q->service));
     for (cJSON *h = lc.hosts->child; h; h = h->next) {
         char line[1400];
-        int n = snprintf(line, sizeof line, ",%s:%g_%g_%d_%s",
+        /* port and weight are raw JSON numbers (json_add_int/_double): hash their text, since
+         * cJSON_GetNumberValue gives NaN for raw items and the checksum would ignore them */
+        const cJSON *port = cJSON_GetObjectItemCaseSensitive(h, "port");
+        const cJSON *weight = cJSON_GetObjectItemCaseSensitive(h, "weight");
+        int n = snprintf(line, sizeof line, ",%s:%s_%s_%d_%s",
                          cJSON_GetObjectItemCaseSensitive(h, "ip")->valuestring,
-                         cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "port")),
-                         cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(h, "weight")),
+                         cJSON_IsRaw(port) ? port->valuestring : "",
+                         cJSON_IsRaw(weight) ? weight->valuestring : "",
                          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "healthy")),
                          cJSON_GetObjectItemCaseSensitive(h, "clusterName")->valuestring);
         if (n > 0) md5_update(&m, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
@@ -581,6 +587,7 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     const struct params *p = &req->params;
     struct instance_write w;
     memset(&w, 0, sizeof w);
+    w.now_ms = req->now_ms;
     cJSON *beat = NULL, *md = NULL;
     w.k.ns = naming_namespace(p);
     if (check_namespace_or_reply(w.k.ns, rep) || naming_grouped_service_or_reply(p, rep, w.k.service, sizeof w.k.service))
@@ -617,19 +624,15 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     if (!w.k.cluster) w.k.cluster = DEFAULT_CLUSTER;
     if (naming_check_name_or_reply("clusterName", w.k.cluster, strlen(w.k.cluster), rep)) goto out;
 
-    bool was_unhealthy = false;
-    int64_t interval = app->cfg->beat_interval_ms, sid = 0;
-    int f = store_instance_beat(app->store, w.k.ns, w.k.service, w.k.cluster, w.k.ip, w.k.port, req->now_ms,
-                                &was_unhealthy, &interval, &sid);
+    struct beat_result br;
+    int f = store_instance_beat(app->store, w.k.ns, w.k.service, w.k.cluster, w.k.ip, w.k.port, req->now_ms, &br);
     if (f < 0) { store_failed(app, rep); goto out; }
     if (f == 0) {
-        if (was_unhealthy) {
-            char id[GROUPED_MAX + 600];
-            naming_instance_id(id, sizeof id, w.k.ip, w.k.port, w.k.cluster, w.k.service);
-            log_transition(id, w.k.ns, w.k.service, "UNHEALTHY", "HEALTHY", 0);
-            app_service_changed(app, sid, w.k.ns, w.k.service);
+        if (br.was_unhealthy) {
+            log_transition(br.instance_id, w.k.ns, w.k.service, "UNHEALTHY", "HEALTHY", req->now_ms - br.prev_beat_ms);
+            app_service_changed(app, req->now_ms, br.service_id, w.k.ns, w.k.service);
         }
-        reply_json(rep, 200, beat_answer(interval, 10200));
+        reply_json(rep, 200, beat_answer(br.interval_ms, 10200));
         goto out;
     }
     if (!beat) {   /* light beat for an instance we do not know: the client must re-register */
@@ -656,7 +659,7 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     w.enabled = w.healthy = true;
     w.ephemeral = be ? cJSON_IsTrue(be) : true;
     if (write_instance(app, &w, UPSERT_REGISTER, rep)) goto out;
-    int64_t tmo, del;
+    int64_t interval, tmo, del;
     naming_instance_timeouts_or_reply(app, md, &interval, &tmo, &del, rep);
     reply_json(rep, 200, beat_answer(interval, 10200));
 out:
@@ -784,7 +787,7 @@ void h_instance_metadata_batch(struct app *app, struct request *req, struct repl
         cJSON_Delete(cur);
         store_instance_rec_free(&r);
     }
-    if (cJSON_GetArraySize(updated) > 0) app_service_changed(app, s.id, ns, service);
+    if (cJSON_GetArraySize(updated) > 0) app_service_changed(app, req->now_ms, s.id, ns, service);
     store_service_rec_free(&s);
     reply_json(rep, 200, out);
     out = NULL;

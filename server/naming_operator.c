@@ -152,7 +152,7 @@ void h_health_instance(struct app *app, struct request *req, struct reply *rep)
         }
         log_transition(r.instance_id, ns, service, r.healthy ? "HEALTHY" : "UNHEALTHY",
                        healthy ? "HEALTHY" : "UNHEALTHY", req->now_ms - r.last_beat_ms);
-        app_service_changed(app, s.id, ns, service);
+        app_service_changed(app, req->now_ms, s.id, ns, service);
     }
     store_instance_rec_free(&r);
     store_service_rec_free(&s);

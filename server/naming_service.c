@@ -106,7 +106,7 @@ void h_service_delete(struct app *app, struct request *req, struct reply *rep)
     if (store_service_delete(app->store, s.id) < 0) {
         store_failed(app, rep);
     } else {
-        app_service_changed(app, 0, sp.ns, sp.name);
+        app_service_changed(app, req->now_ms, 0, sp.ns, sp.name);
         reply_ok(rep);
     }
     store_service_rec_free(&s);
@@ -129,7 +129,7 @@ void h_service_update(struct app *app, struct request *req, struct reply *rep)
     if (store_service_update(app->store, s.id, sp.threshold, sp.metadata, sp.selector)) {
         store_failed(app, rep);
     } else {
-        app_service_changed(app, s.id, sp.ns, sp.name);   /* the threshold changes what lists answer */
+        app_service_changed(app, req->now_ms, s.id, sp.ns, sp.name);   /* the threshold changes what lists answer */
         reply_ok(rep);
     }
     store_service_rec_free(&s);

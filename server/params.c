@@ -97,14 +97,16 @@ int params_add_encoded(struct params *p, const char *key, size_t klen, const cha
     size_t kl = params_url_decode(k, key, klen);
     size_t vl = params_url_decode(v, val, vlen);
     char *kt = trim(k, &kl);
-    if (kl == 0 || find(p, kt, kl)) { free(k); free(v); return 0; }
-    if (kt != k) memmove(k, kt, kl + 1);
     char *vt = trim(v, &vl);
-    if (vt != v) memmove(v, vt, vl + 1);
-    if (!p->nul_key && (strlen(v) != vl || strlen(k) != kl)) {
-        p->nul_key = strdup(k);   /* a decoded %00: the dispatcher refuses the request */
+    /* a decoded %00: the dispatcher refuses the request — also when this pair is dropped below
+     * (blank key, repeated key), so `a=1&a=%00` is refused like `a=%00&a=1` */
+    if (!p->nul_key && (strlen(vt) != vl || strlen(kt) != kl)) {
+        p->nul_key = strdup(kt);
         if (!p->nul_key) { free(k); free(v); return -1; }
     }
+    if (kl == 0 || find(p, kt, kl)) { free(k); free(v); return 0; }
+    if (kt != k) memmove(k, kt, kl + 1);
+    if (vt != v) memmove(v, vt, vl + 1);
     return push_pair(p, k, v);
 }
 

@@ -277,7 +277,7 @@ static int load_service(struct app *app, struct loader *ld, const char *ns, cons
     }
     ld->path[base] = '\0';
     reply_free(&rep);
-    if (rc == 0 && write) app_service_changed(app, sid, ns, grouped);
+    if (rc == 0 && write) app_service_changed(app, now, sid, ns, grouped);
     return rc;
 }
 

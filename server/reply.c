@@ -112,7 +112,7 @@ cJSON *json_add_double(cJSON *obj, const char *key, double v)
     /* shortest round-trip form when %.17g is noisy (0.1 → 0.10000000000000001) */
     if (strchr(buf, 'e') == NULL && strlen(buf) > 10) {
         for (int prec = 1; prec <= 17; prec++) {
-            char t[64];
+            char t[32];   /* %.17g needs at most 24 bytes */
             snprintf(t, sizeof t, "%.*g", prec, v);
             if (strtod(t, NULL) == v) {
                 snprintf(buf, sizeof buf, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");

@@ -39,7 +39,7 @@ static const char SCHEMA[] =
     "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
     "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
     "  expire_at INTEGER GENERATED ALWAYS AS (CASE WHEN ephemeral AND NOT marked THEN last_beat_ms +"
-    "    CASE WHEN healthy THEN hb_timeout_ms ELSE delete_timeout_ms END END) VIRTUAL,"
+    "    CASE WHEN healthy THEN min(hb_timeout_ms, delete_timeout_ms) ELSE delete_timeout_ms END END) VIRTUAL,"
     "  UNIQUE(service_id, cluster, ip, port));"
     "CREATE INDEX IF NOT EXISTS instances_expire ON instances(expire_at) WHERE expire_at IS NOT NULL;";
 
@@ -83,7 +83,8 @@ static const char *const STMT_SQL[S__COUNT] = {
                    " WHERE i.service_id=?1 AND i.cluster=?2 AND i.ip=?3 AND i.port=?4",
     [S_INST_DELETE] = "DELETE FROM instances WHERE service_id=?1 AND cluster=?2 AND ip=?3 AND port=?4"
                       " AND ephemeral=?5",
-    [S_INST_BEAT_FIND] = "SELECT i.id, i.healthy, i.ephemeral, i.hb_interval_ms, i.service_id FROM instances i"
+    [S_INST_BEAT_FIND] = "SELECT i.id, i.healthy, i.ephemeral, i.hb_interval_ms, i.service_id, i.last_beat_ms,"
+                         " i.instance_id FROM instances i"
                          " WHERE i.service_id=(SELECT id FROM services WHERE ns=?1 AND name=?2)"
                          " AND i.cluster=?3 AND i.ip=?4 AND i.port=?5",
     [S_INST_BEAT] = "UPDATE instances SET last_beat_ms=?2, healthy=1 WHERE id=?1",
@@ -496,7 +497,7 @@ int store_instance_delete(struct store *st, int64_t service_id, const char *clus
 }
 
 int store_instance_beat(struct store *st, const char *ns, const char *service, const char *cluster, const char *ip,
-                        int port, int64_t now_ms, bool *was_unhealthy, int64_t *interval_ms, int64_t *service_id)
+                        int port, int64_t now_ms, struct beat_result *out)
 {
     sqlite3_stmt *f = S(st, S_INST_BEAT_FIND);
     bind_text(f, 1, ns);
@@ -509,10 +510,14 @@ int store_instance_beat(struct store *st, const char *ns, const char *service, c
     if (rc != SQLITE_ROW) { sqlite3_reset(f); return -1; }
     int64_t id = sqlite3_column_int64(f, 0);
     bool healthy = sqlite3_column_int(f, 1) != 0, ephemeral = sqlite3_column_int(f, 2) != 0;
-    if (interval_ms) *interval_ms = sqlite3_column_int64(f, 3);
-    if (service_id) *service_id = sqlite3_column_int64(f, 4);
+    if (out) {
+        out->interval_ms = sqlite3_column_int64(f, 3);
+        out->service_id = sqlite3_column_int64(f, 4);
+        out->prev_beat_ms = sqlite3_column_int64(f, 5);
+        out->was_unhealthy = ephemeral && !healthy;
+        snprintf(out->instance_id, sizeof out->instance_id, "%s", col_text(f, 6));
+    }
     sqlite3_reset(f);
-    if (was_unhealthy) *was_unhealthy = ephemeral && !healthy;
     if (!ephemeral) return 0;   /* beats have no effect on persistent instances */
     sqlite3_stmt *u = S(st, S_INST_BEAT);
     sqlite3_bind_int64(u, 1, id);

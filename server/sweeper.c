@@ -65,6 +65,13 @@ static int collect_due(void *ctx, const struct instance_rec *r)
     return 0;
 }
 
+static int count_due(void *ctx, const struct instance_rec *r)
+{
+    (void)r;
+    ++*(long *)ctx;
+    return 0;
+}
+
 static int by_service(const void *a, const void *b)
 {
     int64_t x = ((const struct due *)a)->service_id, y = ((const struct due *)b)->service_id;
@@ -124,6 +131,7 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
         dl.n = 0;
         if (store_instance_foreach_expired(app->store, now_ms, batch, collect_due, &dl)) goto out;
         if (dl.n == 0) break;
+        size_t fetched = dl.n;
         if (store_begin(app->store)) goto out;
         for (size_t i = 0; i < dl.n; i++) {
             const struct due *d = &dl.v[i];
@@ -134,7 +142,7 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
                 if (store_instance_set_health(app->store, d->id, false) < 0) goto fail;
                 was_healthy = false;
             }
-            if (!was_healthy && since > d->delete_timeout_ms) {
+            if (since > d->delete_timeout_ms) {   /* whatever the health (nacos-api.md §3) */
                 if (store_instance_delete_id(app->store, d->id) < 0) goto fail;
             }
         }
@@ -145,25 +153,29 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
             const struct due *d = &dl.v[i];
             int64_t since = now_ms - d->last_beat_ms;
             bool unhealthy_now = d->healthy && since > d->hb_timeout_ms;
-            bool removed = (!d->healthy || unhealthy_now) && since > d->delete_timeout_ms;
+            bool removed = since > d->delete_timeout_ms;
             if (unhealthy_now) record(out, d, "HEALTHY", "UNHEALTHY", since);
-            if (removed) record(out, d, "UNHEALTHY", "REMOVED", since);
+            if (removed) record(out, d, d->healthy && !unhealthy_now ? "HEALTHY" : "UNHEALTHY", "REMOVED", since);
             if (unhealthy_now || removed) dl.v[n_changed++] = dl.v[i];   /* compact (i >= n_changed) */
             else { free(d->instance_id); free(d->ns); free(d->service); }
         }
         dl.n = n_changed;
         qsort(dl.v, dl.n, sizeof *dl.v, by_service);
-        for (size_t i = 0; i < dl.n; i++)
-            if (i == 0 || dl.v[i].service_id != dl.v[i - 1].service_id)
-                app_service_changed(app, dl.v[i].service_id, dl.v[i].ns, dl.v[i].service);
+        for (size_t i = 0; i < dl.n; i++) {
+            if (i > 0 && dl.v[i].service_id == dl.v[i - 1].service_id) continue;
+            app_service_changed(app, now_ms, dl.v[i].service_id, dl.v[i].ns, dl.v[i].service);
+        }
         for (size_t i = 0; i < dl.n; i++) {
             free(dl.v[i].instance_id);
             free(dl.v[i].ns);
             free(dl.v[i].service);
         }
-        if ((long)dl.n < batch) break;
-        if (limit > 0) {   /* the caller asked for one bounded batch: more are due */
-            dl.n = 0;
+        dl.n = 0;
+        if ((long)fetched < batch) break;
+        if (limit > 0) {   /* the caller asked for one bounded batch: 1 only if more are due */
+            long more = 0;
+            if (store_instance_foreach_expired(app->store, now_ms, 1, count_due, &more)) goto out;
+            if (!more) break;
             rc = 1;
             goto out;
         }

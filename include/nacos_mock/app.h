@@ -61,8 +61,9 @@ void app_free(struct app *app);
 const char *app_status_name(int status);
 int app_status_parse(const char *s);
 
-/* Called (with mu held) after any change of a service's instances, health or threshold: bumps the
- * service revision (service_id 0 = the service is gone) and wakes the subscribers of (ns, service). */
-void app_service_changed(struct app *app, int64_t service_id, const char *ns, const char *service);
+/* Called (with mu held) after any change of a service's instances, health or threshold, at virtual
+ * time now_ms: bumps the service revision and keeps its empty-since time (service_id 0 = the
+ * service is gone), and wakes the subscribers of (ns, service). */
+void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service);
 
 #endif

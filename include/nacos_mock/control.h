@@ -14,8 +14,9 @@
 struct app;
 
 /* The request body as a JSON object (an empty body gives an empty object when allow_empty).
- * On a problem fills a 400 and returns NULL. Caller deletes. */
-cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty);
+ * On a problem fills a 400 whose message shows `expected` (the fields wanted, e.g.
+ * "{\"ms\": 16000} (field 'ms')") and returns NULL. Caller deletes. */
+cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty, const char *expected);
 
 /* true when the request may use the control plane (no token configured, or the right bearer). */
 bool control_authorized(const struct app *app, const struct request *req);

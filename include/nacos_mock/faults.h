@@ -54,8 +54,9 @@ cJSON *faults_list_json(struct faults *f, int64_t now_ms);
 /* 0 deleted, 1 unknown id. */
 int faults_delete(struct faults *f, const char *id);
 void faults_clear(struct faults *f);
-/* Back to the rules given at start, counters zeroed, generator re-seeded. */
-void faults_reset(struct faults *f);
+/* Back to the rules given at start, counters zeroed, generator re-seeded; the restored rules count
+ * as added at now_ms (their forMs window starts again). */
+void faults_reset(struct faults *f, int64_t now_ms);
 size_t faults_count(struct faults *f);
 
 /* Finds the first rule that fires for r at now_ms (updating its counters). true and *hit filled

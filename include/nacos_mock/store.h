@@ -93,12 +93,18 @@ void store_instance_rec_free(struct instance_rec *r);
 /* Deletes when the ephemeral flag matches. 0 deleted, 1 nothing matched. */
 int store_instance_delete(struct store *st, int64_t service_id, const char *cluster, const char *ip,
                           int port, bool ephemeral);
-/* Records a beat at now: last_beat = now, healthy = 1 (ephemeral only). 0 found, 1 unknown.
- * *was_unhealthy tells whether health was restored (the caller pushes). *interval_ms gets the
- * instance's beat interval. */
+/* What a beat found. */
+struct beat_result {
+    int64_t service_id;
+    int64_t interval_ms;         /* the instance's beat interval */
+    int64_t prev_beat_ms;        /* its last beat before this one */
+    bool was_unhealthy;          /* health was restored by this beat (the caller logs and pushes) */
+    char instance_id[1600];
+};
+/* Records a beat at now: last_beat = now, healthy = 1 (ephemeral only; persistent instances are
+ * found but unchanged). 0 found (*out filled, may be NULL), 1 unknown, -1 error. */
 int store_instance_beat(struct store *st, const char *ns, const char *service, const char *cluster,
-                        const char *ip, int port, int64_t now_ms, bool *was_unhealthy,
-                        int64_t *interval_ms, int64_t *service_id);
+                        const char *ip, int port, int64_t now_ms, struct beat_result *out);
 /* Sets health (manual health API / sweeper). 0 ok, 1 unknown. */
 int store_instance_set_health(struct store *st, int64_t id, bool healthy);
 int store_instance_delete_id(struct store *st, int64_t id);
