@@ -1,0 +1,919 @@
+/*
+ * test_store.c — unit tests of server/store.c on ":memory:" (and one file database): services
+ * (create / ensure / get / update / delete with cascade / list with group prefix, paging, totals /
+ * touch), instances (upsert keeping instance_id and registered_ms, delete only when the ephemeral
+ * flag matches, beats, health, ordering), the sweeper's due index (`expire_at` = last beat +
+ * timeout while healthy, + delete timeout when unhealthy, ephemeral and unmarked only), numeric
+ * ids, counts, forget_ephemeral, GC of empty implicit services, and what survives a restart.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "nacos_mock/store.h"
+
+#define NS "public"
+#define SVC "DEFAULT_GROUP@@order"
+#define T0 INT64_C(1700000000000)
+
+static int setup(void **state)
+{
+    char err[256] = "";
+    struct store *st = store_open(":memory:", err, sizeof err);
+    if (!st) {
+        fprintf(stderr, "store_open: %s\n", err);
+        return -1;
+    }
+    *state = st;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    store_close(*state);
+    return 0;
+}
+
+/* An instance record with defaults; override fields after. */
+static struct instance_rec inst(int64_t sid, const char *cluster, const char *ip, int port, const char *id)
+{
+    return (struct instance_rec){
+        .service_id = sid, .cluster = cluster, .ip = ip, .port = port, .instance_id = id, .weight = 1.0,
+        .healthy = true, .enabled = true, .ephemeral = true, .metadata = "{}", .registered_ms = T0,
+        .last_beat_ms = T0, .hb_interval_ms = 5000, .hb_timeout_ms = 15000, .delete_timeout_ms = 30000,
+    };
+}
+
+static void put(struct store *st, const struct instance_rec *in, bool want_created)
+{
+    bool created = !want_created;
+    assert_int_equal(store_instance_upsert(st, in, &created), 0);
+    assert_int_equal(created, want_created);
+}
+
+static int64_t svc(struct store *st, const char *ns, const char *name)
+{
+    int64_t id = 0;
+    assert_int_equal(store_service_ensure(st, ns, name, T0, &id), 0);
+    assert_true(id > 0);
+    return id;
+}
+
+/* ---- collecting callbacks */
+
+#define MAX_ROWS 64
+struct rows {
+    size_t n;
+    char key[MAX_ROWS][160];   /* "cluster/ip:port" or service name */
+    int64_t id[MAX_ROWS];
+    long stop_after;           /* > 0: stop after this many */
+};
+
+static int collect_inst(void *ctx, const struct instance_rec *r)
+{
+    struct rows *rw = ctx;
+    if (rw->n < MAX_ROWS) {
+        snprintf(rw->key[rw->n], sizeof rw->key[0], "%s/%s:%d", r->cluster, r->ip, r->port);
+        rw->id[rw->n] = r->id;
+    }
+    rw->n++;
+    return rw->stop_after > 0 && (long)rw->n >= rw->stop_after;
+}
+
+static int collect_inst_full(void *ctx, const struct instance_rec *r)
+{
+    struct rows *rw = ctx;
+    if (rw->n < MAX_ROWS)
+        snprintf(rw->key[rw->n], sizeof rw->key[0], "%s|%s|%s/%s:%d", r->ns, r->service, r->cluster, r->ip, r->port);
+    rw->n++;
+    return 0;
+}
+
+static int collect_svc(void *ctx, const struct service_rec *s)
+{
+    struct rows *rw = ctx;
+    if (rw->n < MAX_ROWS) {
+        snprintf(rw->key[rw->n], sizeof rw->key[0], "%s|%s", s->ns, s->name);
+        rw->id[rw->n] = s->id;
+    }
+    rw->n++;
+    return rw->stop_after > 0 && (long)rw->n >= rw->stop_after;
+}
+
+static void assert_rows(const struct rows *rw, const char *const *want, size_t n)
+{
+    if (rw->n != n) {
+        for (size_t i = 0; i < rw->n && i < MAX_ROWS; i++) fprintf(stderr, "  got[%zu] %s\n", i, rw->key[i]);
+        fail_msg("got %zu rows, want %zu", rw->n, n);
+    }
+    for (size_t i = 0; i < n; i++) assert_string_equal(rw->key[i], want[i]);
+}
+
+/* ------------------------------------------------------------------ services */
+
+static void test_service_create_get(void **state)
+{
+    struct store *st = *state;
+    int64_t id = 0;
+    assert_int_equal(store_service_create(st, NS, SVC, 0.25, "{\"k\":\"v\"}", NULL, true, T0, &id), 0);
+    assert_true(id > 0);
+    int64_t again = 0;
+    assert_int_equal(store_service_create(st, NS, SVC, 0.5, NULL, NULL, false, T0 + 1, &again), 1);
+    assert_int_equal(again, 0);
+    /* the same name in another namespace is another service */
+    int64_t other = 0;
+    assert_int_equal(store_service_create(st, "dev", SVC, 0, NULL, NULL, false, T0, &other), 0);
+    assert_true(other != id);
+
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_int_equal(s.id, id);
+    assert_string_equal(s.ns, NS);
+    assert_string_equal(s.name, SVC);
+    assert_true(s.protect_threshold == 0.25);
+    assert_string_equal(s.metadata, "{\"k\":\"v\"}");
+    assert_string_equal(s.selector, "{\"type\":\"none\"}");
+    assert_true(s.explicit_);
+    assert_int_equal(s.created_ms, T0);
+    assert_int_equal(s.empty_since_ms, T0);   /* created empty */
+    assert_int_equal(s.revision, 0);
+    store_service_rec_free(&s);
+    assert_null(s.name);
+
+    assert_int_equal(store_service_get(st, NS, "DEFAULT_GROUP@@nope", &s), 1);
+    assert_int_equal(store_service_get(st, "other", SVC, &s), 1);
+}
+
+static void test_service_ensure(void **state)
+{
+    struct store *st = *state;
+    int64_t a = 0, b = 0, c = 0;
+    assert_int_equal(store_service_ensure(st, NS, SVC, T0, &a), 0);
+    assert_int_equal(store_service_ensure(st, NS, SVC, T0 + 5, &b), 0);
+    assert_int_equal(a, b);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_false(s.explicit_);                 /* implicit */
+    assert_true(s.protect_threshold == 0.0);
+    assert_string_equal(s.metadata, "{}");
+    assert_int_equal(s.created_ms, T0);
+    store_service_rec_free(&s);
+    /* an explicit service is found, not recreated */
+    assert_int_equal(store_service_create(st, NS, "g@@explicit", 0.1, NULL, NULL, true, T0, &c), 0);
+    int64_t d = 0;
+    assert_int_equal(store_service_ensure(st, NS, "g@@explicit", T0, &d), 0);
+    assert_int_equal(c, d);
+}
+
+static void test_service_update(void **state)
+{
+    struct store *st = *state;
+    int64_t id = 0;
+    assert_int_equal(store_service_create(st, NS, SVC, 0, "{\"a\":\"1\"}", "{\"type\":\"label\",\"expression\":\"x\"}",
+                                          true, T0, &id), 0);
+    assert_int_equal(store_service_update(st, id, 0.7, NULL, NULL), 0);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_true(s.protect_threshold == 0.7);
+    assert_string_equal(s.metadata, "{\"a\":\"1\"}");   /* NULL = keep */
+    assert_string_equal(s.selector, "{\"type\":\"label\",\"expression\":\"x\"}");
+    assert_int_equal(s.revision, 1);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_update(st, id, 0.1, "{\"b\":\"2\"}", "{\"type\":\"none\"}"), 0);
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_true(s.protect_threshold == 0.1);
+    assert_string_equal(s.metadata, "{\"b\":\"2\"}");
+    assert_string_equal(s.selector, "{\"type\":\"none\"}");
+    assert_int_equal(s.revision, 2);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_update(st, id + 1000, 0.1, NULL, NULL), 1);
+}
+
+static void test_service_delete_cascades(void **state)
+{
+    struct store *st = *state;
+    int64_t a = svc(st, NS, SVC), b = svc(st, NS, "DEFAULT_GROUP@@other");
+    struct instance_rec i1 = inst(a, "DEFAULT", "10.0.0.1", 8080, "i1"), i2 = inst(a, "C2", "10.0.0.2", 8080, "i2");
+    struct instance_rec i3 = inst(b, "DEFAULT", "10.0.0.3", 8080, "i3");
+    i2.ephemeral = false;
+    put(st, &i1, true);
+    put(st, &i2, true);
+    put(st, &i3, true);
+    long ns = 0, ni = 0, nh = 0;
+    assert_int_equal(store_counts(st, &ns, &ni, &nh), 0);
+    assert_int_equal(ns, 2);
+    assert_int_equal(ni, 3);
+
+    assert_int_equal(store_service_delete(st, a), 0);
+    assert_int_equal(store_service_delete(st, a), 1);
+    assert_int_equal(store_counts(st, &ns, &ni, &nh), 0);
+    assert_int_equal(ns, 1);
+    assert_int_equal(ni, 1);   /* both of a's instances, persistent too, went with it */
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.1", 8080, &r), 1);
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.0.0.3", 8080, &r), 0);
+    store_instance_rec_free(&r);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 1);
+}
+
+static void test_service_list_groups_paging(void **state)
+{
+    struct store *st = *state;
+    const char *names[] = {"g@@c", "g@@a", "g@@b", "g2@@x", "gg@@y", "g@@Z", "DEFAULT_GROUP@@z", "G@@upper"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) svc(st, NS, names[i]);
+    svc(st, "dev", "g@@other-ns");
+
+    struct rows rw = {0};
+    long total = -1;
+    assert_int_equal(store_service_list(st, NS, "g", 0, -1, collect_svc, &rw, &total), 0);
+    const char *all_g[] = {"public|g@@Z", "public|g@@a", "public|g@@b", "public|g@@c"};
+    assert_rows(&rw, all_g, 4);
+    assert_int_equal(total, 4);
+
+    memset(&rw, 0, sizeof rw);
+    total = -1;
+    assert_int_equal(store_service_list(st, NS, "g", 1, 2, collect_svc, &rw, &total), 0);
+    const char *page2[] = {"public|g@@a", "public|g@@b"};
+    assert_rows(&rw, page2, 2);
+    assert_int_equal(total, 4);   /* before paging */
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NS, "g", 3, 2, collect_svc, &rw, &total), 0);
+    const char *last[] = {"public|g@@c"};
+    assert_rows(&rw, last, 1);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NS, "g", 10, 2, collect_svc, &rw, &total), 0);
+    assert_int_equal(rw.n, 0);
+    assert_int_equal(total, 4);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NS, "g", -5, 1, collect_svc, &rw, NULL), 0);   /* offset < 0 = 0 */
+    assert_rows(&rw, all_g, 1);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NS, "nogroup", 0, -1, collect_svc, &rw, &total), 0);
+    assert_int_equal(rw.n, 0);
+    assert_int_equal(total, 0);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NS, NULL, 0, -1, collect_svc, &rw, &total), 0);
+    assert_int_equal(rw.n, 8);
+    assert_int_equal(total, 8);
+    assert_string_equal(rw.key[0], "public|DEFAULT_GROUP@@z");   /* ordered by name (binary) */
+    assert_string_equal(rw.key[1], "public|G@@upper");
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_service_list(st, NULL, NULL, 0, -1, collect_svc, &rw, &total), 0);
+    assert_int_equal(total, 9);
+    assert_string_equal(rw.key[0], "dev|g@@other-ns");   /* by namespace first */
+
+    memset(&rw, 0, sizeof rw);
+    rw.stop_after = 2;
+    assert_int_equal(store_service_list(st, NS, NULL, 0, -1, collect_svc, &rw, NULL), 0);
+    assert_int_equal(rw.n, 2);   /* the callback stopped the walk */
+}
+
+static void test_service_touch(void **state)
+{
+    struct store *st = *state;
+    int64_t id = svc(st, NS, SVC);
+    struct service_rec s;
+    struct instance_rec i1 = inst(id, "DEFAULT", "10.0.0.1", 8080, "i1");
+    put(st, &i1, true);
+    assert_int_equal(store_service_touch(st, id, T0 + 100), 0);
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_int_equal(s.empty_since_ms, 0);   /* has instances */
+    assert_int_equal(s.revision, 1);
+    store_service_rec_free(&s);
+
+    assert_int_equal(store_instance_delete(st, id, "DEFAULT", "10.0.0.1", 8080, true), 0);
+    assert_int_equal(store_service_touch(st, id, T0 + 200), 0);
+    assert_int_equal(store_service_touch(st, id, T0 + 300), 0);   /* stays at the first empty time */
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_int_equal(s.empty_since_ms, T0 + 200);
+    assert_int_equal(s.revision, 3);
+    store_service_rec_free(&s);
+}
+
+/* ------------------------------------------------------------------ instances */
+
+static void test_instance_upsert_keeps_id_and_registered(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec in = inst(sid, "DEFAULT", "10.0.0.5", 8080, "10.0.0.5#8080#DEFAULT#" SVC);
+    in.metadata = "{\"k\":\"v\"}";
+    in.app = "shop";
+    put(st, &in, true);
+
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.5", 8080, &r), 0);
+    assert_string_equal(r.instance_id, "10.0.0.5#8080#DEFAULT#" SVC);
+    assert_string_equal(r.ns, NS);
+    assert_string_equal(r.service, SVC);
+    assert_string_equal(r.cluster, "DEFAULT");
+    assert_string_equal(r.ip, "10.0.0.5");
+    assert_int_equal(r.port, 8080);
+    assert_true(r.weight == 1.0);
+    assert_true(r.healthy && r.enabled && r.ephemeral && !r.marked);
+    assert_string_equal(r.metadata, "{\"k\":\"v\"}");
+    assert_string_equal(r.app, "shop");
+    assert_int_equal(r.registered_ms, T0);
+    assert_int_equal(r.last_beat_ms, T0);
+    assert_int_equal(r.hb_interval_ms, 5000);
+    assert_int_equal(r.hb_timeout_ms, 15000);
+    assert_int_equal(r.delete_timeout_ms, 30000);
+    int64_t row = r.id;
+    store_instance_rec_free(&r);
+
+    /* replace without an id: everything changes but instance_id and registered_ms */
+    struct instance_rec again = inst(sid, "DEFAULT", "10.0.0.5", 8080, NULL);
+    again.weight = 3.5;
+    again.healthy = false;
+    again.enabled = false;
+    again.metadata = "{}";
+    again.registered_ms = T0 + 999;
+    again.last_beat_ms = T0 + 500;
+    again.hb_interval_ms = 1000;
+    put(st, &again, false);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.5", 8080, &r), 0);
+    assert_int_equal(r.id, row);
+    assert_string_equal(r.instance_id, "10.0.0.5#8080#DEFAULT#" SVC);
+    assert_int_equal(r.registered_ms, T0);
+    assert_int_equal(r.last_beat_ms, T0 + 500);
+    assert_true(r.weight == 3.5);
+    assert_false(r.healthy);
+    assert_false(r.enabled);
+    assert_string_equal(r.metadata, "{}");
+    assert_null(r.app);
+    assert_int_equal(r.hb_interval_ms, 1000);
+    store_instance_rec_free(&r);
+
+    /* with an explicit id it is replaced */
+    again.instance_id = "7";
+    put(st, &again, false);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.5", 8080, &r), 0);
+    assert_string_equal(r.instance_id, "7");
+    store_instance_rec_free(&r);
+
+    /* another cluster, port or ip is another instance */
+    struct instance_rec c2 = inst(sid, "C2", "10.0.0.5", 8080, "c2");
+    put(st, &c2, true);
+    struct instance_rec p2 = inst(sid, "DEFAULT", "10.0.0.5", 8081, "p2");
+    put(st, &p2, true);
+    long ni = 0;
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 3);
+
+    /* a new instance needs an id */
+    struct instance_rec noid = inst(sid, "DEFAULT", "10.0.0.9", 8080, NULL);
+    assert_int_equal(store_instance_upsert(st, &noid, NULL), -1);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.9", 8080, &r), 1);
+}
+
+static void test_instance_delete_matches_ephemeral(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec p = inst(sid, "DEFAULT", "10.0.0.1", 8080, "p"), e = inst(sid, "DEFAULT", "10.0.0.2", 8080, "e");
+    p.ephemeral = false;
+    put(st, &p, true);
+    put(st, &e, true);
+    struct instance_rec r;
+
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 8080, true), 1);   /* flag differs */
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.2", 8080, false), 1);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.2", 8080, &r), 0);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_delete(st, sid, "OTHER", "10.0.0.2", 8080, true), 1);   /* wrong cluster */
+
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 8080, false), 0);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 1);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.2", 8080, true), 0);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.2", 8080, &r), 1);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.2", 8080, true), 1);
+
+    /* by row id */
+    struct instance_rec x = inst(sid, "DEFAULT", "10.0.0.3", 8080, "x");
+    put(st, &x, true);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.3", 8080, &r), 0);
+    int64_t row = r.id;
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_delete_id(st, row), 0);
+    assert_int_equal(store_instance_delete_id(st, row), 1);
+}
+
+static void test_beat(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec e = inst(sid, "DEFAULT", "10.0.0.1", 8080, "10.0.0.1#8080#DEFAULT#" SVC);
+    e.hb_interval_ms = 2000;
+    put(st, &e, true);
+    struct beat_result br;
+
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.9", 8080, T0 + 1, &br), 1);
+    assert_int_equal(store_instance_beat(st, "dev", SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 1, NULL), 1);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "C2", "10.0.0.1", 8080, T0 + 1, NULL), 1);
+    assert_int_equal(store_instance_beat(st, NS, "DEFAULT_GROUP@@other", "DEFAULT", "10.0.0.1", 8080, T0 + 1, NULL), 1);
+
+    memset(&br, 0x55, sizeof br);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 1000, &br), 0);
+    assert_false(br.was_unhealthy);
+    assert_int_equal(br.interval_ms, 2000);
+    assert_int_equal(br.service_id, sid);
+    assert_int_equal(br.prev_beat_ms, T0);
+    assert_string_equal(br.instance_id, "10.0.0.1#8080#DEFAULT#" SVC);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_int_equal(r.last_beat_ms, T0 + 1000);
+    assert_true(r.healthy);
+    int64_t row = r.id;
+    store_instance_rec_free(&r);
+
+    /* an unhealthy instance is restored, and the caller learns it was unhealthy */
+    assert_int_equal(store_instance_set_health(st, row, false), 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 2000, &br), 0);
+    assert_true(br.was_unhealthy);
+    assert_int_equal(br.prev_beat_ms, T0 + 1000);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_true(r.healthy);
+    assert_int_equal(r.last_beat_ms, T0 + 2000);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 3000, &br), 0);
+    assert_false(br.was_unhealthy);
+    /* a NULL result is accepted and still records the beat */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 4000, NULL), 0);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_int_equal(r.last_beat_ms, T0 + 4000);
+    store_instance_rec_free(&r);
+
+    assert_int_equal(store_instance_set_health(st, row + 1000, false), 1);
+}
+
+static void test_beat_persistent_unaffected(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec p = inst(sid, "DEFAULT", "10.0.0.1", 8080, "p");
+    p.ephemeral = false;
+    p.healthy = false;
+    put(st, &p, true);
+    struct beat_result br;
+    memset(&br, 0x55, sizeof br);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 5000, &br), 0);   /* known ... */
+    assert_false(br.was_unhealthy);
+    assert_int_equal(br.interval_ms, 5000);
+    assert_int_equal(br.service_id, sid);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_false(r.healthy);                 /* ... but untouched */
+    assert_int_equal(r.last_beat_ms, T0);
+    store_instance_rec_free(&r);
+}
+
+static void test_foreach_healthy_first(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC), other = svc(st, NS, "DEFAULT_GROUP@@other");
+    struct {
+        const char *cluster, *ip;
+        int port;
+        bool healthy;
+    } spec[] = {
+        {"B", "10.0.0.1", 80, false}, {"A", "10.0.0.2", 80, true}, {"B", "10.0.0.1", 79, true},
+        {"A", "10.0.0.1", 81, false}, {"A", "10.0.0.1", 80, true}, {"A", "10.0.0.10", 80, true},
+    };
+    char ids[6][16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(ids[i], sizeof ids[i], "id%d", i);
+        struct instance_rec in = inst(sid, spec[i].cluster, spec[i].ip, spec[i].port, ids[i]);
+        in.healthy = spec[i].healthy;
+        put(st, &in, true);
+    }
+    struct instance_rec o = inst(other, "A", "1.1.1.1", 1, "o");
+    put(st, &o, true);
+
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach(st, sid, collect_inst, &rw), 0);
+    /* healthy first; then cluster, ip (as text), port */
+    const char *want[] = {"A/10.0.0.1:80", "A/10.0.0.10:80", "A/10.0.0.2:80", "B/10.0.0.1:79", "A/10.0.0.1:81",
+                          "B/10.0.0.1:80"};
+    assert_rows(&rw, want, 6);
+
+    memset(&rw, 0, sizeof rw);
+    rw.stop_after = 1;
+    assert_int_equal(store_instance_foreach(st, sid, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 1);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach(st, sid + 1000, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 0);
+}
+
+static void test_foreach_all_order(void **state)
+{
+    struct store *st = *state;
+    int64_t b = svc(st, NS, "g@@b"), a = svc(st, NS, "g@@a"), d = svc(st, "dev", "g@@z");
+    struct instance_rec i1 = inst(b, "DEFAULT", "10.0.0.2", 1, "1"), i2 = inst(b, "DEFAULT", "10.0.0.1", 1, "2");
+    struct instance_rec i3 = inst(a, "DEFAULT", "10.0.0.9", 1, "3"), i4 = inst(d, "DEFAULT", "10.0.0.9", 1, "4");
+    i2.healthy = false;   /* no healthy-first here */
+    put(st, &i1, true);
+    put(st, &i2, true);
+    put(st, &i3, true);
+    put(st, &i4, true);
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach_all(st, collect_inst_full, &rw), 0);
+    const char *want[] = {"dev|g@@z|DEFAULT/10.0.0.9:1", "public|g@@a|DEFAULT/10.0.0.9:1",
+                          "public|g@@b|DEFAULT/10.0.0.1:1", "public|g@@b|DEFAULT/10.0.0.2:1"};
+    assert_rows(&rw, want, 4);
+}
+
+static void test_foreach_expired(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    /* healthy ephemeral: due at last_beat + hb_timeout */
+    struct instance_rec h = inst(sid, "DEFAULT", "10.0.0.1", 1, "h");
+    h.last_beat_ms = T0;
+    h.hb_timeout_ms = 15000;
+    h.delete_timeout_ms = 30000;
+    /* unhealthy ephemeral: due at last_beat + delete_timeout */
+    struct instance_rec u = inst(sid, "DEFAULT", "10.0.0.2", 1, "u");
+    u.last_beat_ms = T0 - 10000;
+    u.healthy = false;
+    u.hb_timeout_ms = 1000;
+    u.delete_timeout_ms = 30000;    /* due T0 + 20000 */
+    /* persistent (never due), marked (never due) */
+    struct instance_rec p = inst(sid, "DEFAULT", "10.0.0.3", 1, "p");
+    p.ephemeral = false;
+    p.last_beat_ms = T0 - 1000000;
+    struct instance_rec m = inst(sid, "DEFAULT", "10.0.0.4", 1, "m");
+    m.marked = true;
+    m.last_beat_ms = T0 - 1000000;
+    /* a delete timeout below the health timeout: due (for removal) at last_beat + delete_timeout */
+    struct instance_rec q = inst(sid, "DEFAULT", "10.0.0.6", 1, "q");
+    q.last_beat_ms = T0 + 100000;
+    q.hb_timeout_ms = 15000;
+    q.delete_timeout_ms = 5000;
+    put(st, &q, true);
+    struct rows rq = {0};
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 105000, 100, collect_inst, &rq), 0);
+    assert_int_equal(rq.n, 0);
+    memset(&rq, 0, sizeof rq);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 105001, 100, collect_inst, &rq), 0);
+    assert_string_equal(rq.key[rq.n - 1], "DEFAULT/10.0.0.6:1");
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.6", 1, true), 0);
+    /* short timeout: due first */
+    struct instance_rec s = inst(sid, "DEFAULT", "10.0.0.5", 1, "s");
+    s.last_beat_ms = T0;
+    s.hb_timeout_ms = 100;
+    put(st, &h, true);
+    put(st, &u, true);
+    put(st, &p, true);
+    put(st, &m, true);
+    put(st, &s, true);
+
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 100, 100, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 0);   /* due at T0 + 100 exactly is not past due */
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 101, 100, collect_inst, &rw), 0);
+    const char *w1[] = {"DEFAULT/10.0.0.5:1"};
+    assert_rows(&rw, w1, 1);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 15000, 100, collect_inst, &rw), 0);
+    assert_rows(&rw, w1, 1);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 15001, 100, collect_inst, &rw), 0);
+    const char *w2[] = {"DEFAULT/10.0.0.5:1", "DEFAULT/10.0.0.1:1"};
+    assert_rows(&rw, w2, 2);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 20001, 100, collect_inst, &rw), 0);
+    const char *w3[] = {"DEFAULT/10.0.0.5:1", "DEFAULT/10.0.0.1:1", "DEFAULT/10.0.0.2:1"};   /* oldest due first */
+    assert_rows(&rw, w3, 3);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 20001, 2, collect_inst, &rw), 0);
+    assert_rows(&rw, w3, 2);   /* limit */
+
+    /* turning h unhealthy moves its due time to last_beat + delete_timeout */
+    memset(&rw, 0, sizeof rw);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 1, &r), 0);
+    assert_int_equal(store_instance_set_health(st, r.id, false), 0);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 20001, 100, collect_inst, &rw), 0);
+    const char *w4[] = {"DEFAULT/10.0.0.5:1", "DEFAULT/10.0.0.2:1"};
+    assert_rows(&rw, w4, 2);
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 30001, 100, collect_inst, &rw), 0);
+    const char *w5[] = {"DEFAULT/10.0.0.5:1", "DEFAULT/10.0.0.2:1", "DEFAULT/10.0.0.1:1"};
+    assert_rows(&rw, w5, 3);
+
+    /* a beat moves it back to last_beat + hb_timeout from the beat */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 1, T0 + 30000, NULL), 0);
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 45000, 100, collect_inst, &rw), 0);
+    assert_rows(&rw, w4, 2);
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 45001, 100, collect_inst, &rw), 0);
+    assert_rows(&rw, w5, 3);
+
+    /* the persistent and marked ones never showed up */
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, INT64_MAX, 100, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 3);
+}
+
+static void test_next_numeric_id(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC), other = svc(st, NS, "DEFAULT_GROUP@@other");
+    long id = -1;
+    assert_int_equal(store_instance_next_numeric_id(st, sid, &id), 0);
+    assert_int_equal(id, 0);
+    const char *ids[] = {"0", "1", "3", "10.0.0.9#80#DEFAULT#x", "-1", "", "2x"};
+    for (int i = 0; i < 7; i++) {
+        struct instance_rec in = inst(sid, "DEFAULT", "10.0.0.1", 1000 + i, ids[i]);
+        put(st, &in, true);
+    }
+    struct instance_rec o = inst(other, "DEFAULT", "10.0.0.1", 1, "2");   /* other service: not counted */
+    put(st, &o, true);
+    assert_int_equal(store_instance_next_numeric_id(st, sid, &id), 0);
+    assert_int_equal(id, 2);
+    struct instance_rec two = inst(sid, "DEFAULT", "10.0.0.2", 1, "2");
+    put(st, &two, true);
+    assert_int_equal(store_instance_next_numeric_id(st, sid, &id), 0);
+    assert_int_equal(id, 4);
+    /* a large id grows the bitmap */
+    struct instance_rec big = inst(sid, "DEFAULT", "10.0.0.3", 1, "4");
+    put(st, &big, true);
+    for (int i = 5; i < 200; i++) {
+        char b[16];
+        snprintf(b, sizeof b, "%d", i);
+        struct instance_rec in = inst(sid, "C", "10.0.0.4", i, b);
+        put(st, &in, true);
+    }
+    assert_int_equal(store_instance_next_numeric_id(st, sid, &id), 0);
+    assert_int_equal(id, 200);
+    assert_int_equal(store_instance_next_numeric_id(st, other, &id), 0);
+    assert_int_equal(id, 0);
+}
+
+static void test_counts(void **state)
+{
+    struct store *st = *state;
+    long ns = -1, ni = -1, nh = -1;
+    assert_int_equal(store_counts(st, &ns, &ni, &nh), 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(ni, 0);
+    assert_int_equal(nh, 0);
+    int64_t a = svc(st, NS, SVC);
+    svc(st, "dev", SVC);
+    struct instance_rec i1 = inst(a, "DEFAULT", "10.0.0.1", 1, "1"), i2 = inst(a, "DEFAULT", "10.0.0.2", 1, "2");
+    struct instance_rec i3 = inst(a, "DEFAULT", "10.0.0.3", 1, "3");
+    i2.healthy = false;
+    i3.ephemeral = false;
+    put(st, &i1, true);
+    put(st, &i2, true);
+    put(st, &i3, true);
+    assert_int_equal(store_counts(st, &ns, &ni, &nh), 0);
+    assert_int_equal(ns, 2);
+    assert_int_equal(ni, 3);
+    assert_int_equal(nh, 2);
+    assert_int_equal(store_counts(st, NULL, NULL, NULL), 0);
+}
+
+struct seen { int64_t ids[16]; int n; };
+
+static void on_forgot(void *ctx, int64_t service_id)
+{
+    struct seen *s = ctx;
+    if (s->n < 16) s->ids[s->n] = service_id;
+    s->n++;
+}
+
+static void test_forget_ephemeral(void **state)
+{
+    struct store *st = *state;
+    int64_t a = svc(st, NS, "g@@a"), b = svc(st, NS, "g@@b"), d = svc(st, "dev", "g@@a");
+    int64_t ids[] = {a, a, b, d};
+    const char *ips[] = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"};
+    for (int i = 0; i < 4; i++) {
+        struct instance_rec in = inst(ids[i], "DEFAULT", ips[i], 1, ips[i]);
+        put(st, &in, true);
+    }
+    struct instance_rec p = inst(a, "DEFAULT", "10.0.0.9", 1, "p");
+    p.ephemeral = false;
+    put(st, &p, true);
+    for (int i = 0; i < 3; i++) assert_int_equal(store_service_touch(st, (int64_t[]){a, b, d}[i], T0), 0);
+
+    /* narrowed to one service of one namespace */
+    struct seen seen = {0};
+    long removed = -1;
+    assert_int_equal(store_forget_ephemeral(st, NS, "g@@a", T0 + 10, on_forgot, &seen, &removed), 0);
+    assert_int_equal(removed, 2);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.ids[0], a);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.9", 1, &r), 0);   /* persistent stays */
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.1", 1, &r), 1);
+    assert_int_equal(store_instance_get(st, d, "DEFAULT", "10.0.0.4", 1, &r), 0);   /* other namespace stays */
+    store_instance_rec_free(&r);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, "g@@a", &s), 0);
+    assert_int_equal(s.revision, 2);           /* touched again */
+    assert_int_equal(s.empty_since_ms, 0);     /* still has the persistent one */
+    store_service_rec_free(&s);
+
+    /* everything else */
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 20, on_forgot, &seen, &removed), 0);
+    assert_int_equal(removed, 2);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(store_service_get(st, NS, "g@@b", &s), 0);
+    assert_int_equal(s.empty_since_ms, T0 + 20);   /* now empty */
+    store_service_rec_free(&s);
+    long ni = 0;
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 1);
+
+    /* nothing left to forget; a NULL callback is fine */
+    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 30, NULL, NULL, &removed), 0);
+    assert_int_equal(removed, 0);
+}
+
+static void test_gc_empty_services(void **state)
+{
+    struct store *st = *state;
+    int64_t old_implicit = 0, young_implicit = 0, explicit_ = 0, busy = 0;
+    assert_int_equal(store_service_ensure(st, NS, "g@@old", T0, &old_implicit), 0);
+    assert_int_equal(store_service_ensure(st, NS, "g@@young", T0 + 50000, &young_implicit), 0);
+    assert_int_equal(store_service_create(st, NS, "g@@explicit", 0, NULL, NULL, true, T0, &explicit_), 0);
+    assert_int_equal(store_service_ensure(st, NS, "g@@busy", T0, &busy), 0);
+    struct instance_rec in = inst(busy, "DEFAULT", "10.0.0.1", 1, "x");
+    put(st, &in, true);
+    assert_int_equal(store_service_touch(st, busy, T0), 0);
+
+    long removed = -1;
+    assert_int_equal(store_gc_empty_services(st, T0, &removed), 0);   /* empty since T0 is not before T0 */
+    assert_int_equal(removed, 0);
+    assert_int_equal(store_gc_empty_services(st, T0 + 30000, &removed), 0);
+    assert_int_equal(removed, 1);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, "g@@old", &s), 1);
+    assert_int_equal(store_service_get(st, NS, "g@@young", &s), 0);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_get(st, NS, "g@@explicit", &s), 0);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_get(st, NS, "g@@busy", &s), 0);
+    store_service_rec_free(&s);
+
+    assert_int_equal(store_gc_empty_services(st, INT64_MAX, &removed), 0);
+    assert_int_equal(removed, 1);   /* young; never the explicit one or the one with an instance */
+    assert_int_equal(store_service_get(st, NS, "g@@explicit", &s), 0);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_get(st, NS, "g@@busy", &s), 0);
+    store_service_rec_free(&s);
+}
+
+static void test_transactions_and_clear(void **state)
+{
+    struct store *st = *state;
+    assert_int_equal(store_begin(st), 0);
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec in = inst(sid, "DEFAULT", "10.0.0.1", 1, "x");
+    put(st, &in, true);
+    store_rollback(st);
+    long ns = -1, ni = -1;
+    assert_int_equal(store_counts(st, &ns, &ni, NULL), 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(ni, 0);
+    store_rollback(st);   /* outside a transaction: harmless */
+
+    assert_int_equal(store_begin(st), 0);
+    sid = svc(st, NS, SVC);
+    in.service_id = sid;
+    put(st, &in, true);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_counts(st, &ns, &ni, NULL), 0);
+    assert_int_equal(ns, 1);
+    assert_int_equal(ni, 1);
+
+    assert_int_equal(store_clear(st), 0);
+    assert_int_equal(store_counts(st, &ns, &ni, NULL), 0);
+    assert_int_equal(ns, 0);
+    assert_int_equal(ni, 0);
+}
+
+static void test_file_db_survives_restart(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/nacos-mock-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], wal[140], shm[140];
+    snprintf(path, sizeof path, "%s/registry.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+
+    char err[256] = "";
+    struct store *st = store_open(path, err, sizeof err);
+    if (!st) fail_msg("store_open(%s): %s", path, err);
+    int64_t a = 0, b = 0;
+    assert_int_equal(store_service_create(st, NS, SVC, 0.3, "{\"k\":\"v\"}", NULL, true, T0, &a), 0);
+    assert_int_equal(store_service_ensure(st, "dev", "g@@implicit", T0, &b), 0);
+    struct instance_rec p = inst(a, "DEFAULT", "10.0.0.1", 8080, "persist-id"), e = inst(a, "DEFAULT", "10.0.0.2", 8080, "e");
+    p.ephemeral = false;
+    p.weight = 2.5;
+    p.metadata = "{\"m\":\"1\"}";
+    struct instance_rec e2 = inst(b, "DEFAULT", "10.0.0.3", 8080, "e2");
+    put(st, &p, true);
+    put(st, &e, true);
+    put(st, &e2, true);
+    store_close(st);
+
+    st = store_open(path, err, sizeof err);
+    if (!st) fail_msg("reopen %s: %s", path, err);
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
+    assert_true(s.protect_threshold == 0.3);
+    assert_string_equal(s.metadata, "{\"k\":\"v\"}");
+    assert_true(s.explicit_);
+    store_service_rec_free(&s);
+    assert_int_equal(store_service_get(st, "dev", "g@@implicit", &s), 0);   /* services survive, even empty */
+    store_service_rec_free(&s);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_string_equal(r.instance_id, "persist-id");
+    assert_true(r.weight == 2.5);
+    assert_string_equal(r.metadata, "{\"m\":\"1\"}");
+    assert_false(r.ephemeral);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.2", 8080, &r), 1);   /* ephemeral lost */
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.0.0.3", 8080, &r), 1);
+    long ns = 0, ni = 0;
+    assert_int_equal(store_counts(st, &ns, &ni, NULL), 0);
+    assert_int_equal(ns, 2);
+    assert_int_equal(ni, 1);
+    store_close(st);
+
+    unlink(wal);
+    unlink(shm);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_open_bad_path(void **state)
+{
+    (void)state;
+    char err[256] = "";
+    struct store *st = store_open("/nonexistent-dir-for-nacos-mock/x.db", err, sizeof err);
+    assert_null(st);
+    assert_non_null(strstr(err, "/nonexistent-dir-for-nacos-mock/x.db"));
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        T(test_service_create_get),
+        T(test_service_ensure),
+        T(test_service_update),
+        T(test_service_delete_cascades),
+        T(test_service_list_groups_paging),
+        T(test_service_touch),
+        T(test_instance_upsert_keeps_id_and_registered),
+        T(test_instance_delete_matches_ephemeral),
+        T(test_beat),
+        T(test_beat_persistent_unaffected),
+        T(test_foreach_healthy_first),
+        T(test_foreach_all_order),
+        T(test_foreach_expired),
+        T(test_next_numeric_id),
+        T(test_counts),
+        T(test_forget_ephemeral),
+        T(test_gc_empty_services),
+        T(test_transactions_and_clear),
+        cmocka_unit_test(test_file_db_survives_restart),
+        cmocka_unit_test(test_open_bad_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
