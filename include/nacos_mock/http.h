@@ -9,6 +9,10 @@
 #include <stddef.h>
 
 #define HTTP_BODY_MAX (1024 * 1024)
+/* Per-connection pool for the request line, headers and parsed query arguments: a query may carry
+ * 64 KiB of metadata and up to PARAMS_MAX arguments (the Go SDK puts everything in the query).
+ * Pages are touched only as used, so idle memory does not grow with it. */
+#define HTTP_CONN_MEMORY (256 * 1024)
 
 struct app;
 struct http_server;
