@@ -133,6 +133,14 @@ void h_mock_faults_delete(struct app *app, struct request *req, struct reply *re
     else reply_text(rep, 204, "");
 }
 
+void h_mock_faults_get(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *id = req->path + strlen("/__mock/faults/");
+    cJSON *o = *id ? faults_get_json(app->faults, id, clock_now_ms(&app->clock)) : NULL;
+    if (o) reply_json(rep, 200, o);
+    else reply_error_json(rep, 404, "no fault rule with id '%s'", id);
+}
+
 void h_mock_faults_clear(struct app *app, struct request *req, struct reply *rep)
 {
     faults_clear(app->faults);

@@ -417,6 +417,16 @@ cJSON *faults_list_json(struct faults *f, int64_t now_ms)
     return o;
 }
 
+cJSON *faults_get_json(struct faults *f, const char *id, int64_t now_ms)
+{
+    cJSON *o = NULL;
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->n && !o; i++)
+        if (!strcmp(f->v[i].id, id)) o = rule_json(&f->v[i], now_ms);
+    pthread_mutex_unlock(&f->mu);
+    return o;
+}
+
 int faults_delete(struct faults *f, const char *id)
 {
     int rc = 1;

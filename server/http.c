@@ -49,7 +49,7 @@ struct http_server {
     struct timer *timers;
     size_t n_timers, cap_timers;
     bool stopping;
-    _Atomic long suspended;   /* suspended or resumed-but-not-answered requests */
+    _Atomic long in_flight;   /* dispatched requests whose answer is not yet fully sent */
 };
 
 enum conn_phase { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED };
@@ -60,6 +60,7 @@ struct conn_state {
     bool too_big;
     enum conn_phase phase;
     bool client_gone;
+    bool counted;             /* included in in_flight until the completion callback */
     char *path;
     struct request req;
     struct reply rep;
@@ -147,6 +148,10 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct reply *rep)
         if (ci) {
             struct linger lg = {.l_onoff = 1, .l_linger = 0};   /* close → RST */
             setsockopt(ci->connect_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+            /* libmicrohttpd shuts the write side down (FIN) before close(): abort now, so the peer
+             * sees the RST first (Linux: connect() to AF_UNSPEC disconnects a TCP socket with RST) */
+            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+            (void)connect(ci->connect_fd, &unspec, sizeof unspec);
         }
         return MHD_NO;
     }
@@ -188,10 +193,10 @@ static int suspend(struct http_server *srv, struct MHD_Connection *c, struct con
         srv->timers = nt;
         srv->cap_timers = cap;
     }
-    int64_t due = cs->rep.drop == DROP_HANG && cs->rep.delay_ms <= 0 ? INT64_MAX : clock_mono_ms() + cs->rep.delay_ms;
+    /* +1: the clock has whole milliseconds, so a delay never ends early */
+    int64_t due = cs->rep.drop == DROP_HANG && cs->rep.delay_ms <= 0 ? INT64_MAX : clock_mono_ms() + cs->rep.delay_ms + 1;
     srv->timers[srv->n_timers++] = (struct timer){.conn = c, .cs = cs, .due_ms = due, .fd = ci ? ci->connect_fd : -1};
     cs->phase = PHASE_SUSPENDED;
-    atomic_fetch_add(&srv->suspended, 1);
     MHD_suspend_connection(c);
     pthread_cond_signal(&srv->cond);
     pthread_mutex_unlock(&srv->mu);
@@ -295,11 +300,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     struct request *req = &cs->req;
     if (cs->phase == PHASE_SUSPENDED) {   /* resumed by the timer thread */
         cs->phase = PHASE_RESUMED;
-        atomic_fetch_sub(&srv->suspended, 1);
-        if (cs->client_gone) cs->rep.drop = DROP_CLOSE;
-        else if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);
-        if (cs->rep.drop == DROP_HANG) cs->rep.drop = DROP_CLOSE;   /* the server is stopping */
-        routes_finish(srv->app, req, &cs->rep);
+        if (!cs->client_gone && cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);
+        routes_finish(srv->app, req, &cs->rep);   /* journalled as the rule said, e.g. "hang" */
+        if (cs->client_gone || cs->rep.drop == DROP_HANG) return MHD_NO;   /* client gone, or stopping: close */
         return send_reply(c, &cs->rep);
     }
     if (cs->too_big) {
@@ -323,6 +326,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req->params);
     if (cs->len && is_form_body(req->content_type)) params_parse_form(&req->params, cs->body, cs->len);
 
+    cs->counted = true;
+    atomic_fetch_add(&srv->in_flight, 1);
     routes_dispatch(srv->app, req, &cs->rep);
     if ((cs->rep.delay_ms > 0 || cs->rep.drop == DROP_HANG) && suspend(srv, c, cs) == 0) return MHD_YES;
     if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);   /* could not suspend: answer now */
@@ -333,11 +338,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)c;
     (void)toe;
+    struct http_server *srv = cls;
     struct conn_state *cs = *con_cls;
     if (!cs) return;
+    if (cs->counted) atomic_fetch_sub(&srv->in_flight, 1);
     params_free(&cs->req.params);
     reply_free(&cs->rep);
     free(cs->body);
@@ -419,7 +425,8 @@ void http_stop(struct http_server *s)
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->timer_thread, NULL);
-    for (int i = 0; i < 200 && atomic_load(&s->suspended) > 0; i++) usleep(5000);
+    /* requests in flight are answered: wait (up to 2 s) until their answers are sent */
+    for (int i = 0; i < 400 && atomic_load(&s->in_flight) > 0; i++) usleep(5000);
     MHD_stop_daemon(s->daemon);
     free(s->timers);
     pthread_cond_destroy(&s->cond);

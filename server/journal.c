@@ -103,7 +103,7 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     if (!j || !j->cap) return 0;
     char *pj = render_params(e->params);
     if (!pj) return 0;
-    const char *service = e->params ? params_get(e->params, "serviceName") : NULL;
+    const char *service = e->service;
     const char *ip = e->ip;
     const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, pj, service, ip, e->drop,
                           e->fault_id};
@@ -151,23 +151,27 @@ static bool service_matches(const char *want, const char *have)
     return sep && !strstr(want, "@@") && !strcmp(sep + 2, want);
 }
 
+static bool entry_matches(const struct entry *e, const struct journal_query *q)
+{
+    return e->seq > q->since && (!q->api || (e->api && !strcmp(q->api, e->api))) &&
+           service_matches(q->service, e->service) && (!q->ip || (e->ip && !strcmp(q->ip, e->ip))) &&
+           (!q->port || q->port == e->port) && (!q->status || q->status == e->status);
+}
+
 cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_CreateArray();
-    long total = 0, shown = 0;
+    long total = 0, seen = 0;
     pthread_mutex_lock(&j->mu);
+    for (size_t i = 0; i < j->n; i++) total += entry_matches(&j->ring[(j->head + i) % j->cap], q);
+    /* with `since`, the oldest `limit` after it (polling); without, the newest `limit` — oldest first either way */
+    long skip = q->limit >= 0 && !q->since && total > q->limit ? total - q->limit : 0;
     for (size_t i = 0; i < j->n; i++) {
         const struct entry *e = &j->ring[(j->head + i) % j->cap];
-        if (e->seq <= q->since) continue;
-        if (q->api && (!e->api || strcmp(q->api, e->api))) continue;
-        if (!service_matches(q->service, e->service)) continue;
-        if (q->ip && (!e->ip || strcmp(q->ip, e->ip))) continue;
-        if (q->port && q->port != e->port) continue;
-        if (q->status && q->status != e->status) continue;
-        total++;
-        if (q->limit >= 0 && shown >= q->limit) continue;
-        shown++;
+        if (!entry_matches(e, q)) continue;
+        if (seen++ < skip) continue;
+        if (q->limit >= 0 && seen - skip > q->limit) break;
         cJSON *r = cJSON_CreateObject();
         cJSON_AddNumberToObject(r, "seq", (double)e->seq);
         cJSON_AddNumberToObject(r, "timeMs", (double)e->time_ms);

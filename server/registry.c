@@ -181,9 +181,14 @@ static int load_service(struct app *app, struct loader *ld, const char *ns, cons
     if (!name) return bad(ld, "field 'name' is required");
     char grouped[GROUPED_MAX];
     const char *sep = strstr(name, GROUP_SEP);
-    if (sep) snprintf(grouped, sizeof grouped, "%s", name);
-    else snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", group, name);
+    int glen = sep ? snprintf(grouped, sizeof grouped, "%s", name)
+                   : snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", group, name);
+    /* truncated, the '@@' could be cut off (gsep NULL below) */
+    if (glen < 0 || (size_t)glen >= sizeof grouped)
+        return bad(ld, "field 'name' is too long: group and service are at most %d bytes each", NAME_MAX_BYTES);
     const char *gsep = strstr(grouped, GROUP_SEP);
+    if (gsep == grouped || !gsep[2])   /* as the API: `@@svc` and `group@@` are refused */
+        return bad(ld, "field 'name': group and service around '@@' must not be empty, got \"%.200s\"", grouped);
     char gpart[NAME_MAX_BYTES + 2];
     snprintf(gpart, sizeof gpart, "%.*s", (int)(gsep - grouped), grouped);
     if (naming_check_name_or_reply("groupName", gpart, strlen(gpart), &rep) ||
@@ -294,6 +299,13 @@ static int walk(struct app *app, struct loader *ld, const cJSON *snap, bool writ
         int rc = 0;
         const char *nsid = opt_string(ld, ns, "namespaceId", DEFAULT_NAMESPACE, &rc);
         if (rc) return rc;
+        struct reply rep;   /* the rules the API applies to namespaceId */
+        reply_init(&rep);
+        if (naming_check_name_or_reply("namespaceId", nsid, strlen(nsid), &rep)) {
+            rc = bad(ld, "%s", rep.body ? rep.body : "invalid namespaceId");
+            reply_free(&rep);
+            return rc;
+        }
         const cJSON *svcs = cJSON_GetObjectItemCaseSensitive(ns, "services");
         if (svcs && !cJSON_IsArray(svcs)) return bad(ld, "field 'services' must be an array");
         int k = 0;

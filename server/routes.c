@@ -57,6 +57,7 @@ static const struct route ROUTES[] = {
     R("GET", "/__mock/faults", "mock.faults", h_mock_faults_list, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("DELETE", "/__mock/faults", "mock.faults", h_mock_faults_clear, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("DELETE", "/__mock/faults/", "mock.faults", h_mock_faults_delete, ROUTE_CONTROL | ROUTE_NO_LOCK | ROUTE_PREFIX),
+    R("GET", "/__mock/faults/", "mock.faults", h_mock_faults_get, ROUTE_CONTROL | ROUTE_NO_LOCK | ROUTE_PREFIX),
     R("GET", "/__mock/status", "mock.status", h_mock_status_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("PUT", "/__mock/status", "mock.status", h_mock_status_put, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("POST", "/__mock/forget", "mock.forget", h_mock_forget, ROUTE_CONTROL),
@@ -267,7 +268,10 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
     fault_view(req, r, &ident, group, sizeof group, svc, sizeof svc, ipbuf, sizeof ipbuf, clbuf, sizeof clbuf);
     bool control = (r && (r->flags & ROUTE_CONTROL)) || strncmp(req->path, "/__mock/", 8) == 0;
     if (!control) {
+        char grouped[2 * (NAME_MAX_BYTES + 1) + 3];
+        if (ident.service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", ident.group, ident.service);
         struct journal_in je = {
+            .service = ident.service ? grouped : NULL,
             .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = r ? r->api : NULL,
             .params = &req->params, .ip = ident.ip, .port = ident.port, .status = status, .drop = drop_name(rep->drop),
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,

@@ -27,6 +27,7 @@ CH(h_mock_clock_advance);
 CH(h_mock_faults_add);
 CH(h_mock_faults_list);
 CH(h_mock_faults_delete);
+CH(h_mock_faults_get);
 CH(h_mock_faults_clear);
 CH(h_mock_status_get);
 CH(h_mock_status_put);

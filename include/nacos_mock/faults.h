@@ -51,6 +51,8 @@ cJSON *faults_compact_to_json(const char *spec, char *err, size_t errlen);
 
 /* {"faults": [...]} in the order added, with hits, remaining and expired. Caller deletes. */
 cJSON *faults_list_json(struct faults *f, int64_t now_ms);
+/* The rule with this id as listed by faults_list_json, or NULL. Caller deletes. */
+cJSON *faults_get_json(struct faults *f, const char *id, int64_t now_ms);
 /* 0 deleted, 1 unknown id. */
 int faults_delete(struct faults *f, const char *id);
 void faults_clear(struct faults *f);

@@ -20,6 +20,7 @@ struct journal_in {
     int64_t time_ms;
     const char *method, *path, *api;   /* api NULL = no route */
     const struct params *params;
+    const char *service;               /* grouped service name, NULL when none */
     const char *ip;                    /* the instance the request is about (params or beat JSON) */
     int port;
     int status;                        /* 0 when the connection was dropped */
@@ -29,10 +30,10 @@ struct journal_in {
 };
 
 struct journal_query {
-    const char *api, *service, *ip;    /* NULL = any; service matches bare or grouped */
+    const char *api, *service, *ip;    /* NULL = any; service `svc` matches any group, `G@@svc` only G */
     int port, status;                  /* 0 = any */
     uint64_t since;                    /* entries with seq > since */
-    long limit;                        /* < 0 = all */
+    long limit;                        /* < 0 = all; with since: the oldest `limit` after it; else the newest */
 };
 
 /* capacity 0 disables recording. NULL on allocation failure. */
