@@ -49,9 +49,9 @@ int naming_check_name_or_reply(const char *field, const char *v, size_t len, str
         }
         i += k;
     }
-    if (strstr(v, GROUP_SEP)) {
-        reply_caused(rep, 400, "Param '%s' is illegal: '@@' may only separate group and service, got \"%s\"",
-                     field, v);
+    if (len >= 2 && memmem(v, len, GROUP_SEP, 2)) {   /* bounded: v need not be NUL-terminated at len */
+        reply_caused(rep, 400, "Param '%s' is illegal: '@@' may only separate group and service, got \"%.*s\"",
+                     field, (int)len, v);
         return -1;
     }
     return 0;
