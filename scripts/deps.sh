@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq)   # curl, jq: examples/ and tests/*.sh
+  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk)   # curl, jq: examples/ and tests/*.sh
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

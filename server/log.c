@@ -55,6 +55,7 @@ static void emit_json(cJSON *o)
     cJSON_Delete(o);
 }
 
+static void vline(const char *level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vline(const char *level, const char *fmt, va_list ap)
 {
     char ts[40], msg[1024];

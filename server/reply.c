@@ -38,6 +38,7 @@ void reply_text(struct reply *r, int status, const char *s)
     set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
 }
 
+static char *vformat(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 static char *vformat(const char *fmt, va_list ap)
 {
     char *out = NULL;
