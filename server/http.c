@@ -61,6 +61,7 @@ struct conn_state {
     enum conn_phase phase;
     bool client_gone;
     bool counted;             /* included in in_flight until the completion callback */
+    bool fresh;               /* made by on_uri; the access handler has not run yet */
     char *path;
     struct request req;
     struct reply rep;
@@ -262,17 +263,52 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
+static struct conn_state *conn_state_new(void)
+{
+    struct conn_state *cs = calloc(1, sizeof *cs);
+    if (!cs) return NULL;
+    params_init(&cs->req.params);
+    reply_init(&cs->rep);
+    return cs;
+}
+
+/* Called by libmicrohttpd with the raw URI before it parses the query into its per-connection pool.
+ * A query with thousands of tiny arguments (`?a&a&a...`) would exhaust that pool, and MHD 0.9.75 then
+ * neither answers nor closes until the connection times out. So past PARAMS_MAX arguments the query
+ * is ended right after its '?' in MHD's own (writable) request buffer — 0.9.75 calls this callback
+ * before it parses the arguments from that buffer — and the request is answered 400 "too many
+ * parameters". Returns the per-request state (the documented use of this callback). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    struct conn_state *cs = conn_state_new();
+    if (!cs) return NULL;
+    cs->fresh = true;
+    char *q = strchr(uri, '?');
+    if (q) {
+        size_t args = 1;
+        for (const char *p = q + 1; *p; p++) args += *p == '&';
+        if (args > PARAMS_MAX) {
+            q[1] = '\0';
+            cs->req.params.overflow = true;
+        }
+    }
+    return cs;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size, void **con_cls)
 {
     (void)version;
     struct http_server *srv = cls;
     struct conn_state *cs = *con_cls;
+    if (cs && cs->fresh) {   /* first call, state made by on_uri */
+        cs->fresh = false;
+        return MHD_YES;
+    }
     if (!cs) {
-        cs = calloc(1, sizeof *cs);
-        if (!cs) return MHD_NO;
-        params_init(&cs->req.params);
-        reply_init(&cs->rep);
+        if (!(cs = conn_state_new())) return MHD_NO;
         *con_cls = cs;
         return MHD_YES;
     }
@@ -384,7 +420,7 @@ struct http_server *http_start(struct app *app, char *err, size_t errlen)
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,

@@ -190,6 +190,13 @@ struct store *store_open(const char *path, char *err, size_t errlen)
     }
     /* a restarted server has lost every ephemeral instance */
     if (exec(st->db, "DELETE FROM instances WHERE ephemeral", err, errlen)) goto fail;
+    /* services that lost their last instance with the restart become empty now, so the empty-service
+     * cleaner collects them like any other (the virtual clock starts at real time) */
+    if (exec(st->db,
+             "UPDATE services SET empty_since_ms = CAST(strftime('%s', 'now') AS INTEGER) * 1000"
+             " WHERE empty_since_ms = 0 AND NOT EXISTS(SELECT 1 FROM instances WHERE service_id = services.id)",
+             err, errlen))
+        goto fail;
 
     for (int i = 0; i < S__COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
