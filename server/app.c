@@ -151,6 +151,7 @@ void app_free(struct app *app)
 
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service)
 {
-    if (service_id) store_service_touch(app->store, service_id, now_ms);
+    /* the stamp is real time, so a virtual clock reset never makes new data look older than cached data */
+    if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
     push_service_changed(app->push, ns, service);
 }

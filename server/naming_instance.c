@@ -470,8 +470,10 @@ cJSON *naming_list_render(struct app *app, const struct list_query *q)
     int f = store_service_get(app->store, q->ns, q->service, &s);
     double threshold = 0;
     cJSON *svc_md = NULL;
+    int64_t ref = clock_real_ms();   /* unknown or never-changed service: now */
     if (f < 0) goto fail;
     if (f == 0) {
+        if (s.revision > 0) ref = s.revision;   /* same state ⇒ same stamp, in lists and pushes alike */
         threshold = s.protect_threshold;
         svc_md = metadata_object(s.metadata);
         int rc = store_instance_foreach(app->store, s.id, add_host, &lc);
@@ -523,7 +525,7 @@ cJSON *naming_list_render(struct app *app, const struct list_query *q)
     json_add_int(o, "cacheMillis", q->subscribed ? 10000 : 3000);
     cJSON_AddItemToObject(o, "hosts", lc.hosts);
     lc.hosts = NULL;
-    json_add_int(o, "lastRefTime", clock_real_ms());
+    json_add_int(o, "lastRefTime", ref);
     cJSON_AddStringToObject(o, "checksum", checksum);
     cJSON_AddBoolToObject(o, "allIPs", false);
     cJSON_AddBoolToObject(o, "reachProtectionThreshold", protect);

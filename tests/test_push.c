@@ -262,6 +262,8 @@ static void assert_same_as_list(struct nm_server *s, const struct pkt *p, const 
     assert_string_equal(str(d, "clusters"), str(l, "clusters"));
     assert_int_equal(num(d, "cacheMillis"), num(l, "cacheMillis"));
     assert_string_equal(str(d, "checksum"), str(l, "checksum"));
+    /* same state, same stamp: clients drop data whose lastRefTime is older than what they hold */
+    assert_int_equal(num(d, "lastRefTime"), num(l, "lastRefTime"));
     assert_int_equal(n_hosts(d), n_hosts(l));
     for (int i = 0; i < n_hosts(l); i++) {
         const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "hosts"), i);
@@ -289,6 +291,37 @@ static long long subscribe_count(struct nm_server *s)
     long long n = num(m, "subscribeCount");
     cJSON_Delete(m);
     return n;
+}
+
+/* lastRefTime changes only when the service does, and only grows: also across a clock jump and a reset */
+static void test_last_ref_time_only_grows(void **state)
+{
+    (void)state;
+    struct nm_server *s = start(NULL);
+    reg(s, NULL, "ref", "10.0.0.1");
+    cJSON *a = list_ua(s, "serviceName=ref", NULL);
+    usleep(20000);
+    cJSON *b = list_ua(s, "serviceName=ref", NULL);
+    assert_int_equal(num(a, "lastRefTime"), num(b, "lastRefTime"));   /* unchanged service, same stamp */
+    reg(s, NULL, "ref", "10.0.0.2");
+    cJSON *c = list_ua(s, "serviceName=ref", NULL);
+    assert_true(num(c, "lastRefTime") > num(b, "lastRefTime"));
+    advance(s, 3600000);
+    reg(s, NULL, "ref", "10.0.0.3");
+    cJSON *d = list_ua(s, "serviceName=ref", NULL);
+    assert_true(num(d, "lastRefTime") > num(c, "lastRefTime"));
+    struct nm_resp r;
+    assert_int_equal(nm_http(s, "POST", "/__mock/reset", "", "application/json", NULL, &r), 200);
+    nm_resp_free(&r);
+    reg(s, NULL, "ref", "10.0.0.4");
+    cJSON *e = list_ua(s, "serviceName=ref", NULL);
+    assert_true(num(e, "lastRefTime") > num(d, "lastRefTime"));
+    cJSON_Delete(a);
+    cJSON_Delete(b);
+    cJSON_Delete(c);
+    cJSON_Delete(d);
+    cJSON_Delete(e);
+    stop(s);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -588,6 +621,7 @@ int main(void)
         cmocka_unit_test_teardown(test_no_push_for_other_services, teardown),
         cmocka_unit_test_teardown(test_push_goes_to_peer_not_client_ip, teardown),
         cmocka_unit_test_teardown(test_subscribe_count, teardown),
+        cmocka_unit_test_teardown(test_last_ref_time_only_grows, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

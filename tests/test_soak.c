@@ -584,8 +584,13 @@ static void test_soak(void **state)
     check_journal();
     assert_true(faults > 0);
     assert_true(rss_q > 0 && rss_end > 0);
+#ifndef NACOS_MOCK_SANITIZED
     if (rss_end - rss_q > RSS_GROWTH_MAX_KB)
         fail_msg("server RSS grew by %ld kB between 1/4 of the soak and its end", rss_end - rss_q);
+#else
+    /* ASan's quarantine holds freed memory on purpose: RSS says nothing here; LeakSanitizer checks instead */
+    fprintf(stderr, "soak: RSS growth %ld kB not checked under sanitizers\n", rss_end - rss_q);
+#endif
 
     for (int i = 0; i < NCLIENTS; i++) {
         curl_easy_cleanup(cl[i].h);

@@ -289,15 +289,15 @@ static void test_service_touch(void **state)
     struct service_rec s;
     struct instance_rec i1 = inst(id, "DEFAULT", "10.0.0.1", 8080, "i1");
     put(st, &i1, true);
-    assert_int_equal(store_service_touch(st, id, T0 + 100), 0);
+    assert_int_equal(store_service_touch(st, id, T0 + 100, 0), 0);
     assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
     assert_int_equal(s.empty_since_ms, 0);   /* has instances */
     assert_int_equal(s.revision, 1);
     store_service_rec_free(&s);
 
     assert_int_equal(store_instance_delete(st, id, "DEFAULT", "10.0.0.1", 8080, true), 0);
-    assert_int_equal(store_service_touch(st, id, T0 + 200), 0);
-    assert_int_equal(store_service_touch(st, id, T0 + 300), 0);   /* stays at the first empty time */
+    assert_int_equal(store_service_touch(st, id, T0 + 200, 0), 0);
+    assert_int_equal(store_service_touch(st, id, T0 + 300, 0), 0);   /* stays at the first empty time */
     assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
     assert_int_equal(s.empty_since_ms, T0 + 200);
     assert_int_equal(s.revision, 3);
@@ -722,7 +722,7 @@ static void test_forget_ephemeral(void **state)
     struct instance_rec p = inst(a, "DEFAULT", "10.0.0.9", 1, "p");
     p.ephemeral = false;
     put(st, &p, true);
-    for (int i = 0; i < 3; i++) assert_int_equal(store_service_touch(st, (int64_t[]){a, b, d}[i], T0), 0);
+    for (int i = 0; i < 3; i++) assert_int_equal(store_service_touch(st, (int64_t[]){a, b, d}[i], T0, 0), 0);
 
     /* narrowed to one service of one namespace */
     struct seen seen = {0};
@@ -770,7 +770,7 @@ static void test_gc_empty_services(void **state)
     assert_int_equal(store_service_ensure(st, NS, "g@@busy", T0, &busy), 0);
     struct instance_rec in = inst(busy, "DEFAULT", "10.0.0.1", 1, "x");
     put(st, &in, true);
-    assert_int_equal(store_service_touch(st, busy, T0), 0);
+    assert_int_equal(store_service_touch(st, busy, T0, 0), 0);
 
     long removed = -1;
     assert_int_equal(store_gc_empty_services(st, T0, &removed), 0);   /* empty since T0 is not before T0 */

@@ -93,7 +93,7 @@ static int64_t add(struct fx *f, const struct inst_spec *s)
     bool created = false;
     assert_int_equal(store_instance_upsert(f->app.store, &in, &created), 0);
     assert_true(created);
-    assert_int_equal(store_service_touch(f->app.store, sid, s->last_beat), 0);
+    assert_int_equal(store_service_touch(f->app.store, sid, s->last_beat, 0), 0);
     pthread_mutex_unlock(&f->app.mu);
     return sid;
 }
@@ -553,7 +553,7 @@ static void test_large_registry_nothing_due(void **state)
         };
         if (store_instance_upsert(st, &in, NULL)) fail_msg("upsert %d: %s", i, store_errmsg(st));
     }
-    assert_int_equal(store_service_touch(st, sid, T0), 0);
+    assert_int_equal(store_service_touch(st, sid, T0, 0), 0);
     assert_int_equal(store_commit(st), 0);
 
     /* the sweeper reads instances only through the due query: it yields none at T0 + 15000 */

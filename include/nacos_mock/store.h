@@ -30,7 +30,8 @@ struct service_rec {
     bool explicit_;              /* created by POST /service (kept when empty) */
     int64_t created_ms;
     int64_t empty_since_ms;      /* virtual time it became empty, 0 when it has instances */
-    int64_t revision;            /* bumped by every change of its instances */
+    int64_t revision;            /* change stamp: max(previous + 1, stamp given), so it only grows;
+                                    reported as lastRefTime (clients drop data that looks older) */
 };
 
 struct instance_rec {
@@ -79,8 +80,9 @@ typedef int (*store_service_cb)(void *ctx, const struct service_rec *s);   /* no
  * the count before paging. */
 int store_service_list(struct store *st, const char *ns, const char *group, long offset, long limit,
                        store_service_cb cb, void *ctx, long *total);
-/* After a change of its instances: revision++, and empty_since set (to now) or cleared. */
-int store_service_touch(struct store *st, int64_t id, int64_t now_ms);
+/* After a change of its instances: revision = max(revision + 1, stamp_ms), and empty_since set (to
+ * now_ms, virtual) or cleared. */
+int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t stamp_ms);
 
 /* ---- instances */
 /* Inserts or replaces the instance keyed by (service, cluster, ip, port). A replaced instance keeps
