@@ -18,6 +18,7 @@
 #include "nacos_mock/log.h"
 #include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
+#include "nacos_mock/reply.h"
 #include "nacos_mock/sweeper.h"
 #include "nacos_mock/util.h"
 #include "nacos_mock/store.h"
@@ -154,4 +155,10 @@ void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, co
     /* the stamp is real time, so a virtual clock reset never makes new data look older than cached data */
     if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
     push_service_changed(app->push, ns, service);
+}
+
+void app_reply_store_error(struct app *app, struct reply *rep)
+{
+    store_rollback(app->store);
+    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
 }

@@ -13,7 +13,9 @@ struct entry {
     int64_t time_ms;
     int status, port;
     double duration_ms;
-    const char *method, *path, *api, *params_json, *service, *ip, *drop, *fault;   /* into blob */
+    const char *method, *path, *api, *service, *ip, *drop, *fault;   /* into blob */
+    const char *params;      /* into blob: n_params pairs "key\0value\0", rendered as JSON when queried */
+    size_t n_params;
     char *blob;
 };
 
@@ -79,19 +81,26 @@ static size_t json_str(char *buf, size_t cap, const char *s)
     return o;
 }
 
-static char *render_params(const struct params *p)
+/* The JSON object text of an entry's parameters (n pairs "key\0value\0" from `packed`). Caller frees;
+ * NULL when out of memory. Done at query time: escaping on every request would cost each request more
+ * than copying the strings does. */
+static char *render_params(const char *packed, size_t n)
 {
     size_t need = 3;
-    for (size_t i = 0; p && i < p->n; i++) need += json_str(NULL, 0, p->v[i].key) + json_str(NULL, 0, p->v[i].val) + 2;
+    const char *s = packed;
+    for (size_t i = 0; i < 2 * n; i++, s += strlen(s) + 1) need += json_str(NULL, 0, s) + 1;
     char *b = malloc(need);
     if (!b) return NULL;
     size_t o = 0;
     b[o++] = '{';
-    for (size_t i = 0; p && i < p->n; i++) {
+    s = packed;
+    for (size_t i = 0; i < n; i++) {
         if (i) b[o++] = ',';
-        o += json_str(b + o, need - o, p->v[i].key);
+        o += json_str(b + o, need - o, s);
+        s += strlen(s) + 1;
         b[o++] = ':';
-        o += json_str(b + o, need - o, p->v[i].val);
+        o += json_str(b + o, need - o, s);
+        s += strlen(s) + 1;
     }
     b[o++] = '}';
     b[o] = '\0';
@@ -101,26 +110,31 @@ static char *render_params(const struct params *p)
 uint64_t journal_record(struct journal *j, const struct journal_in *e)
 {
     if (!j || !j->cap) return 0;
-    char *pj = render_params(e->params);
-    if (!pj) return 0;
-    const char *service = e->service;
-    const char *ip = e->ip;
-    const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, pj, service, ip, e->drop,
+    const struct params *p = e->params;
+    size_t n_params = p ? p->n : 0;
+    const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, e->service, e->ip, e->drop,
                           e->fault_id};
+    enum { N_STRS = sizeof strs / sizeof strs[0] };
     size_t total = 0;
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) total += strs[i] ? strlen(strs[i]) + 1 : 0;
+    for (size_t i = 0; i < n_params; i++) total += strlen(p->v[i].key) + strlen(p->v[i].val) + 2;
+    for (size_t i = 0; i < N_STRS; i++) total += strs[i] ? strlen(strs[i]) + 1 : 0;
     char *blob = malloc(total);
-    if (!blob) { free(pj); return 0; }
-    const char *out[8];
+    if (!blob) return 0;
     char *w = blob;
-    for (size_t i = 0; i < 8; i++) {
+    for (size_t i = 0; i < n_params; i++) {
+        size_t kn = strlen(p->v[i].key) + 1, vn = strlen(p->v[i].val) + 1;
+        memcpy(w, p->v[i].key, kn);
+        memcpy(w + kn, p->v[i].val, vn);
+        w += kn + vn;
+    }
+    const char *out[N_STRS];
+    for (size_t i = 0; i < N_STRS; i++) {
         if (!strs[i]) { out[i] = NULL; continue; }
         size_t n = strlen(strs[i]) + 1;
         memcpy(w, strs[i], n);
         out[i] = w;
         w += n;
     }
-    free(pj);
     long long port = e->port;
 
     pthread_mutex_lock(&j->mu);
@@ -136,8 +150,8 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     uint64_t seq = j->next_seq++;
     j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
                                    .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
-                                   .params_json = out[3], .service = out[4], .ip = out[5], .drop = out[6],
-                                   .fault = out[7], .blob = blob};
+                                   .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
+                                   .params = blob, .n_params = n_params, .blob = blob};
     pthread_mutex_unlock(&j->mu);
     return seq;
 }
@@ -179,7 +193,9 @@ cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
         cJSON_AddStringToObject(r, "path", e->path);
         if (e->api) cJSON_AddStringToObject(r, "api", e->api);
         else cJSON_AddNullToObject(r, "api");
-        cJSON_AddRawToObject(r, "params", e->params_json);
+        char *pj = render_params(e->params, e->n_params);
+        cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
+        free(pj);
         if (e->status) cJSON_AddNumberToObject(r, "status", e->status);
         else cJSON_AddNullToObject(r, "status");
         if (e->drop) cJSON_AddStringToObject(r, "drop", e->drop);

@@ -50,12 +50,6 @@ static int key_or_reply(const struct request *req, struct reply *rep, struct ins
     return naming_check_name_or_reply("clusterName", k->cluster, strlen(k->cluster), rep);
 }
 
-static void store_failed(struct app *app, struct reply *rep)
-{
-    store_rollback(app->store);
-    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
-}
-
 static int weight_or_reply(const struct params *p, struct reply *rep, double def, double *w)
 {
     if (param_double_or_reply(p, rep, "weight", def, w)) return -1;
@@ -191,7 +185,7 @@ static int write_instance(struct app *app, const struct instance_write *w, enum 
     rc = 0;
     goto out;
 store_err:
-    store_failed(app, rep);
+    app_reply_store_error(app, rep);
 out:
     if (have_old) store_instance_rec_free(&old);
     cJSON_free(md_text);
@@ -248,10 +242,10 @@ void h_instance_deregister(struct app *app, struct request *req, struct reply *r
     bool ephemeral = param_bool(&req->params, "ephemeral", true);
     struct service_rec s;
     int f = store_service_get(app->store, k.ns, k.service, &s);
-    if (f < 0) { store_failed(app, rep); return; }
+    if (f < 0) { app_reply_store_error(app, rep); return; }
     if (f == 0) {
         int d = store_instance_delete(app->store, s.id, k.cluster, k.ip, k.port, ephemeral);
-        if (d < 0) { store_service_rec_free(&s); store_failed(app, rep); return; }
+        if (d < 0) { store_service_rec_free(&s); app_reply_store_error(app, rep); return; }
         if (d == 0) app_service_changed(app, req->now_ms, s.id, k.ns, k.service);
         store_service_rec_free(&s);
     }
@@ -265,12 +259,12 @@ static int find_instance(struct app *app, const struct inst_key *k, int64_t *sid
 {
     struct service_rec s;
     int f = store_service_get(app->store, k->ns, k->service, &s);
-    if (f < 0) { store_failed(app, rep); return -1; }
+    if (f < 0) { app_reply_store_error(app, rep); return -1; }
     if (f == 1) return 1;
     *sid = s.id;
     store_service_rec_free(&s);
     int g = store_instance_get(app->store, *sid, k->cluster, k->ip, k->port, inst);
-    if (g < 0) { store_failed(app, rep); return -1; }
+    if (g < 0) { app_reply_store_error(app, rep); return -1; }
     return g == 0 ? 0 : 2;
 }
 
@@ -316,7 +310,7 @@ void h_instance_patch(struct app *app, struct request *req, struct reply *rep)
     in.delete_timeout_ms = del;
     in.instance_id = NULL;   /* keep */
     if (store_instance_upsert(app->store, &in, NULL)) {
-        store_failed(app, rep);
+        app_reply_store_error(app, rep);
     } else {
         app_service_changed(app, req->now_ms, sid, k.ns, k.service);
         reply_ok(rep);
@@ -326,16 +320,6 @@ out_inst:
     store_instance_rec_free(&cur);
 out:
     cJSON_Delete(md);
-}
-
-static cJSON *metadata_object(const char *text)
-{
-    cJSON *m = text ? cJSON_Parse(text) : NULL;
-    if (!cJSON_IsObject(m)) {
-        cJSON_Delete(m);
-        m = cJSON_CreateObject();
-    }
-    return m;
 }
 
 struct cluster_probe { const char *cluster; long n; };
@@ -385,7 +369,7 @@ void h_instance_detail(struct app *app, struct request *req, struct reply *rep)
     json_add_double(o, "weight", r.weight);
     cJSON_AddBoolToObject(o, "healthy", r.healthy);
     cJSON_AddStringToObject(o, "instanceId", r.instance_id);
-    cJSON_AddItemToObject(o, "metadata", metadata_object(r.metadata));
+    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r.metadata));
     store_instance_rec_free(&r);
     reply_json(rep, 200, o);
 }
@@ -425,7 +409,7 @@ static int add_host(void *ctx, const struct instance_rec *r)
     cJSON_AddBoolToObject(h, "healthy", r->healthy);
     cJSON_AddBoolToObject(h, "marked", r->marked);
     cJSON_AddStringToObject(h, "instanceId", r->instance_id);
-    cJSON *md = metadata_object(r->metadata);
+    cJSON *md = json_object_or_empty(r->metadata);
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, MD_GENERATOR);
     cJSON_AddItemToObject(h, "metadata", md);
     cJSON_AddBoolToObject(h, "enabled", r->enabled);
@@ -475,7 +459,7 @@ cJSON *naming_list_render(struct app *app, const struct list_query *q)
     if (f == 0) {
         if (s.revision > 0) ref = s.revision;   /* same state ⇒ same stamp, in lists and pushes alike */
         threshold = s.protect_threshold;
-        svc_md = metadata_object(s.metadata);
+        svc_md = json_object_or_empty(s.metadata);
         int rc = store_instance_foreach(app->store, s.id, add_host, &lc);
         store_service_rec_free(&s);
         if (rc) goto fail;
@@ -567,7 +551,7 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
     };
     cJSON *o = naming_list_render(app, &q);
     if (!o) {
-        store_failed(app, rep);
+        app_reply_store_error(app, rep);
         return;
     }
     reply_json(rep, 200, o);
@@ -628,7 +612,7 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
 
     struct beat_result br;
     int f = store_instance_beat(app->store, w.k.ns, w.k.service, w.k.cluster, w.k.ip, w.k.port, req->now_ms, &br);
-    if (f < 0) { store_failed(app, rep); goto out; }
+    if (f < 0) { app_reply_store_error(app, rep); goto out; }
     if (f == 0) {
         if (br.was_unhealthy) {
             log_transition(br.instance_id, w.k.ns, w.k.service, "UNHEALTHY", "HEALTHY", req->now_ms - br.prev_beat_ms);
@@ -697,7 +681,7 @@ void h_instance_statuses(struct app *app, struct request *req, struct reply *rep
     cJSON *o = cJSON_CreateObject(), *ips = cJSON_AddArrayToObject(o, "ips");
     struct service_rec s;
     int f = store_service_get(app->store, ns, svc, &s);
-    if (f < 0) { cJSON_Delete(o); store_failed(app, rep); return; }
+    if (f < 0) { cJSON_Delete(o); app_reply_store_error(app, rep); return; }
     if (f == 0) {
         store_instance_foreach(app->store, s.id, add_status, ips);
         store_service_rec_free(&s);
@@ -761,7 +745,7 @@ void h_instance_metadata_batch(struct app *app, struct request *req, struct repl
     cJSON *updated = cJSON_AddArrayToObject(out, "updated");
     struct service_rec s;
     int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) { store_failed(app, rep); goto done; }
+    if (f < 0) { app_reply_store_error(app, rep); goto done; }
     if (f == 1) {
         reply_caused(rep, 500, "service not found, namespace: %s, service: %s", ns, service);
         goto done;
@@ -772,7 +756,7 @@ void h_instance_metadata_batch(struct app *app, struct request *req, struct repl
         int port = (int)cJSON_GetArrayItem(e, 2)->valuedouble;
         struct instance_rec r;
         if (store_instance_get(app->store, s.id, cl, ip, port, &r) != 0) continue;
-        cJSON *cur = metadata_object(r.metadata);
+        cJSON *cur = json_object_or_empty(r.metadata);
         for (cJSON *kv = md->child; kv; kv = kv->next) {
             cJSON_DeleteItemFromObjectCaseSensitive(cur, kv->string);
             if (!del) cJSON_AddStringToObject(cur, kv->string, kv->valuestring);

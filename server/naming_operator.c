@@ -28,7 +28,7 @@ void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
 {
     long services = 0, instances = 0, healthy = 0;
     if (store_counts(app->store, &services, &instances, &healthy)) {
-        reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        app_reply_store_error(app, rep);
         return;
     }
     double load[1] = {0};
@@ -159,7 +159,7 @@ void h_health_instance(struct app *app, struct request *req, struct reply *rep)
     reply_ok(rep);
     return;
 store_err:
-    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
+    app_reply_store_error(app, rep);
 }
 
 void h_console_liveness(struct app *app, struct request *req, struct reply *rep)

@@ -72,19 +72,13 @@ static int body_or_reply(const struct request *req, struct reply *rep, struct sv
     return 0;
 }
 
-static void store_failed(struct app *app, struct reply *rep)
-{
-    store_rollback(app->store);
-    reply_caused(rep, 500, "registry store error: %s", store_errmsg(app->store));
-}
-
 void h_service_create(struct app *app, struct request *req, struct reply *rep)
 {
     struct svc_params sp;
     if (key_or_reply(req, rep, &sp) == 0 && body_or_reply(req, rep, &sp) == 0) {
         int rc = store_service_create(app->store, sp.ns, sp.name, sp.threshold, sp.metadata, sp.selector, true,
                                       clock_now_ms(&app->clock), NULL);
-        if (rc < 0) store_failed(app, rep);
+        if (rc < 0) app_reply_store_error(app, rep);
         else if (rc == 1) reply_caused(rep, 400, "specified service already exists, serviceName : %s", sp.name);
         else reply_ok(rep);
     }
@@ -97,14 +91,14 @@ void h_service_delete(struct app *app, struct request *req, struct reply *rep)
     if (key_or_reply(req, rep, &sp)) return;
     struct service_rec s;
     int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { store_failed(app, rep); return; }
+    if (f < 0) { app_reply_store_error(app, rep); return; }
     if (f == 1) {
         reply_caused(rep, 400, "specified service not exist, serviceName : %s", sp.name);
         return;
     }
     /* 1.x drops the instances with the service; subscribers see an empty list */
     if (store_service_delete(app->store, s.id) < 0) {
-        store_failed(app, rep);
+        app_reply_store_error(app, rep);
     } else {
         app_service_changed(app, req->now_ms, 0, sp.ns, sp.name);
         reply_ok(rep);
@@ -121,13 +115,13 @@ void h_service_update(struct app *app, struct request *req, struct reply *rep)
         goto out;
     struct service_rec s;
     int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { store_failed(app, rep); goto out; }
+    if (f < 0) { app_reply_store_error(app, rep); goto out; }
     if (f == 1) {
         reply_caused(rep, 500, "service %s not found!", sp.name);
         goto out;
     }
     if (store_service_update(app->store, s.id, sp.threshold, sp.metadata, sp.selector)) {
-        store_failed(app, rep);
+        app_reply_store_error(app, rep);
     } else {
         app_service_changed(app, req->now_ms, s.id, sp.ns, sp.name);   /* the threshold changes what lists answer */
         reply_ok(rep);
@@ -151,23 +145,13 @@ static int add_cluster(void *ctx, const struct instance_rec *r)
     return 0;
 }
 
-static cJSON *parse_object_or_empty(const char *text)
-{
-    cJSON *j = cJSON_Parse(text);
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        j = cJSON_CreateObject();
-    }
-    return j;
-}
-
 void h_service_get(struct app *app, struct request *req, struct reply *rep)
 {
     struct svc_params sp;
     if (key_or_reply(req, rep, &sp)) return;
     struct service_rec s;
     int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { store_failed(app, rep); return; }
+    if (f < 0) { app_reply_store_error(app, rep); return; }
     if (f == 1) {
         reply_caused(rep, 500, "service %s is not found!", sp.name);
         return;
@@ -179,8 +163,8 @@ void h_service_get(struct app *app, struct request *req, struct reply *rep)
     cJSON_AddStringToObject(o, "name", bare);
     cJSON_AddStringToObject(o, "namespaceId", s.ns);
     json_add_double(o, "protectThreshold", s.protect_threshold);
-    cJSON_AddItemToObject(o, "metadata", parse_object_or_empty(s.metadata));
-    cJSON_AddItemToObject(o, "selector", parse_object_or_empty(s.selector));
+    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(s.metadata));
+    cJSON_AddItemToObject(o, "selector", json_object_or_empty(s.selector));
     cJSON_AddStringToObject(o, "groupName", group);
     cJSON *clusters = cJSON_AddArrayToObject(o, "clusters");
     store_instance_foreach(app->store, s.id, add_cluster, clusters);
@@ -221,7 +205,7 @@ void h_service_list(struct app *app, struct request *req, struct reply *rep)
     long total = 0;
     if (store_service_list(app->store, ns, group, start, page_size > 0 ? page_size : 0, add_dom, doms, &total)) {
         cJSON_Delete(o);
-        store_failed(app, rep);
+        app_reply_store_error(app, rep);
         return;
     }
     json_add_int(o, "count", total);

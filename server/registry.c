@@ -17,16 +17,6 @@
 #include "nacos_mock/store.h"
 #include "nacos_mock/util.h"
 
-static cJSON *object_or_empty(const char *text)
-{
-    cJSON *j = text ? cJSON_Parse(text) : NULL;
-    if (!cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        j = cJSON_CreateObject();
-    }
-    return j;
-}
-
 struct dump_ctx {
     struct app *app;
     cJSON *namespaces, *cur_ns;
@@ -46,7 +36,7 @@ static int dump_instance(void *ctx, const struct instance_rec *r)
     cJSON_AddBoolToObject(o, "enabled", r->enabled);
     cJSON_AddBoolToObject(o, "ephemeral", r->ephemeral);
     cJSON_AddBoolToObject(o, "marked", r->marked);
-    cJSON_AddItemToObject(o, "metadata", object_or_empty(r->metadata));
+    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r->metadata));
     if (r->app) cJSON_AddStringToObject(o, "app", r->app);
     json_add_int(o, "lastBeatMs", r->last_beat_ms);
     json_add_int(o, "registeredMs", r->registered_ms);
@@ -80,8 +70,8 @@ static int dump_service(void *ctx, const struct service_rec *s)
     cJSON_AddStringToObject(o, "name", bare);
     cJSON_AddStringToObject(o, "groupName", group);
     json_add_double(o, "protectThreshold", s->protect_threshold);
-    cJSON_AddItemToObject(o, "metadata", object_or_empty(s->metadata));
-    cJSON_AddItemToObject(o, "selector", object_or_empty(s->selector));
+    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(s->metadata));
+    cJSON_AddItemToObject(o, "selector", json_object_or_empty(s->selector));
     cJSON_AddBoolToObject(o, "explicit", s->explicit_);
     cJSON_AddArrayToObject(o, "instances");
     cJSON_AddItemToArray(l->cur, o);

@@ -130,3 +130,13 @@ cJSON *json_add_int(cJSON *obj, const char *key, long long v)
     snprintf(buf, sizeof buf, "%lld", v);
     return cJSON_AddRawToObject(obj, key, buf);
 }
+
+cJSON *json_object_or_empty(const char *text)
+{
+    cJSON *j = text ? cJSON_Parse(text) : NULL;
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        j = cJSON_CreateObject();
+    }
+    return j;
+}

@@ -58,6 +58,10 @@ int app_port(const struct app *app);
 void app_stop(struct app *app);
 void app_free(struct app *app);
 
+/* Rolls back any open transaction and answers 500 `caused: registry store error: <sqlite message>;`. */
+struct reply;
+void app_reply_store_error(struct app *app, struct reply *rep);
+
 const char *app_status_name(int status);
 int app_status_parse(const char *s);
 

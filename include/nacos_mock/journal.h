@@ -1,7 +1,8 @@
 /*
  * journal — every request that reaches the Nacos API, in a bounded ring (newest kept), for
- * GET /__mock/requests. An entry is stored as a few strings in one allocation, parameters
- * pre-rendered as a JSON object text, so recording costs one malloc and no JSON tree.
+ * GET /__mock/requests. An entry is stored as a few strings in one allocation, parameters as raw
+ * key/value strings rendered as JSON only when queried, so recording costs one malloc and a few
+ * copies: no escaping and no JSON tree on the request path.
  *
  * Threading: own mutex; any thread records and queries.
  */

@@ -49,5 +49,8 @@ void reply_ok(struct reply *r);
 /* JSON number helpers that keep Java's rendering of doubles (1.0, not 1). */
 cJSON *json_add_double(cJSON *obj, const char *key, double v);
 cJSON *json_add_int(cJSON *obj, const char *key, long long v);
+/* A stored JSON object text (metadata, selector) parsed, or a new empty object when it is not one.
+ * Caller deletes. */
+cJSON *json_object_or_empty(const char *text);
 
 #endif
