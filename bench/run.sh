@@ -1,0 +1,481 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317  # cleanup and the setup_* functions are called indirectly (trap, $setup)
+# bench/run.sh — measures nacos-mock against the machine's limit (see bench/README.md).
+#
+#   bench/run.sh            build a Release tree in build-bench/, run every scenario, print the table
+#   bench/run.sh --smoke    every scenario for ~1 s with tiny sizes (checks the bench still works)
+#
+# Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
+#          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
+#          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal),
+#          --strict (exit 1 when a target is missed).
+# Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32).
+#
+# Only 127.0.0.1 is ever contacted; every server is started on --port 0 and its port read from its
+# listening line; every process started here is stopped on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export BENCH_DIR=$ROOT/bench   # the wrk scripts load common.lua from here
+MODE=full
+BUILD_DIR=$ROOT/build-bench
+DO_BUILD=1
+STRICT=0
+ONLY=""
+RUNS=""
+DURATION=""
+
+usage() { sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; }
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) MODE=smoke ;;
+    --build-dir) BUILD_DIR=$(cd "$2" 2>/dev/null && pwd || echo "$2"); shift ;;
+    --no-build) DO_BUILD=0 ;;
+    --runs) RUNS=$2; shift ;;
+    --duration) DURATION=$2; shift ;;
+    --only) ONLY=$2; shift ;;
+    --strict) STRICT=1 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+THREADS=${BENCH_THREADS:-2}
+WRK_THREADS=${BENCH_WRK_THREADS:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+if [ "$MODE" = smoke ]; then
+  RUNS=${RUNS:-1}; DURATION=${DURATION:-1}
+  BEAT_N=50; BEAT_SVCS=5; LIST_N=10; SWEEP_N=2000; MEM_SMALL=500; MEM_LARGE=2000; FAULT_RULES=10
+  STARTUP_RUNS=3; SWEEP_LEAD_MS=300; SWEEP_GAP_MS=400; SWEEP_WRK_S=2; CHUNK=1000; MEM_RUNS=1
+else
+  RUNS=${RUNS:-5}; DURATION=${DURATION:-5}
+  BEAT_N=1000; BEAT_SVCS=10; LIST_N=100; SWEEP_N=100000; MEM_SMALL=10000; MEM_LARGE=100000; FAULT_RULES=100
+  STARTUP_RUNS=21; SWEEP_LEAD_MS=1500; SWEEP_GAP_MS=2500; SWEEP_WRK_S=6; CHUNK=4000; MEM_RUNS=3
+fi
+SWEEP_SVCS=100
+LAT_CONNECTIONS=8
+LAT_DELAY_MS=4
+
+MOCK=$BUILD_DIR/nacos-mock
+REF=$BUILD_DIR/bench/nm_bench_reference
+STARTUP=$BUILD_DIR/bench/nm_bench_startup
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ prerequisites and build
+
+ensure_wrk() {
+  command -v wrk >/dev/null 2>&1 && return 0
+  log "installing wrk (Debian package)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends wrk >/dev/null
+  command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed"
+}
+
+ensure_wrk
+command -v curl >/dev/null 2>&1 || die "curl is needed"
+if [ "$DO_BUILD" = 1 ]; then
+  "$ROOT/scripts/deps.sh"
+  log "building Release in $BUILD_DIR"
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
+fi
+for b in "$MOCK" "$REF" "$STARTUP"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
+
+# ------------------------------------------------------------------ processes
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/nacos-mock-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+SPID=0; SPORT=0; SERIAL=0
+# start_server NAME COMMAND...: starts it on --port 0 (the command must include it), waits for the
+# listening line; sets SPID and SPORT. stderr goes to $TMP/NAME.N.err.
+start_server() {
+  local name=$1; shift
+  SERIAL=$((SERIAL + 1))
+  local out=$TMP/$name.$SERIAL.out err=$TMP/$name.$SERIAL.err
+  "$@" >"$out" 2>"$err" &
+  SPID=$!
+  PIDS+=("$SPID")
+  local i line=""
+  for i in $(seq 1 500); do
+    line=$(grep -m1 'listening on http://127.0.0.1:' "$out" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    kill -0 "$SPID" 2>/dev/null || die "$name exited at start: $(tail -3 "$err")"
+    sleep 0.01
+  done
+  [ -n "$line" ] || die "$name did not print its listening line"
+  SPORT=${line##*:}
+}
+
+stop_server() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 1 500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  local keep=() p
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
+  PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+start_mock() { start_server nacos-mock "$MOCK" --port 0 --host 127.0.0.1 --quiet --threads "$THREADS" "$@"; }
+start_ref() { start_server reference "$REF" --port 0 --threads "$THREADS"; }
+
+# ------------------------------------------------------------------ HTTP helpers (loopback only)
+
+CURL=(curl -sS --noproxy '*' --max-time 120)
+url() { printf 'http://127.0.0.1:%s%s' "$1" "$2"; }
+http_get() { "${CURL[@]}" -f "$(url "$1" "$2")"; }
+http_post_json() { "${CURL[@]}" -f -X POST -H 'Content-Type: application/json' --data-binary "$3" "$(url "$1" "$2")"; }
+clock_now() { http_get "$1" /__mock/clock | sed 's/.*"nowMs":\([0-9]*\).*/\1/'; }
+instance_count() { http_get "$1" /nacos/v1/ns/operator/metrics | sed 's/.*"instanceCount":\([0-9]*\).*/\1/'; }
+count() { { grep -o -- "$1" || true; } | wc -l; }   # occurrences of a fixed pattern on stdin
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# gen_chunk PREFIX SERVICES START COUNT OCTET EXTRA: a /__mock/registry snapshot of instances
+# START..START+COUNT-1; instance k is in service PREFIX-(k % SERVICES), ip 10.(OCTET + k/65536).
+# (k/256 % 256).(k % 256), port 8080; EXTRA is appended to every instance object (",\"k\":v").
+gen_chunk() {
+  awk -v p="$1" -v s="$2" -v a="$3" -v n="$4" -v o="$5" -v x="$6" 'BEGIN {
+    printf "{\"namespaces\":[{\"namespaceId\":\"public\",\"services\":["
+    first = 1
+    for (j = 0; j < s; j++) {
+      k0 = a + ((j - a % s) % s + s) % s
+      if (k0 >= a + n) continue
+      printf "%s{\"name\":\"%s-%d\",\"groupName\":\"DEFAULT_GROUP\",\"explicit\":false,\"instances\":[", (first ? "" : ","), p, j
+      first = 0
+      sep = ""
+      for (k = k0; k < a + n; k += s) {
+        printf "%s{\"ip\":\"10.%d.%d.%d\",\"port\":8080%s}", sep, o + int(k / 65536), int(k / 256) % 256, k % 256, x
+        sep = ","
+      }
+      printf "]}"
+    }
+    printf "]}]}\n"
+  }'
+}
+
+# load_instances PORT PREFIX SERVICES START COUNT OCTET EXTRA: in chunks (the body cap is 1 MiB).
+load_instances() {
+  local port=$1 prefix=$2 svcs=$3 start=$4 count=$5 octet=$6 extra=$7 done_=0 n
+  while [ "$done_" -lt "$count" ]; do
+    n=$((count - done_)); [ "$n" -gt "$CHUNK" ] && n=$CHUNK
+    gen_chunk "$prefix" "$svcs" $((start + done_)) "$n" "$octet" "$extra" >"$TMP/chunk.json"
+    "${CURL[@]}" -f -X POST -H 'Content-Type: application/json' --data-binary @"$TMP/chunk.json" \
+      "$(url "$port" /__mock/registry)" >/dev/null || die "loading instances into :$port failed"
+    done_=$((done_ + n))
+  done
+}
+
+load_beat_set() { load_instances "$1" bench-beat "$BEAT_SVCS" 0 "$BEAT_N" 1 ""; }
+
+check_beat() {
+  local body
+  body=$("${CURL[@]}" -X PUT -H 'Content-Type: application/x-www-form-urlencoded' \
+    --data-urlencode 'beat={"cluster":"DEFAULT","ip":"10.1.0.1","metadata":{},"period":5000,"port":8080,"scheduled":false,"serviceName":"DEFAULT_GROUP@@bench-beat-1","stopped":false,"weight":1.0}' \
+    "$(url "$1" '/nacos/v1/ns/instance/beat?namespaceId=public&serviceName=DEFAULT_GROUP%40%40bench-beat-1&clusterName=DEFAULT&ip=10.1.0.1&port=8080')")
+  case "$body" in *'"code":10200'*) ;; *) die "beat sanity check failed on :$1: $body" ;; esac
+}
+
+# ------------------------------------------------------------------ wrk
+
+WRK_RPS=0; WRK_P99=0; WRK_MAX=0; WRK_DELAY_MS=0
+# run_wrk PORT SCRIPT SECONDS: one keep-alive wrk run; sets WRK_RPS, WRK_P99 (ms), WRK_MAX (ms).
+run_wrk() {
+  local port=$1 script=$2 secs=$3 line
+  line=$(BENCH_BEAT_INSTANCES=$BEAT_N BENCH_BEAT_SERVICES=$BEAT_SVCS BENCH_DELAY_MS=$WRK_DELAY_MS \
+    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s -s "$BENCH_DIR/$script" \
+    "http://127.0.0.1:$port/" | grep '^BENCH ') || die "wrk produced no result ($script on :$port)"
+  local errors
+  errors=$(kv "$line" errors)
+  [ "$errors" = 0 ] || die "wrk saw $errors errors ($script on :$port): $line"
+  WRK_RPS=$(kv "$line" rps)
+  WRK_P99=$(awk -v v="$(kv "$line" p99_us)" 'BEGIN { printf "%.2f", v / 1000 }')
+  WRK_MAX=$(awk -v v="$(kv "$line" max_us)" 'BEGIN { printf "%.2f", v / 1000 }')
+}
+kv() { printf '%s\n' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+fmt0() { awk -v v="$1" 'BEGIN { printf "%.0f", v }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }'; }
+
+# ------------------------------------------------------------------ results table
+
+ROWS=()
+MISSES=0
+# row SCENARIO MOCK REF RATIO TARGET_TEXT PASS(1/0)
+row() {
+  local res=PASS
+  [ "$6" = 1 ] || { res=MISS; MISSES=$((MISSES + 1)); }
+  ROWS+=("$1|$2|$3|$4|$5|$res")
+  log "$1: nacos-mock $2, reference $3, ratio $4, target $5 -> $res"
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a >= b) }' && echo 1 || echo 0; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }' && echo 1 || echo 0; }
+
+wants() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+
+# ------------------------------------------------------------------ throughput: nacos-mock vs reference
+
+# mock_vs_ref NAME SCRIPT TARGET SETUP: alternating runs, fresh servers each run. The ratio is the
+# median of the per-pair ratios (each nacos-mock run over the reference run just before it), which
+# cancels slow drifts in what the machine gives us (other load, CPU frequency).
+mock_vs_ref() {
+  local name=$1 script=$2 target=$3 setup=$4 i mock=() ref=() ratios=()
+  for i in $(seq 1 "$RUNS"); do
+    start_ref; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; ref+=("$WRK_RPS")
+    start_mock; $setup "$SPORT"; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; mock+=("$WRK_RPS")
+    ratios+=("$(ratio "${mock[-1]}" "${ref[-1]}")")
+    log "$name run $i/$RUNS: reference $(fmt0 "${ref[-1]}") req/s, nacos-mock $(fmt0 "${mock[-1]}") req/s (${ratios[-1]})"
+  done
+  local q
+  q=$(median "${ratios[@]}")
+  row "$name" "$(fmt0 "$(median "${mock[@]}")") req/s" "$(fmt0 "$(median "${ref[@]}")") req/s" "$q" ">= $target x" "$(ge "$q" "$target")"
+}
+
+setup_beat() { load_beat_set "$1"; check_beat "$1"; }
+setup_register() { :; }
+setup_list() {
+  load_instances "$1" bench-list 1 0 "$LIST_N" 200 ',"metadata":{"version":"1.0"}'
+  local n
+  # the very request list.lua sends
+  n=$(http_get "$1" '/nacos/v1/ns/instance/list?namespaceId=public&serviceName=DEFAULT_GROUP%40%40bench-list-0&clusters=&healthyOnly=false' |
+    count '"instanceId"')
+  [ "$n" = "$LIST_N" ] || die "list sanity check: $n hosts, expected $LIST_N"
+}
+
+scenario_beat() { mock_vs_ref "beat" beat.lua 0.6 setup_beat; }
+scenario_register() { mock_vs_ref "register" register.lua 0.5 setup_register; }
+scenario_list() { mock_vs_ref "list ($LIST_N instances)" list.lua 0.3 setup_list; }
+
+# ------------------------------------------------------------------ nacos-mock vs nacos-mock (A/B)
+
+# ab NAME TARGET_TEXT MIN_RATIO SETUP_A ARGS_A SETUP_B ARGS_B LABEL_A LABEL_B: beat throughput of
+# nacos-mock in two configurations, alternating, fresh servers each run; ratio = median of B/A pairs.
+ab() {
+  local name=$1 ttext=$2 min=$3 sa=$4 aa=$5 sb=$6 ba=$7 la=$8 lb=$9 i a=() b=() ratios=()
+  for i in $(seq 1 "$RUNS"); do
+    # shellcheck disable=SC2086
+    start_mock $aa; setup_beat "$SPORT"; $sa "$SPORT"; run_wrk "$SPORT" beat.lua "$DURATION"; stop_server "$SPID"; a+=("$WRK_RPS")
+    # shellcheck disable=SC2086
+    start_mock $ba; setup_beat "$SPORT"; $sb "$SPORT"; run_wrk "$SPORT" beat.lua "$DURATION"; stop_server "$SPID"; b+=("$WRK_RPS")
+    ratios+=("$(ratio "${b[-1]}" "${a[-1]}")")
+    log "$name run $i/$RUNS: $la $(fmt0 "${a[-1]}") req/s, $lb $(fmt0 "${b[-1]}") req/s (${ratios[-1]})"
+  done
+  local q
+  q=$(median "${ratios[@]}")
+  row "$name" "$(fmt0 "$(median "${b[@]}")") req/s ($lb)" "$(fmt0 "$(median "${a[@]}")") req/s ($la)" "$q" "$ttext" "$(ge "$q" "$min")"
+}
+
+noop() { :; }
+install_faults() {
+  local i
+  for i in $(seq 1 "$FAULT_RULES"); do
+    http_post_json "$1" /__mock/faults \
+      "{\"id\":\"nomatch-$i\",\"match\":{\"api\":\"beat\",\"serviceName\":\"no-such-service-$i\"},\"action\":{\"status\":500}}" >/dev/null
+  done
+  local n
+  n=$(http_get "$1" /__mock/faults | count '"id"')
+  [ "$n" = "$FAULT_RULES" ] || die "installed $n fault rules, expected $FAULT_RULES"
+  check_beat "$1"   # none of them matches
+}
+
+scenario_faults() {
+  ab "beat, $FAULT_RULES non-matching fault rules" ">= 0.95 x (within 5%)" 0.95 noop "" install_faults "" \
+    "no rules" "$FAULT_RULES rules"
+}
+scenario_journal() {
+  ab "beat, journal on vs off" ">= 0.90 x (within 10%)" 0.90 noop "--journal-size 0" noop "" "journal off" "journal on"
+}
+
+# ------------------------------------------------------------------ sweeps
+
+# Beat latency while the background sweeper works through SWEEP_N due instances. The instances are
+# loaded with lastBeatMs = t0 and timeouts of 60 s (unhealthy) and 60 s + GAP (removed), so none is
+# due while loading; then the virtual clock is advanced so that they fall due SWEEP_LEAD_MS after wrk
+# starts (that advance sweeps nothing: nothing is due yet). The sweeper thread (--sweep-interval-ms
+# 100) then marks all SWEEP_N unhealthy, and SWEEP_GAP_MS later removes them all: two sweeps over
+# SWEEP_N instances inside one wrk run, in the bounded batches the thread uses. The load is paced
+# (LAT_CONNECTIONS connections, each waiting LAT_DELAY_MS between requests, about 2,000 beats/s), so
+# the latency is service time plus waiting for the sweeper, not queueing at saturation. The baseline
+# run is identical except that the instances never fall due. The sweeper thread's own figure, the
+# longest sweep (nacos_mock_sweep_duration_seconds{sweep="max"} on /__mock/metrics), is read after.
+SWEEP_THREAD_MS=0
+sweep_p99_run() {
+  local due=$1 t0 t1 adv hb=60000
+  start_mock --sweep-interval-ms 100
+  t0=$(clock_now "$SPORT")
+  [ "$due" = 1 ] || hb=600000000
+  load_instances "$SPORT" bench-sweep "$SWEEP_SVCS" 0 "$SWEEP_N" 2 \
+    ",\"lastBeatMs\":$t0,\"heartBeatTimeoutMs\":$hb,\"ipDeleteTimeoutMs\":$((hb + SWEEP_GAP_MS))"
+  t1=$(clock_now "$SPORT")
+  adv=$((t0 + 60000 - t1 - SWEEP_LEAD_MS))
+  [ "$adv" -ge 0 ] || die "loading $SWEEP_N instances took longer than 58 s"
+  http_post_json "$SPORT" /__mock/clock/advance "{\"ms\":$adv}" >/dev/null
+  setup_beat "$SPORT"
+  local saved_c=$CONNECTIONS saved_t=$WRK_THREADS
+  CONNECTIONS=$LAT_CONNECTIONS; WRK_THREADS=1; WRK_DELAY_MS=$LAT_DELAY_MS
+  run_wrk "$SPORT" beat.lua "$SWEEP_WRK_S"
+  CONNECTIONS=$saved_c; WRK_THREADS=$saved_t; WRK_DELAY_MS=0
+  if [ "$due" = 1 ]; then
+    local i left
+    for i in $(seq 1 600); do
+      left=$(instance_count "$SPORT")
+      [ "$left" = "$BEAT_N" ] && break
+      [ "$i" = 1 ] && log "sweep-p99: the sweeps outlasted the wrk run ($left instances left); waiting for them"
+      sleep 0.1
+    done
+    [ "$left" = "$BEAT_N" ] || die "the sweeps did not finish within 60 s after the wrk run ($left instances left)"
+    SWEEP_THREAD_MS=$(http_get "$SPORT" /__mock/metrics |
+      awk '/^nacos_mock_sweep_duration_seconds\{sweep="max"\}/ { printf "%.2f", $2 * 1000 }')
+    [ -n "$SWEEP_THREAD_MS" ] || SWEEP_THREAD_MS=0
+  fi
+  stop_server "$SPID"
+}
+
+scenario_sweep_p99() {
+  local i with=() without=() wmax=() thread=()
+  for i in $(seq 1 "$RUNS"); do
+    sweep_p99_run 0; without+=("$WRK_P99")
+    sweep_p99_run 1; with+=("$WRK_P99"); wmax+=("$WRK_MAX"); thread+=("$SWEEP_THREAD_MS")
+    log "sweep-p99 run $i/$RUNS: beat p99 ${without[-1]} ms without sweep, ${with[-1]} ms during two $SWEEP_N-instance sweeps (max ${wmax[-1]} ms); longest sweep (sweeper thread) ${thread[-1]} ms"
+  done
+  local m b t
+  m=$(median "${with[@]}"); b=$(median "${without[@]}"); t=$(median "${thread[@]}")
+  row "beat p99 during sweeps of $SWEEP_N (~2k beats/s; max $(median "${wmax[@]}") ms)" "$m ms" "$b ms (no sweep)" "$(ratio "$m" "$b")" "<= 10 ms" "$(le "$m" 10)"
+  row "sweep of $SWEEP_N, all due (sweeper thread, longest)" "$t ms" "-" "-" "<= 50 ms" "$(le "$t" 50)"
+}
+
+# time_advance PORT MS: seconds to first byte of POST /__mock/clock/advance (the sweep runs before
+# the answer is rendered); sets ADV_MS (milliseconds) and ADV_CHANGES (number of changes reported).
+ADV_MS=0; ADV_CHANGES=0
+time_advance() {
+  local t
+  t=$("${CURL[@]}" -f -o "$TMP/advance.json" -w '%{time_starttransfer}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "{\"ms\":$2}" "$(url "$1" /__mock/clock/advance)")
+  ADV_MS=$(awk -v v="$t" 'BEGIN { printf "%.2f", v * 1000 }')
+  ADV_CHANGES=$(count '"instanceId"' <"$TMP/advance.json")
+}
+
+scenario_sweep() {
+  local i idle=() unh=() rem=() loads=() probe=()
+  for i in $(seq 1 "$RUNS"); do
+    start_mock
+    local s e
+    s=$(date +%s%N)
+    load_instances "$SPORT" bench-sweep "$SWEEP_SVCS" 0 "$SWEEP_N" 2 ""
+    e=$(date +%s%N)
+    loads+=("$(( (e - s) / 1000000 ))")
+    probe=()
+    for _ in 1 2 3 4 5; do time_advance "$SPORT" 1; probe+=("$ADV_MS"); done
+    idle+=("$(median "${probe[@]}")")
+    time_advance "$SPORT" 16000
+    [ "$ADV_CHANGES" = "$SWEEP_N" ] || die "advance 16 s: $ADV_CHANGES changes, expected $SWEEP_N"
+    unh+=("$ADV_MS")
+    time_advance "$SPORT" 15000
+    [ "$ADV_CHANGES" = "$SWEEP_N" ] || die "advance 15 s: $ADV_CHANGES changes, expected $SWEEP_N"
+    rem+=("$ADV_MS")
+    stop_server "$SPID"
+    log "sweep run $i/$RUNS: load ${loads[-1]} ms; advance with nothing due ${idle[-1]} ms, all due -> UNHEALTHY ${unh[-1]} ms, all due -> REMOVED ${rem[-1]} ms"
+  done
+  local mi mu mr
+  mi=$(median "${idle[@]}"); mu=$(median "${unh[@]}"); mr=$(median "${rem[@]}")
+  row "sweep of $SWEEP_N, nothing due (advance)" "$mi ms" "-" "-" "<= 50 ms" "$(le "$mi" 50)"
+  row "sweep of $SWEEP_N, all due -> UNHEALTHY (advance)" "$mu ms" "-" "-" "<= 50 ms" "$(le "$mu" 50)"
+  row "sweep of $SWEEP_N, all due -> REMOVED (advance)" "$mr ms" "-" "-" "<= 50 ms" "$(le "$mr" 50)"
+  LOAD_NOTE="loading $SWEEP_N instances through POST /__mock/registry in chunks of $CHUNK: median $(median "${loads[@]}") ms"
+}
+
+# ------------------------------------------------------------------ start-up and memory
+
+scenario_startup() {
+  local i mock=() ref=() per=$(( (STARTUP_RUNS + 2) / 3 ))
+  for i in 1 2 3; do
+    mapfile -t -O "${#mock[@]}" mock < <("$STARTUP" -n "$per" -- "$MOCK" --port 0 --host 127.0.0.1 --quiet --threads "$THREADS" \
+      | sed -n 's/^run [0-9]*: \([0-9.]*\) ms$/\1/p')
+    mapfile -t -O "${#ref[@]}" ref < <("$STARTUP" -n "$per" -- "$REF" --port 0 --threads "$THREADS" \
+      | sed -n 's/^run [0-9]*: \([0-9.]*\) ms$/\1/p')
+  done
+  if [ "${#mock[@]}" -lt 1 ] || [ "${#ref[@]}" -lt 1 ]; then die "start-up timing failed"; fi
+  local m r
+  m=$(median "${mock[@]}"); r=$(median "${ref[@]}")
+  row "start-up to first answer (median of ${#mock[@]})" "$m ms" "$r ms" "$(ratio "$m" "$r")" "<= 20 ms" "$(le "$m" 20)"
+}
+
+scenario_memory() {
+  local i idle=() small=() large=() refidle=()
+  for i in $(seq 1 "$MEM_RUNS"); do
+    start_ref; sleep 0.2; refidle+=("$(rss_kb "$SPID")"); stop_server "$SPID"
+    start_mock
+    sleep 0.2
+    idle+=("$(rss_kb "$SPID")")
+    load_instances "$SPORT" bench-mem "$SWEEP_SVCS" 0 "$MEM_SMALL" 50 ',"metadata":{"version":"1.0"}'
+    [ "$(instance_count "$SPORT")" = "$MEM_SMALL" ] || die "memory: load of $MEM_SMALL failed"
+    small+=("$(rss_kb "$SPID")")
+    load_instances "$SPORT" bench-mem "$SWEEP_SVCS" "$MEM_SMALL" $((MEM_LARGE - MEM_SMALL)) 50 ',"metadata":{"version":"1.0"}'
+    [ "$(instance_count "$SPORT")" = "$MEM_LARGE" ] || die "memory: load of $MEM_LARGE failed"
+    large+=("$(rss_kb "$SPID")")
+    stop_server "$SPID"
+    log "memory run $i/$MEM_RUNS: VmRSS idle ${idle[-1]} kB, $MEM_SMALL instances ${small[-1]} kB, $MEM_LARGE instances ${large[-1]} kB"
+  done
+  mb() { awk -v v="$1" 'BEGIN { printf "%.1f", v / 1024 }'; }
+  local mi ms ml
+  mi=$(mb "$(median "${idle[@]}")"); ms=$(mb "$(median "${small[@]}")"); ml=$(mb "$(median "${large[@]}")")
+  row "VmRSS idle" "$mi MB" "$(mb "$(median "${refidle[@]}")") MB" "-" "<= 8 MB" "$(le "$mi" 8)"
+  row "VmRSS with $MEM_SMALL instances" "$ms MB" "-" "-" "<= 32 MB" "$(le "$ms" 32)"
+  row "VmRSS with $MEM_LARGE instances" "$ml MB" "-" "-" "<= 200 MB" "$(le "$ml" 200)"
+}
+
+# ------------------------------------------------------------------ main
+
+LOAD_NOTE=""
+START=$(date +%s)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+case "$(cut -d' ' -f1 /proc/loadavg)" in 0.[0-4]*) ;; *) log "warning: load average $LOAD_BEFORE before the bench: other work competes for the CPUs, expect noise" ;; esac
+log "mode $MODE: $RUNS run(s) per side, ${DURATION}s each; wrk -t$WRK_THREADS -c$CONNECTIONS (keep-alive);" \
+  "server workers $THREADS (both); nacos-mock runs with --quiet"
+wants beat && scenario_beat
+wants register && scenario_register
+wants list && scenario_list
+wants faults && scenario_faults
+wants journal && scenario_journal
+wants sweep-p99 && scenario_sweep_p99
+wants sweep && scenario_sweep
+wants startup && scenario_startup
+wants memory && scenario_memory
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+echo
+echo "nacos-mock bench ($MODE) — $(nproc) CPUs ($cpu), $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "wrk -t$WRK_THREADS -c$CONNECTIONS keep-alive on 127.0.0.1; ${DURATION}s per run; median of $RUNS run(s) per side, alternating;"
+echo "nacos-mock --quiet --threads $THREADS (per-request log lines off); reference = bench/reference.c, $THREADS threads"
+echo "ratios: median of per-pair ratios; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$MODE" = smoke ] && echo "SMOKE MODE: tiny sizes and 1 s runs; the figures say nothing about performance"
+echo
+{
+  echo "scenario|nacos-mock|reference / baseline|ratio|target|result"
+  echo "---|---|---|---|---|---"
+  for r in "${ROWS[@]+"${ROWS[@]}"}"; do echo "$r"; done
+} | awk -F'|' '
+  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
+  END { for (r = 1; r <= n; r++) { line = "|"; for (i = 1; i <= nf; i++) {
+          v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
+          line = line " " sprintf("%-" w[i] "s", v) " |" } print line } }'
+[ -n "$LOAD_NOTE" ] && { echo; echo "$LOAD_NOTE"; }
+echo
+echo "$MISSES target(s) missed; $(( $(date +%s) - START )) s"
+if [ "$STRICT" = 1 ] && [ "$MODE" = full ] && [ "$MISSES" -gt 0 ]; then exit 1; fi
+exit 0
