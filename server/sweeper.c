@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
@@ -223,6 +224,7 @@ static void *sweeper_main(void *arg)
             pthread_mutex_lock(&app->mu);
             more = sweeper_run_once(app, now, SWEEP_BATCH, NULL);
             pthread_mutex_unlock(&app->mu);
+            if (more == 1) usleep(SWEEP_PAUSE_US);
         } while (more == 1);
         double ms = elapsed_ms(&t0);
 
