@@ -121,49 +121,51 @@ static void run_handler(struct app *app, const struct route *r, struct request *
     }
 }
 
-/* What a fault rule sees of a request: the beat JSON's ip/port/cluster count as the request's. */
-static void fault_view(const struct request *req, const struct route *r, struct fault_request *fr, char *group,
-                       size_t glen, char *svc, size_t slen, char *ipbuf, size_t iplen, char *clbuf, size_t cllen)
+/* The request's identity (see request.h), worked out on first use. */
+static const struct request_ident *ident_of(struct request *req)
 {
+    struct request_ident *id = &req->ident;
+    if (id->ready) return id;
+    id->ready = true;
     const struct params *p = &req->params;
-    memset(fr, 0, sizeof *fr);
-    fr->api = r ? r->api : NULL;
-    fr->method = req->method;
-    fr->path = req->path;
-    fr->ns = naming_namespace(p);
+    id->ns = naming_namespace(p);
     const char *sn = params_get(p, "serviceName");
     if (sn) {
         const char *sep = strstr(sn, GROUP_SEP);
-        if (sep) {
-            snprintf(group, glen, "%.*s", (int)(sep - sn), sn);
-            snprintf(svc, slen, "%s", sep + 2);
-        } else {
-            const char *g = params_get(p, "groupName");
-            snprintf(group, glen, "%s", g ? g : DEFAULT_GROUP);
-            snprintf(svc, slen, "%s", sn);
-        }
-        fr->group = group;
-        fr->service = svc;
+        const char *g = params_get(p, "groupName");
+        if (sep) snprintf(id->group_buf, sizeof id->group_buf, "%.*s", (int)(sep - sn), sn);
+        else snprintf(id->group_buf, sizeof id->group_buf, "%s", g ? g : DEFAULT_GROUP);
+        snprintf(id->service_buf, sizeof id->service_buf, "%s", sep ? sep + 2 : sn);
+        id->group = id->group_buf;
+        id->service = id->service_buf;
     }
-    fr->ip = params_get(p, "ip");
-    fr->cluster = params_get(p, "clusterName");
+    id->ip = params_get(p, "ip");
+    id->cluster = params_get(p, "clusterName");
     long long port = 0;
     const char *ps = params_get(p, "port");
-    if (ps && params_strtoll(ps, &port) == 0) fr->port = (int)port;
+    if (ps && params_strtoll(ps, &port) == 0 && port > 0 && port < 65536) id->port = (int)port;
     const char *beat = params_get(p, "beat");
     if (beat) {
         cJSON *b = cJSON_Parse(beat);
         const cJSON *bip = cJSON_GetObjectItemCaseSensitive(b, "ip");
         const cJSON *bport = cJSON_GetObjectItemCaseSensitive(b, "port");
         const cJSON *bcl = cJSON_GetObjectItemCaseSensitive(b, "cluster");
-        if (cJSON_IsString(bip)) { snprintf(ipbuf, iplen, "%s", bip->valuestring); fr->ip = ipbuf; }
-        if (cJSON_IsNumber(bport)) fr->port = (int)bport->valuedouble;
-        if (cJSON_IsString(bcl) && *bcl->valuestring) { snprintf(clbuf, cllen, "%s", bcl->valuestring); fr->cluster = clbuf; }
+        if (cJSON_IsString(bip)) {
+            snprintf(id->ip_buf, sizeof id->ip_buf, "%s", bip->valuestring);
+            id->ip = id->ip_buf;
+        }
+        if (cJSON_IsNumber(bport) && bport->valuedouble > 0 && bport->valuedouble < 65536) id->port = (int)bport->valuedouble;
+        if (cJSON_IsString(bcl) && *bcl->valuestring) {
+            snprintf(id->cluster_buf, sizeof id->cluster_buf, "%s", bcl->valuestring);
+            id->cluster = id->cluster_buf;
+        }
         cJSON_Delete(b);
     }
-    if (!fr->cluster && fr->api && (!strcmp(fr->api, "register") || !strcmp(fr->api, "beat") ||
-                                    !strcmp(fr->api, "deregister") || !strcmp(fr->api, "update")))
-        fr->cluster = DEFAULT_CLUSTER;
+    const char *api = req->route ? req->route->api : NULL;
+    if (!id->cluster && api && (!strcmp(api, "register") || !strcmp(api, "beat") || !strcmp(api, "deregister") ||
+                                !strcmp(api, "update")))
+        id->cluster = DEFAULT_CLUSTER;
+    return id;
 }
 
 /* Applies a fired rule to rep. Returns true when the handler must still run (delay only). */
@@ -231,9 +233,10 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         }
     }
     if (!(r->flags & ROUTE_CONTROL) && app->faults && faults_count(app->faults)) {
-        struct fault_request fr;
-        char group[NAME_MAX_BYTES + 1], svc[NAME_MAX_BYTES + 1], ipbuf[300], clbuf[NAME_MAX_BYTES + 1];
-        fault_view(req, r, &fr, group, sizeof group, svc, sizeof svc, ipbuf, sizeof ipbuf, clbuf, sizeof clbuf);
+        const struct request_ident *id = ident_of(req);
+        struct fault_request fr = {.api = r->api, .method = req->method, .path = req->path, .ns = id->ns,
+                                   .group = id->group, .service = id->service, .cluster = id->cluster,
+                                   .ip = id->ip, .port = id->port};
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
             bool run = apply_fault(app, &hit, rep);
@@ -263,17 +266,15 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
     const struct route *r = req->route;
     double ms = (double)(mono_us() - req->t0_us) / 1000.0;
     int status = rep->drop ? 0 : rep->status;
-    struct fault_request ident;   /* who the request is about: params, or the beat JSON (Node/Go beats) */
-    char group[NAME_MAX_BYTES + 1], svc[NAME_MAX_BYTES + 1], ipbuf[300], clbuf[NAME_MAX_BYTES + 1];
-    fault_view(req, r, &ident, group, sizeof group, svc, sizeof svc, ipbuf, sizeof ipbuf, clbuf, sizeof clbuf);
+    const struct request_ident *ident = ident_of(req);
     bool control = (r && (r->flags & ROUTE_CONTROL)) || strncmp(req->path, "/__mock/", 8) == 0;
     if (!control) {
         char grouped[2 * (NAME_MAX_BYTES + 1) + 3];
-        if (ident.service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", ident.group, ident.service);
+        if (ident->service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", ident->group, ident->service);
         struct journal_in je = {
-            .service = ident.service ? grouped : NULL,
+            .service = ident->service ? grouped : NULL,
             .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = r ? r->api : NULL,
-            .params = &req->params, .ip = ident.ip, .port = ident.port, .status = status, .drop = drop_name(rep->drop),
+            .params = &req->params, .ip = ident->ip, .port = ident->port, .status = status, .drop = drop_name(rep->drop),
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
         };
         req->seq = journal_record(app->journal, &je);
@@ -281,8 +282,8 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
     }
     struct log_request lr = {
         .method = req->method, .path = req->path, .api = r ? r->api : NULL,
-        .service = params_get(&req->params, "serviceName"), .ip = control ? NULL : ident.ip,
-        .port = control ? 0 : ident.port, .status = status, .duration_ms = ms,
+        .service = params_get(&req->params, "serviceName"), .ip = control ? NULL : ident->ip,
+        .port = control ? 0 : ident->port, .status = status, .duration_ms = ms,
         .fault_id = rep->fault_id[0] ? rep->fault_id : NULL,
     };
     log_request(&lr);

@@ -6,11 +6,22 @@
 #ifndef NACOS_MOCK_REQUEST_H
 #define NACOS_MOCK_REQUEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include "nacos_mock/params.h"
 
 struct route;
+
+/* Who a request is about — namespace, group, bare service, cluster, ip, port — from its parameters,
+ * or from its `beat` JSON (Go/Node beats carry ip/port only there). Worked out once per request
+ * (routes.c), used by fault matching, the journal and the log line. */
+struct request_ident {
+    bool ready;
+    const char *ns, *group, *service, *cluster, *ip;   /* NULL when absent */
+    int port;                                          /* 0 when absent */
+    char group_buf[513], service_buf[513], ip_buf[300], cluster_buf[513];
+};
 
 struct request {
     const char *method;
@@ -28,6 +39,7 @@ struct request {
     const struct route *route;     /* set by the dispatcher */
     uint64_t seq;                  /* journal sequence number, 0 when not journalled */
     int64_t t0_us;                 /* monotonic arrival time, for durations */
+    struct request_ident ident;    /* see above; fill with routes' ident_of() */
 };
 
 #endif
