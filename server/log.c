@@ -104,9 +104,56 @@ void log_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-void log_request(const struct log_request *r)
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
 {
-    if (g_quiet || g_level > LOG_INFO) return;
+    unsigned c = s[0], cp, min;
+    size_t n;
+    if (c < 0x80) return 1;
+    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
+    else return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;   /* also stops at the NUL */
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
+}
+
+/* Client-supplied text (path, parameters) fit for one log line: bytes that are not UTF-8 and, in text
+ * mode, control characters become \xNN, so a request cannot split or forge lines and JSON lines stay
+ * valid UTF-8 (cJSON escapes control characters itself). Returns s, or a copy in *owned (caller frees). */
+static const char *loggable(const char *s, bool ctl, char **owned)
+{
+    *owned = NULL;
+    if (!s) return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0, k;
+    while (u[i] && (k = utf8_seq(u + i)) && !(ctl && (u[i] < 0x20 || u[i] == 0x7f))) i += k;
+    if (!u[i]) return s;
+    size_t len = strlen(s);
+    char *out = malloc(len * 4 + 1);
+    if (!out) return "?";
+    size_t o = 0;
+    for (i = 0; u[i];) {
+        k = utf8_seq(u + i);
+        if (!k || (ctl && (u[i] < 0x20 || u[i] == 0x7f))) {
+            o += (size_t)snprintf(out + o, 5, "\\x%02x", u[i]);
+            i++;
+        } else {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        }
+    }
+    out[o] = '\0';
+    *owned = out;
+    return out;
+}
+
+static void request_line(const struct log_request *r)
+{
     char ts[40];
     timestamp(ts, sizeof ts);
     if (g_format == LOG_JSON) {
@@ -140,6 +187,20 @@ void log_request(const struct log_request *r)
     if (n > 0 && (size_t)n < sizeof line && r->fault_id)
         snprintf(line + n, sizeof line - (size_t)n, " fault=%s", r->fault_id);
     emit(line);
+}
+
+void log_request(const struct log_request *r)
+{
+    if (g_quiet || g_level > LOG_INFO) return;
+    bool text = g_format != LOG_JSON;
+    char *own[4];
+    struct log_request clean = *r;
+    clean.method = loggable(r->method, text, &own[0]);
+    clean.path = loggable(r->path, text, &own[1]);
+    clean.service = loggable(r->service, text, &own[2]);
+    clean.ip = loggable(r->ip, text, &own[3]);
+    request_line(&clean);
+    for (int i = 0; i < 4; i++) free(own[i]);
 }
 
 void log_transition(const char *instance_id, const char *ns, const char *service, const char *from,

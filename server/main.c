@@ -80,10 +80,11 @@ int main(int argc, char **argv)
     char url[300];
     bool v6 = strchr(cfg.host, ':') != NULL;
     snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", app_port(&app));
-    printf("nacos-mock listening on %s\n", url);
-    fflush(stdout);
+    /* the start-up log line first: once stdout says so, clients come, and their request lines follow it */
     log_info("nacos-mock %s listening on %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, cfg.db_path,
              (unsigned long long)faults_seed(app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
+    printf("nacos-mock listening on %s\n", url);
+    fflush(stdout);
     if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {
         fprintf(stderr, "nacos-mock: cannot write --ready-file %s\n", cfg.ready_file);
         goto out_app;
