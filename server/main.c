@@ -67,6 +67,7 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &block, &orig);
 
+    if (cfg.ready_file) unlink(cfg.ready_file);   /* a file left by a killed run must not say "ready" */
     if (app_init(&app, &cfg, err, sizeof err)) {
         fprintf(stderr, "nacos-mock: %s\n", err);
         goto out_app;

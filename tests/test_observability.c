@@ -1024,6 +1024,23 @@ static int other_entries(const char *dir, const char *const *keep, char *first, 
 
 static pid_t g_child;
 
+/* Waits up to 10 s for g_child to exit; its wait status. */
+static int wait_child(void)
+{
+    int st = 0;
+    for (int i = 0; i < 1000; i++) {
+        pid_t r = waitpid(g_child, &st, WNOHANG);
+        if (r == g_child) {
+            g_child = 0;
+            return st;
+        }
+        assert_int_equal(r, 0);
+        usleep(10000);
+    }
+    fail_msg("nacos-mock (pid %d) still running 10 s later", (int)g_child);
+    return -1;
+}
+
 static int teardown_child(void **state)
 {
     if (g_child > 0) {
@@ -1050,7 +1067,6 @@ static void test_ready_file(void **state)
     char buf[512], first[512];
     int64_t deadline = mono_ms() + 10000;
     ssize_t n;
-    int polls = 0;
     while ((n = read_whole(ready, buf, sizeof buf)) < 0) {
         int st;
         if (waitpid(g_child, &st, WNOHANG) == g_child) {
@@ -1059,7 +1075,6 @@ static void test_ready_file(void **state)
         }
         if (mono_ms() > deadline) fail_msg("no ready file after 10 s");
         usleep(1000);
-        polls++;
     }
     /* the moment it exists: the whole URL, and the port accepts a connection */
     int port = 0, consumed = 0;
@@ -1085,10 +1100,13 @@ static void test_ready_file(void **state)
     snprintf(view.base, sizeof view.base, "http://127.0.0.1:%d", port);
     expect(&view, "GET", "/nacos/v1/console/health/liveness", NULL, NULL, 200, "OK");
 
+    char log[8192];
+    const char *want = nm_fmt("\nnacos-mock listening on http://127.0.0.1:%d\n", port);   /* a line of its own */
+    if (read_whole(out, log, sizeof log) < 0 || (strncmp(log, want + 1, strlen(want + 1)) && !strstr(log, want)))
+        fail_msg("stdout lacks the listening line of port %d:\n%s", port, log);
+
     kill(g_child, SIGTERM);
-    int st = 0;
-    assert_int_equal(waitpid(g_child, &st, 0), g_child);
-    g_child = 0;
+    int st = wait_child();
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_int_equal(access(ready, F_OK), -1);
@@ -1104,14 +1122,12 @@ static void test_ready_file(void **state)
     assert_int_equal(getsockname(busy, (struct sockaddr *)&b, &bl), 0);
     const char *args2[] = {"--port", nm_fmt("%d", ntohs(b.sin_port)), "--ready-file", ready, NULL};
     g_child = spawn_server(args2, out);
-    assert_int_equal(waitpid(g_child, &st, 0), g_child);
-    g_child = 0;
+    st = wait_child();
     close(busy);
     assert_true(WIFEXITED(st));
     assert_true(WEXITSTATUS(st) != 0);
     assert_int_equal(access(ready, F_OK), -1);
     if (other_entries(dir, none, stray, sizeof stray)) fail_msg("a failed start left '%s'", stray);
-    (void)polls;
     rmdir(dir);
     unlink(out);
 }
