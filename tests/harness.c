@@ -4,6 +4,9 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -242,4 +245,47 @@ const char *nm_enc(const char *s)
     }
     b[o] = '\0';
     return b;
+}
+
+#define NM_TEST_SERVERS 8
+static struct nm_server *g_test_srv[NM_TEST_SERVERS];
+
+struct nm_server *nm_test_start(const char *const *args)
+{
+    struct nm_server *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    if (nm_start(s, args)) fail_msg("nacos-mock did not start");
+    for (int i = 0; i < NM_TEST_SERVERS; i++)
+        if (!g_test_srv[i]) {
+            g_test_srv[i] = s;
+            break;
+        }
+    return s;
+}
+
+void nm_test_untrack(struct nm_server *s)
+{
+    for (int i = 0; i < NM_TEST_SERVERS; i++)
+        if (g_test_srv[i] == s) g_test_srv[i] = NULL;
+}
+
+void nm_test_stop(struct nm_server *s)
+{
+    nm_test_untrack(s);
+    int rc = nm_stop(s);
+    free(s);
+    assert_int_equal(rc, 0);
+}
+
+int nm_test_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < NM_TEST_SERVERS; i++)
+        if (g_test_srv[i]) {
+            fprintf(stderr, "server stderr kept at %s\n", g_test_srv[i]->err_path);
+            nm_kill(g_test_srv[i]);
+            free(g_test_srv[i]);
+            g_test_srv[i] = NULL;
+        }
+    return 0;
 }

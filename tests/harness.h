@@ -27,6 +27,14 @@ int nm_stop(struct nm_server *s);
 /* SIGKILL, wait (no clean stop). */
 void nm_kill(struct nm_server *s);
 
+/* For cmocka tests: start a server the test owns (fails the test if it does not start) and remember
+ * it, so nm_test_teardown (a cmocka teardown) kills whatever an assertion left running. nm_test_stop
+ * stops it and requires a clean exit (0); nm_test_untrack hands it back to the caller. */
+struct nm_server *nm_test_start(const char *const *args);
+void nm_test_stop(struct nm_server *s);
+void nm_test_untrack(struct nm_server *s);
+int nm_test_teardown(void **state);
+
 struct nm_resp {
     long status;
     char *body;             /* NUL-terminated, owned */

@@ -40,43 +40,6 @@
 
 /* ------------------------------------------------------------------ servers */
 
-/* Servers of the running test; the teardown kills what an assertion left running. */
-static struct nm_server *g_srv[4];
-
-static struct nm_server *start(const char *const *args)
-{
-    struct nm_server *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    if (nm_start(s, args)) fail_msg("nacos-mock did not start");
-    for (int i = 0; i < 4; i++)
-        if (!g_srv[i]) {
-            g_srv[i] = s;
-            break;
-        }
-    return s;
-}
-
-static void stop(struct nm_server *s)
-{
-    for (int i = 0; i < 4; i++)
-        if (g_srv[i] == s) g_srv[i] = NULL;
-    int rc = nm_stop(s);
-    free(s);
-    assert_int_equal(rc, 0);
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < 4; i++)
-        if (g_srv[i]) {
-            fprintf(stderr, "server stderr kept at %s\n", g_srv[i]->err_path);
-            nm_kill(g_srv[i]);
-            free(g_srv[i]);
-            g_srv[i] = NULL;
-        }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ HTTP helpers */
 
@@ -357,7 +320,7 @@ static void subscribe(const struct nm_server *s, const char *svc, int udp_port)
 static void test_status_actions(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"r400\",\"match\":{\"api\":\"register\",\"serviceName\":\"s400\"},\"action\":{\"status\":400}}");
     add_fault(s, "{\"id\":\"r409\",\"match\":{\"api\":\"register\",\"serviceName\":\"s409\"},"
                  "\"action\":{\"status\":409,\"body\":\"caused: instance already registered by another client;\"}}");
@@ -407,7 +370,7 @@ static void test_status_actions(void **state)
     }
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(arr, 6), "fault")));
     cJSON_Delete(j);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== filters over HTTP */
@@ -417,7 +380,7 @@ static void test_status_actions(void **state)
 static void test_match_filters_http(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"any\",\"match\":{\"api\":\"any\",\"serviceName\":\"anysvc\"},\"action\":{\"status\":502}}");
     add_fault(s, "{\"id\":\"method\",\"match\":{\"api\":\"any\",\"method\":\"put\",\"serviceName\":\"m\"},"
                  "\"action\":{\"status\":502}}");
@@ -471,7 +434,7 @@ static void test_match_filters_http(void **state)
             fail_msg("%s %s %s -> faulted: %s", cases[i].method, cases[i].path, cases[i].body ? cases[i].body : "", r.body);
         nm_resp_free(&r);
     }
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== delays, concurrently */
@@ -479,7 +442,7 @@ static void test_match_filters_http(void **state)
 static void test_delay_jitter_concurrent(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"slow\",\"match\":{\"api\":\"list\",\"serviceName\":\"slow\"},\"action\":{\"delayMs\":1000}}");
     add_fault(s, "{\"id\":\"jit\",\"match\":{\"api\":\"list\",\"serviceName\":\"jit\"},"
                  "\"action\":{\"delayMs\":300,\"jitterMs\":300}}");
@@ -581,7 +544,7 @@ static void test_delay_jitter_concurrent(void **state)
     for (int i = 0; i < NJIT; i++) call_free(&jit[i]);
     call_free(&sreg);
     call_free(&late);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== drops */
@@ -589,7 +552,7 @@ static void test_delay_jitter_concurrent(void **state)
 static void test_drop_close(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"cls\",\"match\":{\"api\":\"register\"},\"action\":{\"drop\":\"close\"}}");
     struct call c;
     call_init(&c, s, "POST", "/nacos/v1/ns/instance", "serviceName=dropped&ip=10.0.0.1&port=1");
@@ -605,13 +568,13 @@ static void test_drop_close(void **state)
     assert_string_equal(jstr(e, "drop"), "close");
     assert_string_equal(jstr(e, "fault"), "cls");
     cJSON_Delete(j);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_drop_reset(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"rst\",\"match\":{\"api\":\"register\"},\"action\":{\"drop\":\"reset\"}}");
     add_fault(s, "{\"id\":\"late-rst\",\"match\":{\"api\":\"list\",\"serviceName\":\"x\"},\"action\":{\"drop\":\"reset\",\"delayMs\":300}}");
     struct call c, d;
@@ -637,13 +600,13 @@ static void test_drop_reset(void **state)
     assert_int_equal(d.curl_code, CURLE_RECV_ERROR);
     call_free(&c);
     call_free(&d);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_drop_hang(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"hang\",\"match\":{\"api\":\"list\",\"serviceName\":\"hang\"},\"action\":{\"drop\":\"hang\"}}");
     struct call c;
     call_init(&c, s, "GET", "/nacos/v1/ns/instance/list?serviceName=hang", NULL);
@@ -674,7 +637,7 @@ static void test_drop_hang(void **state)
     /* the entry says what the rule did: it hung (the client closing it is not a "close" fault) */
     if (strcmp(jstr(e, "drop"), "hang")) fail_msg("hung request journalled with drop \"%s\", want \"hang\"", jstr(e, "drop"));
     cJSON_Delete(e);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* SIGTERM with delayed and hung requests in flight: delayed ones are answered now, hung ones closed,
@@ -682,7 +645,7 @@ static void test_drop_hang(void **state)
 static void test_stop_with_requests_in_flight(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"slow\",\"match\":{\"api\":\"list\",\"serviceName\":\"slow\"},\"action\":{\"delayMs\":10000}}");
     add_fault(s, "{\"id\":\"late\",\"match\":{\"api\":\"register\"},\"action\":{\"delayMs\":10000}}");
     add_fault(s, "{\"id\":\"hang\",\"match\":{\"api\":\"list\",\"serviceName\":\"hang\"},\"action\":{\"drop\":\"hang\"}}");
@@ -707,7 +670,7 @@ static void test_stop_with_requests_in_flight(void **state)
     }
     sleep_ms(100);
     double t0 = now_s();
-    stop(s);
+    nm_test_stop(s);
     double stopped = now_s() - t0;
     call_join(&slow);
     call_join(&late);
@@ -733,7 +696,7 @@ static void test_beat_code(void **state)
 {
     (void)state;
     const char *args[] = {"--beat-interval-ms", "700", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     reg(s, "serviceName=bc&ip=10.0.0.7&port=8080");
     reg(s, "serviceName=bc&ip=10.0.0.8&port=8080");
     cJSON *d0 = jexpect(s, "GET", "/__mock/registry", NULL, 200);
@@ -774,7 +737,7 @@ static void test_beat_code(void **state)
     cJSON *j = journal(s, "api=beat&ip=10.0.0.7");
     assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "requests"), 0), "fault"), "lost");
     cJSON_Delete(j);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== schedule */
@@ -790,7 +753,7 @@ static long list_status(const struct nm_server *s, const char *svc)
 static void test_after_times_for_ms(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"t\",\"match\":{\"api\":\"list\",\"serviceName\":\"t\"},\"action\":{\"status\":500},\"times\":2}");
     add_fault(s, "{\"id\":\"a\",\"match\":{\"api\":\"list\",\"serviceName\":\"a\"},\"action\":{\"status\":502},\"after\":2}");
     add_fault(s, "{\"id\":\"f\",\"match\":{\"api\":\"list\",\"serviceName\":\"f\"},\"action\":{\"status\":503},"
@@ -824,7 +787,7 @@ static void test_after_times_for_ms(void **state)
     assert_int_equal((int)jnum(f, "remaining"), 0);
     assert_int_equal((int)jnum(f, "hits"), 2);
     cJSON_Delete(f);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== /__mock/faults */
@@ -832,7 +795,7 @@ static void test_after_times_for_ms(void **state)
 static void test_faults_crud(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     cJSON *l = jexpect(s, "GET", "/__mock/faults", NULL, 200);
     cJSON *want = cJSON_Parse("{\"faults\":[]}");
     assert_json_equal(l, want);
@@ -898,7 +861,7 @@ static void test_faults_crud(void **state)
     nm_resp_free(&r);
     /* control calls are not journalled: only the two beats are */
     assert_int_equal(journal_total(s, NULL), 2);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== start faults */
@@ -908,7 +871,7 @@ static void test_start_faults(void **state)
     (void)state;
     /* slow-discovery.json runs in its own server while the rest is checked */
     const char *slow_args[] = {"--faults", fixture("faults/slow-discovery.json"), "--seed", "3", NULL};
-    struct nm_server *slow = start(slow_args);
+    struct nm_server *slow = nm_test_start(slow_args);
     struct call sl, sd;
     call_init(&sl, slow, "GET", "/nacos/v1/ns/instance/list?serviceName=x", NULL);
     call_init(&sd, slow, "GET", "/nacos/v1/ns/instance?serviceName=x&ip=1.2.3.4&port=1", NULL);
@@ -917,7 +880,7 @@ static void test_start_faults(void **state)
 
     const char *args[] = {"--fault", "api=list,status=500,times=2,serviceName=order", "--faults",
                           fixture("faults/register-conflict.json"), NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     for (int round = 0; round < 2; round++) {   /* the second round after a reset: everything again */
         cJSON *l = jexpect(s, "GET", "/__mock/faults", NULL, 200);
         cJSON *want = cJSON_Parse(
@@ -945,11 +908,11 @@ static void test_start_faults(void **state)
         cJSON_Delete(jexpect(s, "DELETE", "/__mock/faults", NULL, 204));
         cJSON_Delete(jexpect(s, "POST", "/__mock/reset", NULL, 200));
     }
-    stop(s);
+    nm_test_stop(s);
 
     /* registry-restart.json: a 503 window on the virtual clock, then lost instances */
     const char *rargs[] = {"--faults", fixture("faults/registry-restart.json"), NULL};
-    s = start(rargs);
+    s = nm_test_start(rargs);
     for (int round = 0; round < 2; round++) {
         struct nm_resp r;
         nm_get(s, "/nacos/v1/ns/instance/list?serviceName=x", &r);
@@ -972,7 +935,7 @@ static void test_start_faults(void **state)
         /* a reset restores the start rules with fresh windows (the clock offset goes back to 0) */
         cJSON_Delete(jexpect(s, "POST", "/__mock/reset", NULL, 200));
     }
-    stop(s);
+    nm_test_stop(s);
 
     call_join(&sl);
     call_join(&sd);
@@ -984,7 +947,7 @@ static void test_start_faults(void **state)
     cJSON_Delete(j);
     call_free(&sl);
     call_free(&sd);
-    stop(slow);
+    nm_test_stop(slow);
 }
 
 /* Runs the binary with args; waits up to 5 s. Returns the exit code (-1 killed); stdout/stderr kept. */
@@ -1095,7 +1058,7 @@ static void test_seed_reproducible(void **state)
     enum { N = 40 };
     const char *args[] = {"--seed", "4242", "--faults", fixture("faults/flaky-beats.json"), NULL};
     const char *other[] = {"--seed", "4243", "--faults", fixture("faults/flaky-beats.json"), NULL};
-    struct nm_server *a = start(args), *b = start(args), *c = start(other);
+    struct nm_server *a = nm_test_start(args), *b = nm_test_start(args), *c = nm_test_start(other);
     long sa[N], sb[N], sc[N];
     beat_statuses(a, N, sa);
     beat_statuses(b, N, sb);
@@ -1122,9 +1085,9 @@ static void test_seed_reproducible(void **state)
     buf[n] = '\0';
     fclose(e);
     if (!strstr(buf, "seed 4242")) fail_msg("stderr does not show the seed: %s", buf);
-    stop(a);
-    stop(b);
-    stop(c);
+    nm_test_stop(a);
+    nm_test_stop(b);
+    nm_test_stop(c);
 }
 
 /* ================================================================== server status */
@@ -1141,7 +1104,7 @@ static void expect_get(const struct nm_server *s, const char *path, long status,
 static void test_server_status(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, "serviceName=st&ip=10.0.0.1&port=1");
     const char *names[] = {"DOWN", "STARTING"};
     for (int k = 0; k < 2; k++) {
@@ -1182,7 +1145,7 @@ static void test_server_status(void **state)
     cJSON_Delete(m);
     /* the 503s were journalled like any answer */
     assert_int_equal(journal_total(s, "status=503"), 13);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== forget */
@@ -1200,7 +1163,7 @@ static cJSON *beat_json(const struct nm_server *s, const char *query)
 static void test_forget(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, "serviceName=fa&ip=10.0.0.1&port=8080");
     reg(s, "serviceName=fa&ip=10.0.0.2&port=8080&ephemeral=false");
     reg(s, "serviceName=fb&ip=10.0.0.3&port=8080");
@@ -1260,7 +1223,7 @@ static void test_forget(void **state)
     close(ufd);
     if (subs_fb != 1 || subs_all != 1)
         fail_msg("forget answered subscriptions %ld (fb) and %ld (all), want 1 and 1", subs_fb, subs_all);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== reset */
@@ -1278,7 +1241,7 @@ static int count_instances(const cJSON *dump)
 static void test_reset(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, "serviceName=r1&ip=10.0.0.1&port=1");
     reg(s, "serviceName=r1&ip=10.0.0.2&port=1&ephemeral=false&namespaceId=dev");
     add_fault(s, "{\"id\":\"x\",\"match\":{\"api\":\"detail\"},\"action\":{\"status\":418}}");
@@ -1315,11 +1278,11 @@ static void test_reset(void **state)
     /* no fault rule, and the service is gone */
     expect_get(s, "/nacos/v1/ns/instance?serviceName=r1&ip=10.0.0.1&port=1", 500, "caused: no service DEFAULT_GROUP@@r1 found!;");
     assert_int_equal(journal_total(s, NULL), 2);
-    stop(s);
+    nm_test_stop(s);
 
     /* with --fixtures: reset empties, then reloads the fixtures */
     const char *args[] = {"--fixtures", fixture("registry.json"), NULL};
-    s = start(args);
+    s = nm_test_start(args);
     cJSON *d0 = jexpect(s, "GET", "/__mock/registry", NULL, 200);
     assert_int_equal(count_instances(d0), 4);
     reg(s, "serviceName=extra&ip=10.0.0.1&port=1");
@@ -1336,7 +1299,7 @@ static void test_reset(void **state)
     assert_int_equal(hosts(s, "serviceName=extra"), 0);
     cJSON_Delete(d0);
     cJSON_Delete(d1);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== registry snapshots */
@@ -1350,7 +1313,7 @@ static void strip_times(cJSON *dump)
 static void test_registry_round_trip(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, "serviceName=rt-a&ip=10.0.0.1&port=8080&weight=2.5&metadata=%7B%22k%22%3A%22v%22%7D&clusterName=C1");
     reg(s, "serviceName=rt-a&ip=10.0.0.2&port=8080&ephemeral=false");
     reg(s, "serviceName=G%40%40rt-b&ip=10.0.0.3&port=9090&enabled=false");
@@ -1432,7 +1395,7 @@ static void test_registry_round_trip(void **state)
     cJSON_Delete(d2);
     cJSON_Delete(d3);
     cJSON_Delete(d4);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static const cJSON *find_service(const cJSON *dump, const char *ns, const char *name)
@@ -1451,7 +1414,7 @@ static void test_fixtures_at_start(void **state)
 {
     (void)state;
     const char *args[] = {"--fixtures", fixture("registry.json"), NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     cJSON *d = jexpect(s, "GET", "/__mock/registry", NULL, 200);
     assert_int_equal(count_instances(d), 4);
     const cJSON *order = find_service(d, "public", "order-service");
@@ -1474,7 +1437,7 @@ static void test_fixtures_at_start(void **state)
     cJSON_Delete(d);
     assert_int_equal(hosts(s, "serviceName=order-service"), 2);
     assert_int_equal(hosts(s, "serviceName=order-service&namespaceId=staging"), 1);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== journal */
@@ -1482,7 +1445,7 @@ static void test_fixtures_at_start(void **state)
 static void test_journal(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     add_fault(s, "{\"id\":\"j3-500\",\"match\":{\"api\":\"register\",\"serviceName\":\"j3\"},\"action\":{\"status\":500}}");
     reg(s, "serviceName=j1&ip=10.0.0.1&port=8081");                      /* 1 */
     reg(s, "serviceName=j1&ip=10.0.0.2&port=8082");                      /* 2 */
@@ -1574,22 +1537,22 @@ static void test_journal(void **state)
     assert_int_equal(journal_total(s, "serviceName=DEFAULT_GROUP%40%40j4"), 0);
     assert_int_equal(journal_total(s, "serviceName=DEFAULT_GROUP%40%40j1"), 1);
     assert_int_equal(journal_total(s, "serviceName=G4%40%40j1"), 0);
-    stop(s);
+    nm_test_stop(s);
 
     /* --journal-size 0: no journal */
     const char *off[] = {"--journal-size", "0", NULL};
-    s = start(off);
+    s = nm_test_start(off);
     assert_int_equal(hosts(s, "serviceName=k"), 0);
     j = journal(s, NULL);
     assert_int_equal((int)jnum(j, "total"), 0);
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "requests")), 0);
     cJSON_Delete(j);
     cJSON_Delete(jexpect(s, "DELETE", "/__mock/requests", NULL, 204));
-    stop(s);
+    nm_test_stop(s);
 
     /* --journal-size 5 keeps the newest 5 */
     const char *args[] = {"--journal-size", "5", NULL};
-    s = start(args);
+    s = nm_test_start(args);
     for (int k = 0; k < 8; k++) hosts(s, nm_fmt("serviceName=k%d", k));
     j = journal(s, NULL);
     assert_int_equal((int)jnum(j, "total"), 5);
@@ -1599,7 +1562,7 @@ static void test_journal(void **state)
         assert_string_equal(jstr(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, k), "params"), "serviceName"),
                             nm_fmt("k%d", k + 3));
     cJSON_Delete(j);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== --admin-token */
@@ -1607,7 +1570,7 @@ static void test_journal(void **state)
 /* limit without since gives the newest entries, with since the oldest after it; GET /__mock/faults/{id}. */
 static void test_journal_limit_and_fault_get(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     for (int i = 1; i <= 5; i++) reg(s, nm_fmt("serviceName=lim&ip=10.0.0.%d&port=80", i));
     cJSON *j = journal(s, "api=register&limit=2");
     assert_int_equal((int)jnum(j, "total"), 5);
@@ -1631,7 +1594,7 @@ static void test_journal_limit_and_fault_get(void **state)
     assert_int_equal((int)jnum(f, "remaining"), 3);
     cJSON_Delete(f);
     expect_error(s, "GET", "/__mock/faults/nope", NULL, 404, "nope");
-    stop(s);
+    nm_test_stop(s);
 }
 
 static long ctl_with(const struct nm_server *s, const char *method, const char *path, const char *json, const char *auth,
@@ -1645,7 +1608,7 @@ static void test_admin_token(void **state)
 {
     (void)state;
     const char *args[] = {"--admin-token", "s3cret", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     reg(s, "serviceName=tok&ip=10.0.0.1&port=1");   /* the Nacos API needs no token */
     assert_int_equal(hosts(s, "serviceName=tok"), 1);
     static const struct { const char *method, *path, *json; } calls[] = {
@@ -1695,7 +1658,7 @@ static void test_admin_token(void **state)
     assert_int_equal(r.status, 200);
     nm_resp_free(&r);
     assert_int_equal(hosts(s, "serviceName=tok"), 0);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ================================================================== UDP push faults */
@@ -1703,7 +1666,7 @@ static void test_admin_token(void **state)
 static void test_push_faults(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     int up;
     int fd = udp_bind(&up);
     subscribe(s, "pushed", up);
@@ -1747,7 +1710,7 @@ static void test_push_faults(void **state)
     n = udp_recv(fd, (long)(1000 * slack()), buf, sizeof buf);
     if (n <= 0) fail_msg("an \"any\" rule stopped a push");
     close(fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 int main(void)
@@ -1756,28 +1719,28 @@ int main(void)
     const char *only = getenv("NM_TEST_FILTER");   /* e.g. NM_TEST_FILTER='test_drop*' */
     if (only && *only) cmocka_set_test_filter(only);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_status_actions, teardown),
-        cmocka_unit_test_teardown(test_match_filters_http, teardown),
-        cmocka_unit_test_teardown(test_delay_jitter_concurrent, teardown),
-        cmocka_unit_test_teardown(test_drop_close, teardown),
-        cmocka_unit_test_teardown(test_drop_reset, teardown),
-        cmocka_unit_test_teardown(test_drop_hang, teardown),
-        cmocka_unit_test_teardown(test_stop_with_requests_in_flight, teardown),
-        cmocka_unit_test_teardown(test_beat_code, teardown),
-        cmocka_unit_test_teardown(test_after_times_for_ms, teardown),
-        cmocka_unit_test_teardown(test_faults_crud, teardown),
-        cmocka_unit_test_teardown(test_start_faults, teardown),
-        cmocka_unit_test_teardown(test_invalid_start_faults, teardown),
-        cmocka_unit_test_teardown(test_seed_reproducible, teardown),
-        cmocka_unit_test_teardown(test_server_status, teardown),
-        cmocka_unit_test_teardown(test_forget, teardown),
-        cmocka_unit_test_teardown(test_reset, teardown),
-        cmocka_unit_test_teardown(test_journal_limit_and_fault_get, teardown),
-        cmocka_unit_test_teardown(test_registry_round_trip, teardown),
-        cmocka_unit_test_teardown(test_fixtures_at_start, teardown),
-        cmocka_unit_test_teardown(test_journal, teardown),
-        cmocka_unit_test_teardown(test_admin_token, teardown),
-        cmocka_unit_test_teardown(test_push_faults, teardown),
+        cmocka_unit_test_teardown(test_status_actions, nm_test_teardown),
+        cmocka_unit_test_teardown(test_match_filters_http, nm_test_teardown),
+        cmocka_unit_test_teardown(test_delay_jitter_concurrent, nm_test_teardown),
+        cmocka_unit_test_teardown(test_drop_close, nm_test_teardown),
+        cmocka_unit_test_teardown(test_drop_reset, nm_test_teardown),
+        cmocka_unit_test_teardown(test_drop_hang, nm_test_teardown),
+        cmocka_unit_test_teardown(test_stop_with_requests_in_flight, nm_test_teardown),
+        cmocka_unit_test_teardown(test_beat_code, nm_test_teardown),
+        cmocka_unit_test_teardown(test_after_times_for_ms, nm_test_teardown),
+        cmocka_unit_test_teardown(test_faults_crud, nm_test_teardown),
+        cmocka_unit_test_teardown(test_start_faults, nm_test_teardown),
+        cmocka_unit_test_teardown(test_invalid_start_faults, nm_test_teardown),
+        cmocka_unit_test_teardown(test_seed_reproducible, nm_test_teardown),
+        cmocka_unit_test_teardown(test_server_status, nm_test_teardown),
+        cmocka_unit_test_teardown(test_forget, nm_test_teardown),
+        cmocka_unit_test_teardown(test_reset, nm_test_teardown),
+        cmocka_unit_test_teardown(test_journal_limit_and_fault_get, nm_test_teardown),
+        cmocka_unit_test_teardown(test_registry_round_trip, nm_test_teardown),
+        cmocka_unit_test_teardown(test_fixtures_at_start, nm_test_teardown),
+        cmocka_unit_test_teardown(test_journal, nm_test_teardown),
+        cmocka_unit_test_teardown(test_admin_token, nm_test_teardown),
+        cmocka_unit_test_teardown(test_push_faults, nm_test_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

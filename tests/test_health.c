@@ -31,35 +31,6 @@
 #define ID_B "10.0.0.2#8080#DEFAULT#" GSVC
 
 /* The test's server; the teardown kills it when an assertion ended the test early. */
-static struct nm_server *g_srv;
-
-static struct nm_server *start(const char *const *args)
-{
-    struct nm_server *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    if (nm_start(s, args)) fail_msg("nacos-mock did not start");
-    g_srv = s;
-    return s;
-}
-
-static void stop(struct nm_server *s)
-{
-    g_srv = NULL;
-    int rc = nm_stop(s);
-    free(s);
-    assert_int_equal(rc, 0);
-}
-
-static int teardown(void **state)
-{
-    if (g_srv) {
-        fprintf(stderr, "server stderr kept at %s\n", g_srv->err_path);
-        nm_kill(g_srv);
-        free(g_srv);
-        g_srv = NULL;
-    }
-    return 0;
-}
 
 static void reg(struct nm_server *s, const char *svc, const char *ip, const char *extra)
 {
@@ -251,7 +222,7 @@ static int64_t mono_ms(void)
 
 static void test_unhealthy_then_removed(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", NULL);
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t la = last_beat(s, SVC, "10.0.0.1");
@@ -314,12 +285,12 @@ static void test_unhealthy_then_removed(void **state)
     cJSON *clk = nm_get_json(s, "/__mock/clock");
     assert_int_equal(num(clk, "offsetMs"), 30100);
     cJSON_Delete(clk);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_protect_threshold_when_all_unhealthy(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", NULL);
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t la = last_beat(s, SVC, "10.0.0.1"), lb = last_beat(s, SVC, "10.0.0.2");
@@ -350,12 +321,12 @@ static void test_protect_threshold_when_all_unhealthy(void **state)
     assert_true(is_true(host(l, "10.0.0.1"), "healthy"));
     assert_false(is_true(host(l, "10.0.0.2"), "healthy"));
     cJSON_Delete(l);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_beat_restores_health(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", NULL);
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t lb = last_beat(s, SVC, "10.0.0.2");
@@ -384,12 +355,12 @@ static void test_beat_restores_health(void **state)
     cJSON_Delete(adv);
     assert_int_equal(detail_healthy(s, SVC, "10.0.0.1"), 0);
     assert_int_equal(detail_healthy(s, SVC, "10.0.0.2"), -1);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_metadata_overrides(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1",
         nm_fmt("metadata=%s", nm_enc("{\"preserved.heart.beat.interval\":\"1000\",\"preserved.heart.beat.timeout\":"
                                      "\"3000\",\"preserved.ip.delete.timeout\":\"6000\"}")));
@@ -449,12 +420,12 @@ static void test_metadata_overrides(void **state)
     assert_int_equal(num(c, "instanceHeartBeatTimeOut"), 6000);
     assert_int_equal(num(c, "ipDeleteTimeout"), 12000);
     cJSON_Delete(l);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_persistent_instances(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", "ephemeral=false");
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t lb = last_beat(s, SVC, "10.0.0.2");
@@ -498,14 +469,14 @@ static void test_persistent_instances(void **state)
     assert_int_equal(r.status, 400);
     assert_non_null(strstr(r.body, "'healthy'"));
     nm_resp_free(&r);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* Transition lines name the instance by its instanceId, whatever the id generator: with
  * preserved.instance.id.generator=snowflake the id is "0", not ip#port#cluster#service. */
 static void test_transition_logs_use_instance_id(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", nm_fmt("metadata=%s", nm_enc("{\"preserved.instance.id.generator\":\"snowflake\"}")));
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t la = last_beat(s, SVC, "10.0.0.1");
@@ -517,7 +488,7 @@ static void test_transition_logs_use_instance_id(void **state)
     beat_ok(s, SVC, "10.0.0.1", 5000);   /* restores it: logged under the same id */
     assert_int_equal(detail_healthy(s, SVC, "10.0.0.1"), 1);
     assert_logged(s, "UNHEALTHY", "HEALTHY", "0");
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ------------------------------------------------------------------ advance input */
@@ -552,7 +523,7 @@ static void assert_offset(struct nm_server *s, int64_t offset)
 
 static void test_advance_rejects_bad_ms(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, SVC, "10.0.0.1", NULL);
     expect_bad_advance(s, "{}");
     expect_bad_advance(s, "{\"ms\":-1}");
@@ -579,20 +550,20 @@ static void test_advance_rejects_bad_ms(void **state)
     assert_int_equal(n_changes(adv), 1);
     cJSON_Delete(adv);
     assert_offset(s, 16000);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* control-api.md: "Bad input is answered 400 with {"error": "<what is wrong, naming the field>"}".
  * A body that is not a JSON object is bad input too; the answer should say what is expected. */
 static void test_advance_rejects_non_object_body_naming_ms(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     expect_bad_advance(s, "ms=16000");
     expect_bad_advance(s, "16000");
     expect_bad_advance(s, "[16000]");
     expect_bad_advance(s, "");
     assert_offset(s, 0);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ------------------------------------------------------------------ flags */
@@ -600,7 +571,7 @@ static void test_advance_rejects_non_object_body_naming_ms(void **state)
 static void test_flags_change_thresholds(void **state)
 {
     const char *args[] = {"--beat-interval-ms", "1000", "--unhealthy-misses", "2", "--delete-misses", "4", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     reg(s, SVC, "10.0.0.1", NULL);
     int64_t la = last_beat(s, SVC, "10.0.0.1");
     cJSON *l = list(s, "serviceName=" SVC);
@@ -636,7 +607,7 @@ static void test_flags_change_thresholds(void **state)
     assert_int_equal(num(j, "code"), 20404);
     assert_int_equal(num(j, "clientBeatInterval"), 1000);
     cJSON_Delete(j);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ------------------------------------------------------------------ real time */
@@ -644,7 +615,7 @@ static void test_flags_change_thresholds(void **state)
 static void test_real_time_sweeper(void **state)
 {
     const char *args[] = {"--beat-interval-ms", "200", "--sweep-interval-ms", "50", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     int64_t t0 = mono_ms();
     reg(s, SVC, "10.0.0.1", NULL);
     reg(s, SVC, "10.0.0.2", NULL);
@@ -683,22 +654,22 @@ static void test_real_time_sweeper(void **state)
     assert_logged(s, "HEALTHY", "UNHEALTHY", ID_A);
     assert_logged(s, "UNHEALTHY", "REMOVED", ID_A);
     assert_false(logged(s, "HEALTHY", "UNHEALTHY", ID_B));
-    stop(s);
+    nm_test_stop(s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_unhealthy_then_removed, teardown),
-        cmocka_unit_test_teardown(test_protect_threshold_when_all_unhealthy, teardown),
-        cmocka_unit_test_teardown(test_beat_restores_health, teardown),
-        cmocka_unit_test_teardown(test_metadata_overrides, teardown),
-        cmocka_unit_test_teardown(test_persistent_instances, teardown),
-        cmocka_unit_test_teardown(test_transition_logs_use_instance_id, teardown),
-        cmocka_unit_test_teardown(test_advance_rejects_bad_ms, teardown),
-        cmocka_unit_test_teardown(test_advance_rejects_non_object_body_naming_ms, teardown),
-        cmocka_unit_test_teardown(test_flags_change_thresholds, teardown),
-        cmocka_unit_test_teardown(test_real_time_sweeper, teardown),
+        cmocka_unit_test_teardown(test_unhealthy_then_removed, nm_test_teardown),
+        cmocka_unit_test_teardown(test_protect_threshold_when_all_unhealthy, nm_test_teardown),
+        cmocka_unit_test_teardown(test_beat_restores_health, nm_test_teardown),
+        cmocka_unit_test_teardown(test_metadata_overrides, nm_test_teardown),
+        cmocka_unit_test_teardown(test_persistent_instances, nm_test_teardown),
+        cmocka_unit_test_teardown(test_transition_logs_use_instance_id, nm_test_teardown),
+        cmocka_unit_test_teardown(test_advance_rejects_bad_ms, nm_test_teardown),
+        cmocka_unit_test_teardown(test_advance_rejects_non_object_body_naming_ms, nm_test_teardown),
+        cmocka_unit_test_teardown(test_flags_change_thresholds, nm_test_teardown),
+        cmocka_unit_test_teardown(test_real_time_sweeper, nm_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,27 +43,6 @@
 
 /* ------------------------------------------------------------------ servers */
 
-/* Servers of the running test; the teardown kills what an assertion left running. */
-static struct nm_server *g_srv[4];
-
-static struct nm_server *start(const char *const *args)
-{
-    struct nm_server *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    if (nm_start(s, args)) fail_msg("nacos-mock did not start");
-    for (int i = 0; i < 4; i++)
-        if (!g_srv[i]) {
-            g_srv[i] = s;
-            break;
-        }
-    return s;
-}
-
-static void forget_srv(struct nm_server *s)
-{
-    for (int i = 0; i < 4; i++)
-        if (g_srv[i] == s) g_srv[i] = NULL;
-}
 
 /* Stops the server (a clean exit is required) and returns everything it wrote on stderr. nm_stop
  * removes the file, so it is opened first and read through the open descriptor afterwards. */
@@ -71,7 +50,7 @@ static char *stop_and_read_log(struct nm_server *s)
 {
     FILE *f = fopen(s->err_path, "rb");
     assert_non_null(f);
-    forget_srv(s);
+    nm_test_untrack(s);
     int rc = nm_stop(s);
     free(s);
     char *buf = NULL;
@@ -94,18 +73,6 @@ static void stop(struct nm_server *s)
     free(stop_and_read_log(s));
 }
 
-static int teardown(void **state)
-{
-    (void)state;
-    for (int i = 0; i < 4; i++)
-        if (g_srv[i]) {
-            fprintf(stderr, "server stderr kept at %s\n", g_srv[i]->err_path);
-            nm_kill(g_srv[i]);
-            free(g_srv[i]);
-            g_srv[i] = NULL;
-        }
-    return 0;
-}
 
 /* ------------------------------------------------------------------ HTTP helpers */
 
@@ -286,7 +253,7 @@ static void test_json_logs(void **state)
 {
     (void)state;
     const char *args[] = {"--log-format", "json", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     const char *svc = "obs-json";
 
     reg(s, svc, "10.31.0.1", 8001);                                    /* r1 */
@@ -391,7 +358,7 @@ static bool after_ts(const char *line, const char *want)
 static void test_text_logs(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, "obs-text", "10.32.0.1", 8080);
     expect(s, "GET", "/nacos/v1/ns/instance/list?serviceName=obs-text", NULL, NULL, 200, NULL);
     beat(s, "obs-text", "10.32.0.1", 8080, 200);
@@ -833,7 +800,7 @@ static int registry_healthy(const struct nm_server *s, int *unhealthy)
 static void test_metrics(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct prom *m = scrape(s);
     /* every family the README lists, with its type */
     static const char *const fams[][2] = {
@@ -1048,7 +1015,7 @@ static int teardown_child(void **state)
         waitpid(g_child, NULL, 0);
         g_child = 0;
     }
-    return teardown(state);
+    return nm_test_teardown(state);
 }
 
 static void test_ready_file(void **state)
@@ -1189,7 +1156,7 @@ static void test_auth(void **state)
 {
     (void)state;
     const char *args[] = {"--auth", "nacos:secret", NULL};
-    struct nm_server *s = start(args);
+    struct nm_server *s = nm_test_start(args);
     const char *list = "/nacos/v1/ns/instance/list?serviceName=obs-auth";
 
     /* nothing, wrong credentials */
@@ -1233,7 +1200,7 @@ static void test_auth(void **state)
                "token invalid!");
     /* a token signed by another server (same credentials) is not valid here */
     const char *args_b[] = {"--auth", "nacos:secret", NULL};
-    struct nm_server *other = start(args_b);
+    struct nm_server *other = nm_test_start(args_b);
     char foreign[1024];
     login(other, "/nacos/v1/auth/login", "nacos", "secret", false, foreign, sizeof foreign);
     stop(other);
@@ -1256,7 +1223,7 @@ static void test_auth(void **state)
     stop(s);
 
     /* without --auth: everything passes, any credentials log in */
-    s = start(NULL);
+    s = nm_test_start(NULL);
     expect_200(s, "GET", list, NULL, NULL);
     expect_200(s, "GET", nm_fmt("%s&accessToken=garbage", list), NULL, NULL);
     expect_200(s, "GET", nm_fmt("%s&username=who&password=ever", list), NULL, NULL);
@@ -1269,12 +1236,12 @@ int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_json_logs, teardown),
-        cmocka_unit_test_teardown(test_text_logs, teardown),
-        cmocka_unit_test_teardown(test_prom_parser_rejects, teardown),
-        cmocka_unit_test_teardown(test_metrics, teardown),
+        cmocka_unit_test_teardown(test_json_logs, nm_test_teardown),
+        cmocka_unit_test_teardown(test_text_logs, nm_test_teardown),
+        cmocka_unit_test_teardown(test_prom_parser_rejects, nm_test_teardown),
+        cmocka_unit_test_teardown(test_metrics, nm_test_teardown),
         cmocka_unit_test_teardown(test_ready_file, teardown_child),
-        cmocka_unit_test_teardown(test_auth, teardown),
+        cmocka_unit_test_teardown(test_auth, nm_test_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -27,35 +27,6 @@
 #define GO_UA "Nacos-Go-Client:v1.1.6"
 #define CURL_UA "curl/7.88.1"
 
-static struct nm_server *g_srv;
-
-static struct nm_server *start(const char *const *args)
-{
-    struct nm_server *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    if (nm_start(s, args)) fail_msg("nacos-mock did not start");
-    g_srv = s;
-    return s;
-}
-
-static void stop(struct nm_server *s)
-{
-    g_srv = NULL;
-    int rc = nm_stop(s);
-    free(s);
-    assert_int_equal(rc, 0);
-}
-
-static int teardown(void **state)
-{
-    if (g_srv) {
-        fprintf(stderr, "server stderr kept at %s\n", g_srv->err_path);
-        nm_kill(g_srv);
-        free(g_srv);
-        g_srv = NULL;
-    }
-    return 0;
-}
 
 static int64_t mono_ms(void)
 {
@@ -297,7 +268,7 @@ static long long subscribe_count(struct nm_server *s)
 static void test_last_ref_time_only_grows(void **state)
 {
     (void)state;
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     reg(s, NULL, "ref", "10.0.0.1");
     cJSON *a = list_ua(s, "serviceName=ref", NULL);
     usleep(20000);
@@ -321,14 +292,14 @@ static void test_last_ref_time_only_grows(void **state)
     cJSON_Delete(c);
     cJSON_Delete(d);
     cJSON_Delete(e);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* ------------------------------------------------------------------ tests */
 
 static void test_subscribe_cache_millis_and_ua(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp java = udp_open(), curl = udp_open(), go = udp_open(), none = udp_open();
     cJSON *l = list_ua(s, nm_fmt("serviceName=svc&udpPort=%d", java.port), JAVA_UA);
     assert_int_equal(num(l, "cacheMillis"), 10000);
@@ -374,12 +345,12 @@ static void test_subscribe_cache_millis_and_ua(void **state)
     close(curl.fd);
     close(go.fd);
     close(none.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_push_follows_changes(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp u = udp_open();
     const char *q = nm_fmt("serviceName=svc&udpPort=%d", u.port);
     char query[200];
@@ -460,12 +431,12 @@ static void test_push_follows_changes(void **state)
     pkt_free(p);
     udp_expect_none(&u, 200, "after the last change");
     close(u.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_big_packet_is_gzip(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp u = udp_open();
     char query[200];
     snprintf(query, sizeof query, "serviceName=big&udpPort=%d", u.port);
@@ -499,14 +470,14 @@ static void test_big_packet_is_gzip(void **state)
     assert_same_as_list(s, last, query, JAVA_UA);
     pkt_free(last);
     close(u.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 /* One ~11 s test for both sides of the retry rule: acked packets (lastRefTime as a string or as a
  * number) are not resent; an unacked one is resent once, unchanged, ~10 s later. */
 static void test_ack_stops_resend(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp acks_str = udp_open(), acks_num = udp_open(), silent = udp_open();
     struct udp *all[3] = {&acks_str, &acks_num, &silent};
     for (int i = 0; i < 3; i++)
@@ -547,12 +518,12 @@ static void test_ack_stops_resend(void **state)
         pkt_free(first[i]);
         close(all[i]->fd);
     }
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_no_push_for_other_services(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp u = udp_open();
     char query[200];
     snprintf(query, sizeof query, "serviceName=alpha&udpPort=%d", u.port);
@@ -570,12 +541,12 @@ static void test_no_push_for_other_services(void **state)
     ack(&u, p, false);
     pkt_free(p);
     close(u.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_push_goes_to_peer_not_client_ip(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp u = udp_open();
     char query[200];
     snprintf(query, sizeof query, "serviceName=svc&udpPort=%d&clientIP=10.1.2.3", u.port);
@@ -588,12 +559,12 @@ static void test_push_goes_to_peer_not_client_ip(void **state)
     ack(&u, p, false);
     pkt_free(p);
     close(u.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 static void test_subscribe_count(void **state)
 {
-    struct nm_server *s = start(NULL);
+    struct nm_server *s = nm_test_start(NULL);
     struct udp a = udp_open(), b = udp_open();
     assert_int_equal(subscribe_count(s), 0);
     cJSON_Delete(list_ua(s, nm_fmt("serviceName=svc&udpPort=%d", a.port), JAVA_UA));
@@ -608,20 +579,20 @@ static void test_subscribe_count(void **state)
     assert_int_equal(subscribe_count(s), 3);
     close(a.fd);
     close(b.fd);
-    stop(s);
+    nm_test_stop(s);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(test_subscribe_cache_millis_and_ua, teardown),
-        cmocka_unit_test_teardown(test_push_follows_changes, teardown),
-        cmocka_unit_test_teardown(test_big_packet_is_gzip, teardown),
-        cmocka_unit_test_teardown(test_ack_stops_resend, teardown),
-        cmocka_unit_test_teardown(test_no_push_for_other_services, teardown),
-        cmocka_unit_test_teardown(test_push_goes_to_peer_not_client_ip, teardown),
-        cmocka_unit_test_teardown(test_subscribe_count, teardown),
-        cmocka_unit_test_teardown(test_last_ref_time_only_grows, teardown),
+        cmocka_unit_test_teardown(test_subscribe_cache_millis_and_ua, nm_test_teardown),
+        cmocka_unit_test_teardown(test_push_follows_changes, nm_test_teardown),
+        cmocka_unit_test_teardown(test_big_packet_is_gzip, nm_test_teardown),
+        cmocka_unit_test_teardown(test_ack_stops_resend, nm_test_teardown),
+        cmocka_unit_test_teardown(test_no_push_for_other_services, nm_test_teardown),
+        cmocka_unit_test_teardown(test_push_goes_to_peer_not_client_ip, nm_test_teardown),
+        cmocka_unit_test_teardown(test_subscribe_count, nm_test_teardown),
+        cmocka_unit_test_teardown(test_last_ref_time_only_grows, nm_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
