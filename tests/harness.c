@@ -289,3 +289,21 @@ int nm_test_teardown(void **state)
         }
     return 0;
 }
+
+int64_t nm_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t nm_mono_ms(void) { return nm_mono_us() / 1000; }
+
+uint32_t nm_rand(uint32_t *state)
+{
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x ? x : 0x9e3779b9u;
+}

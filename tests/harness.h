@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 
@@ -59,6 +60,12 @@ void nm_resp_free(struct nm_resp *r);
 long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r);
 cJSON *nm_get_json(const struct nm_server *s, const char *path);
 long nm_post_form(const struct nm_server *s, const char *path, const char *form, struct nm_resp *r);
+
+/* Monotonic clock in ms / µs, for measuring durations in tests. */
+int64_t nm_mono_ms(void);
+int64_t nm_mono_us(void);
+/* xorshift32 step: each thread keeps its own state, so a seed reproduces a sequence. */
+uint32_t nm_rand(uint32_t *state);
 
 /* printf into a static-per-call buffer rotation (8 slots): for building paths inline. */
 const char *nm_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -49,13 +49,6 @@ static int g_entries;       /* catalogue entries run */
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool under_tool(void)
 {
     const char *w = getenv("NM_SERVER_WRAPPER");
@@ -146,10 +139,10 @@ static long read_answer(int fd, int timeout_ms, char *head, size_t headlen)
 {
     char buf[8192];
     size_t got = 0;
-    int64_t end = mono_ms() + timeout_ms;
+    int64_t end = nm_mono_ms() + timeout_ms;
     if (headlen) head[0] = '\0';
     for (;;) {
-        int left = (int)(end - mono_ms());
+        int left = (int)(end - nm_mono_ms());
         if (left <= 0) break;
         struct pollfd p = {.fd = fd, .events = POLLIN};
         int pr = poll(&p, 1, left);
@@ -715,10 +708,10 @@ static void test_slowloris(void **state)
      * the requests routed to it until that client's next byte — about a second — so on a loaded
      * host two stray answers between 100 ms and 1 s are tolerated (and printed), never more. */
     const int64_t limit_ms = under_tool() ? 2000 : 100, hard_ms = under_tool() ? 5000 : 1000;
-    int64_t t0 = mono_ms(), next_byte = t0, worst = 0;
+    int64_t t0 = nm_mono_ms(), next_byte = t0, worst = 0;
     int answered = 0, slow = 0;
-    while (mono_ms() - t0 < 5000) {
-        if (mono_ms() >= next_byte) {
+    while (nm_mono_ms() - t0 < 5000) {
+        if (nm_mono_ms() >= next_byte) {
             for (int i = 0; i < N; i++) {
                 const char *c = i % 2 ? &form[sent[i]] : &req_hdr[sent[i]];
                 if (send(fd[i], c, 1, MSG_NOSIGNAL) != 1) fail_msg("slowloris %d: the server closed after %zu bytes", i, sent[i]);
@@ -726,10 +719,10 @@ static void test_slowloris(void **state)
             }
             next_byte += 1000;
         }
-        int64_t a = mono_ms();
+        int64_t a = nm_mono_ms();
         struct nm_resp r;
         nm_get(&g_srv, answered % 2 ? LIVENESS : INST "/list?serviceName=bi-svc", &r);
-        int64_t took = mono_ms() - a;
+        int64_t took = nm_mono_ms() - a;
         if (r.status != 200) fail_msg("[slowloris] request while trickling -> %ld (curl %d)", r.status, r.curl_code);
         nm_resp_free(&r);
         if (took > worst) worst = took;

@@ -56,23 +56,6 @@ static char g_dir[64];
 static char g_db[128];
 static struct nm_server *g_srv;
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* xorshift: each thread its own state, so a seed reproduces the op sequence */
-static uint32_t rnd(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x ? x : 0x9e3779b9u;
-}
-
 static void apply(struct model *m, const struct op *o)
 {
     switch (o->k) {
@@ -111,12 +94,12 @@ static void restart_effect(struct model *m)
 static struct op pick(const struct model *m, uint32_t *rs)
 {
     for (;;) {
-        struct op o = {.s = (int)(rnd(rs) % NSVC)};
-        uint32_t r = rnd(rs) % 100;
-        if (r < 35) o.k = OP_REG, o.i = (int)(rnd(rs) % NPERS);
-        else if (r < 55) o.k = OP_DEREG, o.i = (int)(rnd(rs) % NPERS);
-        else if (r < 70) o.k = OP_REG_EPH, o.i = (int)(rnd(rs) % NEPH);
-        else if (r < 80) o.k = OP_DEREG_EPH, o.i = (int)(rnd(rs) % NEPH);
+        struct op o = {.s = (int)(nm_rand(rs) % NSVC)};
+        uint32_t r = nm_rand(rs) % 100;
+        if (r < 35) o.k = OP_REG, o.i = (int)(nm_rand(rs) % NPERS);
+        else if (r < 55) o.k = OP_DEREG, o.i = (int)(nm_rand(rs) % NPERS);
+        else if (r < 70) o.k = OP_REG_EPH, o.i = (int)(nm_rand(rs) % NEPH);
+        else if (r < 80) o.k = OP_DEREG_EPH, o.i = (int)(nm_rand(rs) % NEPH);
         else if (r < 93) o.k = OP_SVC_CREATE;
         else o.k = OP_SVC_DELETE;
         if (o.k == OP_SVC_CREATE && m->svc[o.s] != ABSENT) continue;
@@ -451,13 +434,13 @@ static void test_kill9_rounds(void **state)
     char err[512] = "";
     struct nm_server *s = start_db();
     if (registry_model(s, &m, err, sizeof err)) fail_msg("%s", err);   /* whatever the other tests left */
-    int64_t t0 = mono_ms();
+    int64_t t0 = nm_mono_ms();
     long acked = 0, in_flight = 0, landed = 0, refused = 0;
     for (int round = 0; round < rounds; round++) {
-        struct writer w = {.srv = *s, .m = &m, .rs = rnd(&rs)};
+        struct writer w = {.srv = *s, .m = &m, .rs = nm_rand(&rs)};
         pthread_t th;
         assert_int_equal(pthread_create(&th, NULL, writer_main, &w), 0);
-        usleep((useconds_t)(20000 + rnd(&rs) % 380000));   /* kill at a random moment, 20..400 ms in */
+        usleep((useconds_t)(20000 + nm_rand(&rs) % 380000));   /* kill at a random moment, 20..400 ms in */
         kill_srv(s);
         pthread_join(th, NULL);
         if (w.failure[0]) fail_msg("round %d: unexpected answer: %s", round, w.failure);
@@ -510,7 +493,7 @@ static void test_kill9_rounds(void **state)
     printf("durability: %d kill -9 rounds survived in %.1f s; %ld acknowledged writes all kept; %ld kills caught a "
            "request in flight (%ld of them landed), %ld requests refused (never sent, none landed)\n"
            "durability: final registry %s\n",
-           rounds, (double)(mono_ms() - t0) / 1000.0, acked, in_flight, landed, refused, txt);
+           rounds, (double)(nm_mono_ms() - t0) / 1000.0, acked, in_flight, landed, refused, txt);
 }
 
 int main(void)

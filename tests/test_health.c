@@ -211,13 +211,6 @@ static void assert_logged(const struct nm_server *s, const char *from, const cha
     }
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ virtual clock */
 
 static void test_unhealthy_then_removed(void **state)
@@ -616,15 +609,15 @@ static void test_real_time_sweeper(void **state)
 {
     const char *args[] = {"--beat-interval-ms", "200", "--sweep-interval-ms", "50", NULL};
     struct nm_server *s = nm_test_start(args);
-    int64_t t0 = mono_ms();
+    int64_t t0 = nm_mono_ms();
     reg(s, SVC, "10.0.0.1", NULL);
     reg(s, SVC, "10.0.0.2", NULL);
     int64_t unhealthy_at = -1, removed_at = -1;
     bool checked_fields = false;
-    while (mono_ms() - t0 < 3000) {
+    while (nm_mono_ms() - t0 < 3000) {
         beat_ok(s, SVC, "10.0.0.2", 200);   /* keeps b healthy, so a's health shows in the list */
         cJSON *l = list(s, "serviceName=" SVC);
-        int64_t t = mono_ms() - t0;
+        int64_t t = nm_mono_ms() - t0;
         const cJSON *a = host(l, "10.0.0.1");
         assert_false(is_true(l, "reachProtectionThreshold"));
         assert_true(is_true(host(l, "10.0.0.2"), "healthy"));

@@ -923,13 +923,6 @@ static void test_metrics(void **state)
 
 /* ------------------------------------------------------------------ 3. --ready-file */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Whole file into buf; -1 if absent. */
 static ssize_t read_whole(const char *path, char *buf, size_t cap)
 {
@@ -1032,7 +1025,7 @@ static void test_ready_file(void **state)
     g_child = spawn_server(args, out);
 
     char buf[512], first[512];
-    int64_t deadline = mono_ms() + 10000;
+    int64_t deadline = nm_mono_ms() + 10000;
     ssize_t n;
     while ((n = read_whole(ready, buf, sizeof buf)) < 0) {
         int st;
@@ -1040,7 +1033,7 @@ static void test_ready_file(void **state)
             g_child = 0;
             fail_msg("nacos-mock exited (status 0x%x) before writing the ready file", st);
         }
-        if (mono_ms() > deadline) fail_msg("no ready file after 10 s");
+        if (nm_mono_ms() > deadline) fail_msg("no ready file after 10 s");
         usleep(1000);
     }
     /* the moment it exists: the whole URL, and the port accepts a connection */

@@ -28,13 +28,6 @@
 #define CURL_UA "curl/7.88.1"
 
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ------------------------------------------------------------------ UDP side */
 
 struct udp {
@@ -102,7 +95,7 @@ static struct pkt *udp_recv(const struct udp *u, int timeout_ms)
     socklen_t fl = sizeof p->from;
     ssize_t n = recvfrom(u->fd, p->raw, sizeof p->raw, 0, (struct sockaddr *)&p->from, &fl);
     assert_true(n > 0);
-    p->at = mono_ms();
+    p->at = nm_mono_ms();
     p->raw_len = (size_t)n;
     p->gzip = n >= 2 && p->raw[0] == 0x1f && p->raw[1] == 0x8b;
     if (p->gzip) {
@@ -321,7 +314,7 @@ static void test_subscribe_cache_millis_and_ua(void **state)
     cJSON_Delete(l);
     assert_int_equal(subscribe_count(s), 2);
 
-    int64_t t = mono_ms();
+    int64_t t = nm_mono_ms();
     reg(s, NULL, "svc", "10.0.0.1");
     struct pkt *p = udp_expect(&java, "register");
     assert_true(p->at - t < 1000);   /* coalesced ~50 ms, not Nacos's 1 s */
@@ -492,10 +485,10 @@ static void test_ack_stops_resend(void **state)
     int64_t t0 = first[2]->at;
     struct pkt *resent = NULL;
     int n_resent = 0;
-    while (mono_ms() - t0 < 11000) {
+    while (nm_mono_ms() - t0 < 11000) {
         struct pollfd pf[3];
         for (int i = 0; i < 3; i++) pf[i] = (struct pollfd){.fd = all[i]->fd, .events = POLLIN};
-        int left = (int)(11000 - (mono_ms() - t0));
+        int left = (int)(11000 - (nm_mono_ms() - t0));
         if (left <= 0 || poll(pf, 3, left) <= 0) break;
         if (pf[0].revents || pf[1].revents) {
             struct pkt *p = udp_recv(pf[0].revents ? &acks_str : &acks_num, 0);

@@ -67,22 +67,6 @@ static atomic_long g_faults[K__N];
 static atomic_long g_failures;
 static char g_first_failures[5][512];
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static uint32_t rnd(uint32_t *s)
-{
-    uint32_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return *s = x ? x : 0x9e3779b9u;
-}
-
 static void failure(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void failure(const char *fmt, ...)
 {
@@ -181,9 +165,9 @@ static long creq(struct client *c, const char *method, const char *path, const c
     curl_easy_setopt(c->h, CURLOPT_USERAGENT, "Nacos-Go-Client:v1.1.6");
     c->len = 0;
     if (c->buf) c->buf[0] = '\0';
-    c->t0 = mono_us();
+    c->t0 = nm_mono_us();
     CURLcode rc = curl_easy_perform(c->h);
-    c->t1 = mono_us();
+    c->t1 = nm_mono_us();
     c->curl_code = (int)rc;
     c->status = -1;
     if (rc == CURLE_OK) curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &c->status);
@@ -322,8 +306,8 @@ static void *client_main(void *arg)
 {
     struct client *c = arg;
     while (!atomic_load(&g_stop)) {
-        int x = (int)(rnd(&c->rs) % NSLOT);
-        uint32_t r = rnd(&c->rs) % 100;
+        int x = (int)(nm_rand(&c->rs) % NSLOT);
+        uint32_t r = nm_rand(&c->rs) % 100;
         if (r < 30) do_register(c, x);
         else if (r < 45) do_deregister(c, x);
         else if (r < 75) {
@@ -352,11 +336,11 @@ static void *controller_main(void *arg)
     int active[16], n_active = 0;
     long seq = 0;
     while (!atomic_load(&g_stop)) {
-        usleep((useconds_t)(20000 + rnd(&rs) % 100000));
-        uint32_t r = rnd(&rs) % 100;
+        usleep((useconds_t)(20000 + nm_rand(&rs) % 100000));
+        uint32_t r = nm_rand(&rs) % 100;
         if (r < 4 && n_active) {   /* all off at once */
             ctl("DELETE", "/__mock/faults", NULL);
-            int64_t now = mono_us();
+            int64_t now = nm_mono_us();
             pthread_mutex_lock(&g_rules.mu);
             for (int i = 0; i < n_active; i++) g_rules.v[active[i]].t_del = now;
             pthread_mutex_unlock(&g_rules.mu);
@@ -370,31 +354,31 @@ static void *controller_main(void *arg)
             int idx = g_rules.n++;
             struct rule_rec *rr = &g_rules.v[idx];
             snprintf(rr->id, sizeof rr->id, "soak-%ld", seq++);
-            rr->svc = (int)(rnd(&rs) % NSVC);
-            rr->k = (enum kind)(rnd(&rs) % K__N);
-            rr->api = rr->k == K_BEAT ? "beat" : APIS[rnd(&rs) % (sizeof APIS / sizeof APIS[0])];
-            rr->t_add = mono_us();
+            rr->svc = (int)(nm_rand(&rs) % NSVC);
+            rr->k = (enum kind)(nm_rand(&rs) % K__N);
+            rr->api = rr->k == K_BEAT ? "beat" : APIS[nm_rand(&rs) % (sizeof APIS / sizeof APIS[0])];
+            rr->t_add = nm_mono_us();
             rr->t_del = INT64_MAX;
             char action[128];
             switch (rr->k) {
             case K_500: snprintf(action, sizeof action, "{\"status\":500,\"body\":\"injected:%s\"}", rr->id); break;
             case K_503: snprintf(action, sizeof action, "{\"status\":503,\"body\":\"injected:%s\"}", rr->id); break;
-            case K_DELAY: snprintf(action, sizeof action, "{\"delayMs\":%u,\"jitterMs\":20}", 10 + rnd(&rs) % 150); break;
+            case K_DELAY: snprintf(action, sizeof action, "{\"delayMs\":%u,\"jitterMs\":20}", 10 + nm_rand(&rs) % 150); break;
             case K_CLOSE: snprintf(action, sizeof action, "{\"drop\":\"close\"}"); break;
             case K_RESET: snprintf(action, sizeof action, "{\"drop\":\"reset\"}"); break;
             default: snprintf(action, sizeof action, "{\"beatCode\":20404}"); break;
             }
             const char *body = nm_fmt("{\"id\":\"%s\",\"match\":{\"api\":\"%s\",\"serviceName\":\"soak-%d\"},"
                                       "\"action\":%s,\"probability\":%s}",
-                                      rr->id, rr->api, rr->svc, action, rnd(&rs) % 2 ? "1.0" : "0.5");
+                                      rr->id, rr->api, rr->svc, action, nm_rand(&rs) % 2 ? "1.0" : "0.5");
             pthread_mutex_unlock(&g_rules.mu);
             ctl("POST", "/__mock/faults", body);
             active[n_active++] = idx;
         } else if (n_active) {
-            int which = (int)(rnd(&rs) % (uint32_t)n_active);
+            int which = (int)(nm_rand(&rs) % (uint32_t)n_active);
             int idx = active[which];
             ctl("DELETE", nm_fmt("/__mock/faults/%s", g_rules.v[idx].id), NULL);
-            int64_t now = mono_us();
+            int64_t now = nm_mono_us();
             pthread_mutex_lock(&g_rules.mu);
             g_rules.v[idx].t_del = now;
             pthread_mutex_unlock(&g_rules.mu);
@@ -402,7 +386,7 @@ static void *controller_main(void *arg)
         }
     }
     ctl("DELETE", "/__mock/faults", NULL);
-    int64_t now = mono_us();
+    int64_t now = nm_mono_us();
     pthread_mutex_lock(&g_rules.mu);
     for (int i = 0; i < n_active; i++) g_rules.v[active[i]].t_del = now;
     pthread_mutex_unlock(&g_rules.mu);
@@ -544,10 +528,10 @@ static void test_soak(void **state)
         cl[i].h = curl_easy_init();
         assert_non_null(cl[i].h);
         cl[i].hdrs = curl_slist_append(NULL, "Expect:");
-        cl[i].rs = rnd(&rs);
+        cl[i].rs = nm_rand(&rs);
     }
-    uint32_t ctl_seed = rnd(&rs);
-    int64_t t0 = mono_us();
+    uint32_t ctl_seed = nm_rand(&rs);
+    int64_t t0 = nm_mono_us();
     for (int i = 0; i < NCLIENTS; i++) assert_int_equal(pthread_create(&th[i], NULL, client_main, &cl[i]), 0);
     assert_int_equal(pthread_create(&ctl_th, NULL, controller_main, &ctl_seed), 0);
 
@@ -558,7 +542,7 @@ static void test_soak(void **state)
     atomic_store(&g_stop, true);
     pthread_join(ctl_th, NULL);
     for (int i = 0; i < NCLIENTS; i++) pthread_join(th[i], NULL);
-    double elapsed = (double)(mono_us() - t0) / 1e6;
+    double elapsed = (double)(nm_mono_us() - t0) / 1e6;
     long rss_end = rss_kb(g_srv.pid);
     long total = atomic_load(&g_requests);
 
