@@ -14,6 +14,7 @@
 #include "nacos_mock/faults.h"
 #include "nacos_mock/http.h"
 #include "nacos_mock/journal.h"
+#include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/push.h"
@@ -48,6 +49,10 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES))) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!(app->metrics = metrics_create())) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -141,6 +146,8 @@ void app_free(struct app *app)
     app_stop(app);
     store_close(app->store);
     app->store = NULL;
+    list_cache_free(app->list_cache);
+    app->list_cache = NULL;
     faults_free(app->faults);
     app->faults = NULL;
     journal_free(app->journal);

@@ -12,6 +12,7 @@
 #include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
+#include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/push.h"
@@ -243,6 +244,7 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
         reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
         return;
     }
+    list_cache_clear(app->list_cache);   /* not needed for correctness (store generation); frees memory */
     push_forget(app->push, NULL, NULL);
     clock_reset(&app->clock);
     faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */

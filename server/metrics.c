@@ -13,6 +13,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
+#include "nacos_mock/list_cache.h"
 #include "nacos_mock/push.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/sweeper.h"
@@ -142,9 +143,19 @@ char *metrics_render(struct app *app, size_t *len)
     cJSON_Delete(rules);
 
     long services = 0, instances = 0, healthy = 0;
+    size_t lc_bytes = 0;
+    uint64_t lc_hits = 0, lc_misses = 0;
     pthread_mutex_lock(&app->mu);
     store_counts(app->store, &services, &instances, &healthy);
+    list_cache_stats(app->list_cache, NULL, &lc_bytes, &lc_hits, &lc_misses);
     pthread_mutex_unlock(&app->mu);
+    fprintf(f, "# HELP nacos_mock_list_cache_lookups_total instance/list answers looked up in the rendered-answer cache.\n"
+               "# TYPE nacos_mock_list_cache_lookups_total counter\n"
+               "nacos_mock_list_cache_lookups_total{result=\"hit\"} %llu\n"
+               "nacos_mock_list_cache_lookups_total{result=\"miss\"} %llu\n",
+            (unsigned long long)lc_hits, (unsigned long long)lc_misses);
+    fprintf(f, "# HELP nacos_mock_list_cache_bytes Bytes held by the rendered-answer cache.\n"
+               "# TYPE nacos_mock_list_cache_bytes gauge\nnacos_mock_list_cache_bytes %zu\n", lc_bytes);
     fprintf(f, "# HELP nacos_mock_services Services in the registry.\n# TYPE nacos_mock_services gauge\n"
                "nacos_mock_services %ld\n", services);
     fprintf(f, "# HELP nacos_mock_instances Instances in the registry, by health.\n# TYPE nacos_mock_instances gauge\n"

@@ -10,6 +10,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/handlers.h"
+#include "nacos_mock/list_cache.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/md5.h"
 #include "nacos_mock/naming.h"
@@ -439,7 +440,8 @@ static void split_clusters(struct list_ctx *lc, char *buf)
     }
 }
 
-cJSON *naming_list_render(struct app *app, const struct list_query *q)
+/* naming_list_render for a service already looked up (s NULL: unknown service). */
+static cJSON *list_render_service(struct app *app, const struct list_query *q, const struct service_rec *s)
 {
     struct list_ctx lc = {.q = q};
     const char *sep = strstr(q->service, GROUP_SEP);
@@ -450,19 +452,14 @@ cJSON *naming_list_render(struct app *app, const struct list_query *q)
 
     cJSON *o = cJSON_CreateObject();
     lc.hosts = cJSON_CreateArray();
-    struct service_rec s;
-    int f = store_service_get(app->store, q->ns, q->service, &s);
     double threshold = 0;
     cJSON *svc_md = NULL;
     int64_t ref = clock_real_ms();   /* unknown or never-changed service: now */
-    if (f < 0) goto fail;
-    if (f == 0) {
-        if (s.revision > 0) ref = s.revision;   /* same state ⇒ same stamp, in lists and pushes alike */
-        threshold = s.protect_threshold;
-        svc_md = json_object_or_empty(s.metadata);
-        int rc = store_instance_foreach(app->store, s.id, add_host, &lc);
-        store_service_rec_free(&s);
-        if (rc) goto fail;
+    if (s) {
+        if (s->revision > 0) ref = s->revision;   /* same state ⇒ same stamp, in lists and pushes alike */
+        threshold = s->protect_threshold;
+        svc_md = json_object_or_empty(s->metadata);
+        if (store_instance_foreach(app->store, s->id, add_host, &lc)) goto fail;
     }
     bool protect = lc.n > 0 && (double)lc.healthy / (double)lc.n <= threshold;
     if (protect) {
@@ -528,6 +525,59 @@ fail:
     return NULL;
 }
 
+cJSON *naming_list_render(struct app *app, const struct list_query *q)
+{
+    struct service_rec s;
+    int f = store_service_get(app->store, q->ns, q->service, &s);
+    if (f < 0) return NULL;
+    cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
+    if (f == 0) store_service_rec_free(&s);
+    return o;
+}
+
+/* The list cache key of q: every input of the answer besides the registry, NUL-separated. Returns
+ * its length, 0 when it does not fit (the answer is then not cached). */
+static size_t list_cache_key(const struct list_query *q, char *out, size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s%c%s%c%s%c%s%c%d%d%d", q->ns, 0, q->service, 0, q->clusters ? q->clusters : "",
+                     0, q->env ? q->env : "", 0, q->healthy_only, q->java_ge_1, q->subscribed);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+/* Answers q from the list cache, or renders it (and caches the text when the service has a change
+ * stamp: a never-changed or unknown service answers lastRefTime = now, which must not be reused). */
+static void list_answer(struct app *app, const struct list_query *q, struct reply *rep)
+{
+    struct service_rec s;
+    int f = store_service_get(app->store, q->ns, q->service, &s);
+    if (f < 0) {
+        app_reply_store_error(app, rep);
+        return;
+    }
+    char key[4096];
+    size_t keylen = f == 0 && s.revision > 0 ? list_cache_key(q, key, sizeof key) : 0;
+    struct list_cache_state state = {0};
+    if (keylen) {
+        state = (struct list_cache_state){s.id, s.revision, store_generation(app->store)};
+        size_t len = 0;
+        const char *hit = list_cache_get(app->list_cache, key, keylen, &state, &len);
+        if (hit) {
+            store_service_rec_free(&s);
+            reply_json_text(rep, 200, hit, len);
+            return;
+        }
+    }
+    cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
+    if (f == 0) store_service_rec_free(&s);
+    if (!o) {
+        app_reply_store_error(app, rep);
+        return;
+    }
+    reply_json(rep, 200, o);
+    if (keylen && rep->status == 200 && rep->body)
+        list_cache_put(app->list_cache, key, keylen, &state, rep->body, rep->len);
+}
+
 void h_instance_list(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
@@ -549,12 +599,7 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
         .subscribed = udp_port > 0 && push_subscribe(app->push, ns, service, clusters ? clusters : "", &req->peer,
                                                      (int)udp_port, req->user_agent),
     };
-    cJSON *o = naming_list_render(app, &q);
-    if (!o) {
-        app_reply_store_error(app, rep);
-        return;
-    }
-    reply_json(rep, 200, o);
+    list_answer(app, &q, rep);
 }
 
 /* ------------------------------------------------------------------ beat */

@@ -67,6 +67,18 @@ void reply_caused(struct reply *r, int status, const char *fmt, ...)
     set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
 }
 
+void reply_json_text(struct reply *r, int status, const char *text, size_t len)
+{
+    char *b = malloc(len + 1);
+    if (!b) {
+        reply_text(r, 500, "caused: out of memory;");
+        return;
+    }
+    memcpy(b, text, len);
+    b[len] = '\0';
+    set_body(r, status, "application/json", b, len);
+}
+
 void reply_json(struct reply *r, int status, cJSON *json)
 {
     char *b = json ? cJSON_PrintUnformatted(json) : NULL;

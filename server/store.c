@@ -114,6 +114,7 @@ static const char *const STMT_SQL[S__COUNT] = {
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S__COUNT];
+    int64_t generation;   /* bumped whenever a service row goes (store_generation) */
 };
 
 /* Returns the statement, reset and with bindings cleared. */
@@ -330,6 +331,7 @@ int store_service_delete(struct store *st, int64_t id)
 {
     sqlite3_stmt *s = S(st, S_SVC_DELETE);
     sqlite3_bind_int64(s, 1, id);
+    st->generation++;   /* before the write: a failed one may still have changed something */
     if (run(s)) return -1;
     return sqlite3_changes(st->db) ? 0 : 1;
 }
@@ -664,6 +666,7 @@ int store_forget_ephemeral(struct store *st, const char *ns, const char *service
 
 int store_clear(struct store *st)
 {
+    st->generation++;
     return run(S(st, S_CLEAR_INST)) || run(S(st, S_CLEAR_SVC)) ? -1 : 0;
 }
 
@@ -671,7 +674,11 @@ int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed)
 {
     sqlite3_stmt *s = S(st, S_GC);
     sqlite3_bind_int64(s, 1, cutoff_ms);
-    if (run(s)) return -1;
-    if (removed) *removed = sqlite3_changes(st->db);
+    if (run(s)) { st->generation++; return -1; }
+    int n = sqlite3_changes(st->db);
+    if (n) st->generation++;
+    if (removed) *removed = n;
     return 0;
 }
+
+int64_t store_generation(const struct store *st) { return st->generation; }

@@ -26,6 +26,7 @@ struct sweeper;
 struct faults;
 struct journal;
 struct metrics;
+struct list_cache;
 
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
@@ -41,6 +42,7 @@ struct app {
     struct faults *faults;         /* fault rules; own lock */
     struct journal *journal;       /* request journal; own lock */
     struct metrics *metrics;       /* request counters; own lock */
+    struct list_cache *list_cache; /* rendered instance/list answers; under mu */
     struct auth auth;              /* --auth emulation; read-only after init */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;

@@ -40,6 +40,8 @@ void reply_textf(struct reply *r, int status, const char *fmt, ...) __attribute_
 void reply_caused(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints `json` (unformatted) as the body and deletes it. */
 void reply_json(struct reply *r, int status, cJSON *json);
+/* A copy of already printed JSON as the body (same content type as reply_json). */
+void reply_json_text(struct reply *r, int status, const char *text, size_t len);
 /* Control-plane error: `{"error": "<msg>"}`. */
 void reply_error_json(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void reply_header(struct reply *r, const char *name, const char *value);

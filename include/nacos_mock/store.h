@@ -133,5 +133,9 @@ int store_forget_ephemeral(struct store *st, const char *ns, const char *service
 int store_clear(struct store *st);
 /* Implicit services that have been empty since before `cutoff_ms` are deleted. */
 int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed);
+/* Grows whenever a service row is deleted (delete, clear, empty-service cleanup; and on any failed
+ * attempt). Together with a service's id and revision it names one state of that service for
+ * caches: ids can be reused after a delete and revisions restart. */
+int64_t store_generation(const struct store *st);
 
 #endif
