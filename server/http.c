@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/log.h"
@@ -381,6 +383,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     if (!cs) return;
     if (cs->counted) atomic_fetch_sub(&srv->in_flight, 1);
     params_free(&cs->req.params);
+    cJSON_Delete(cs->req.beat_json);
     reply_free(&cs->rep);
     free(cs->body);
     free(cs->path);

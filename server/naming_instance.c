@@ -604,13 +604,13 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
 
 /* ------------------------------------------------------------------ beat */
 
-static cJSON *beat_answer(int64_t interval, int code)
+/* {"clientBeatInterval":N,"code":C,"lightBeatEnabled":true}: printed directly (every beat answers it). */
+static void beat_answer(struct reply *rep, int64_t interval, int code)
 {
-    cJSON *o = cJSON_CreateObject();
-    json_add_int(o, "clientBeatInterval", interval);
-    json_add_int(o, "code", code);
-    cJSON_AddBoolToObject(o, "lightBeatEnabled", true);
-    return o;
+    char b[128];
+    int n = snprintf(b, sizeof b, "{\"clientBeatInterval\":%lld,\"code\":%d,\"lightBeatEnabled\":true}",
+                     (long long)interval, code);
+    reply_json_text(rep, 200, b, (size_t)n);
 }
 
 void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
@@ -619,7 +619,8 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     struct instance_write w;
     memset(&w, 0, sizeof w);
     w.now_ms = req->now_ms;
-    cJSON *beat = NULL, *md = NULL;
+    const cJSON *beat = NULL;
+    cJSON *md = NULL;
     w.k.ns = naming_namespace(p);
     if (check_namespace_or_reply(w.k.ns, rep) || naming_grouped_service_or_reply(p, rep, w.k.service, sizeof w.k.service))
         return;
@@ -627,7 +628,7 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     char ipbuf[300], portbuf[40];
     const char *port_text = NULL;   /* the beat's ip/port/cluster override the parameters */
     if (beat_text) {
-        beat = cJSON_Parse(beat_text);
+        beat = request_beat_json(req);
         if (!cJSON_IsObject(beat)) {
             reply_caused(rep, 400, "Param 'beat' is not a JSON object: \"%.80s\"", beat_text);
             goto out;
@@ -663,11 +664,11 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
             log_transition(br.instance_id, w.k.ns, w.k.service, "UNHEALTHY", "HEALTHY", req->now_ms - br.prev_beat_ms);
             app_service_changed(app, req->now_ms, br.service_id, w.k.ns, w.k.service);
         }
-        reply_json(rep, 200, beat_answer(br.interval_ms, 10200));
+        beat_answer(rep, br.interval_ms, 10200);
         goto out;
     }
     if (!beat) {   /* light beat for an instance we do not know: the client must re-register */
-        reply_json(rep, 200, beat_answer(app->cfg->beat_interval_ms, 20404));
+        beat_answer(rep, app->cfg->beat_interval_ms, 20404);
         goto out;
     }
     /* a full beat for an unknown instance registers it, as Nacos does */
@@ -692,9 +693,8 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     if (write_instance(app, &w, UPSERT_REGISTER, rep)) goto out;
     int64_t interval, tmo, del;
     naming_instance_timeouts_or_reply(app, md, &interval, &tmo, &del, rep);
-    reply_json(rep, 200, beat_answer(interval, 10200));
+    beat_answer(rep, interval, 10200);
 out:
-    cJSON_Delete(beat);
     cJSON_Delete(md);
 }
 

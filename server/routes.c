@@ -121,6 +121,16 @@ static void run_handler(struct app *app, const struct route *r, struct request *
     }
 }
 
+const cJSON *request_beat_json(struct request *req)
+{
+    if (!req->beat_parsed) {
+        req->beat_parsed = true;
+        const char *beat = params_get(&req->params, "beat");
+        req->beat_json = beat ? cJSON_Parse(beat) : NULL;
+    }
+    return req->beat_json;
+}
+
 /* The request's identity (see request.h), worked out on first use. */
 static const struct request_ident *ident_of(struct request *req)
 {
@@ -144,9 +154,8 @@ static const struct request_ident *ident_of(struct request *req)
     long long port = 0;
     const char *ps = params_get(p, "port");
     if (ps && params_strtoll(ps, &port) == 0 && port > 0 && port < 65536) id->port = (int)port;
-    const char *beat = params_get(p, "beat");
-    if (beat) {
-        cJSON *b = cJSON_Parse(beat);
+    const cJSON *b = request_beat_json(req);
+    if (b) {
         const cJSON *bip = cJSON_GetObjectItemCaseSensitive(b, "ip");
         const cJSON *bport = cJSON_GetObjectItemCaseSensitive(b, "port");
         const cJSON *bcl = cJSON_GetObjectItemCaseSensitive(b, "cluster");
@@ -159,7 +168,6 @@ static const struct request_ident *ident_of(struct request *req)
             snprintf(id->cluster_buf, sizeof id->cluster_buf, "%s", bcl->valuestring);
             id->cluster = id->cluster_buf;
         }
-        cJSON_Delete(b);
     }
     const char *api = req->route ? req->route->api : NULL;
     if (!id->cluster && api && (!strcmp(api, "register") || !strcmp(api, "beat") || !strcmp(api, "deregister") ||

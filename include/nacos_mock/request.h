@@ -12,6 +12,7 @@
 #include "nacos_mock/params.h"
 
 struct route;
+struct cJSON;
 
 /* Who a request is about — namespace, group, bare service, cluster, ip, port — from its parameters,
  * or from its `beat` JSON (Go/Node beats carry ip/port only there). Worked out once per request
@@ -40,6 +41,12 @@ struct request {
     uint64_t seq;                  /* journal sequence number, 0 when not journalled */
     int64_t t0_us;                 /* monotonic arrival time, for durations */
     struct request_ident ident;    /* see above; fill with routes' ident_of() */
+    struct cJSON *beat_json;       /* the `beat` parameter parsed once (request_beat_json); owned */
+    bool beat_parsed;
 };
+
+/* The `beat` parameter parsed as JSON, once per request (identity, fault matching and the beat
+ * handler share it). NULL when absent or not JSON. Owned by the request (freed with it). */
+const struct cJSON *request_beat_json(struct request *req);
 
 #endif
