@@ -180,7 +180,7 @@ static int write_instance(struct app *app, const struct instance_write *w, enum 
         .last_beat_ms = register_like ? now : old.last_beat_ms,
         .hb_interval_ms = interval, .hb_timeout_ms = timeout, .delete_timeout_ms = del,
     };
-    if (store_instance_upsert(app->store, &in, NULL)) goto store_err;
+    if (store_instance_write(app->store, &in, have_old ? old.id : 0)) goto store_err;
     app_service_changed(app, w->now_ms, sid, w->k.ns, w->k.service);
     if (store_commit(app->store)) goto store_err;
     rc = 0;

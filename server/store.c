@@ -456,6 +456,21 @@ static void bind_instance(sqlite3_stmt *s, const struct instance_rec *in, bool w
     (void)with_id;
 }
 
+int store_instance_write(struct store *st, const struct instance_rec *in, int64_t existing_id)
+{
+    if (existing_id > 0) {
+        sqlite3_stmt *u = S(st, S_INST_UPDATE);
+        bind_instance(u, in, true);
+        sqlite3_bind_int64(u, 18, existing_id);
+        if (run(u)) return -1;
+        return sqlite3_changes(st->db) == 1 ? 0 : -1;
+    }
+    if (!in->instance_id) return -1;
+    sqlite3_stmt *s = S(st, S_INST_INSERT);
+    bind_instance(s, in, false);
+    return run(s);
+}
+
 int store_instance_upsert(struct store *st, const struct instance_rec *in, bool *created)
 {
     sqlite3_stmt *f = S(st, S_INST_FIND);
@@ -468,16 +483,7 @@ int store_instance_upsert(struct store *st, const struct instance_rec *in, bool 
     sqlite3_reset(f);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
     if (created) *created = rc == SQLITE_DONE;
-    if (rc == SQLITE_ROW) {
-        sqlite3_stmt *u = S(st, S_INST_UPDATE);
-        bind_instance(u, in, true);
-        sqlite3_bind_int64(u, 18, id);
-        return run(u);
-    }
-    if (!in->instance_id) return -1;
-    sqlite3_stmt *s = S(st, S_INST_INSERT);
-    bind_instance(s, in, false);
-    return run(s);
+    return store_instance_write(st, in, id);
 }
 
 int store_instance_get(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,

@@ -88,6 +88,9 @@ int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t st
 /* Inserts or replaces the instance keyed by (service, cluster, ip, port). A replaced instance keeps
  * its instance_id unless in->instance_id is set; registered_ms is kept. *created says which. */
 int store_instance_upsert(struct store *st, const struct instance_rec *in, bool *created);
+/* The same when the caller has just looked the instance up in this transaction: existing_id > 0
+ * replaces that row (instance_id kept unless set), 0 inserts (in->instance_id required). */
+int store_instance_write(struct store *st, const struct instance_rec *in, int64_t existing_id);
 /* 0 found (owned record), 1 not found. */
 int store_instance_get(struct store *st, int64_t service_id, const char *cluster, const char *ip,
                        int port, struct instance_rec *out);
