@@ -30,6 +30,7 @@ bool faults_api_known(const char *api)
 struct rule {
     char id[64];
     char *api, *method, *path, *ns, *group, *service, *cluster, *ip;
+    uint64_t service_hash;           /* of the bare service name (after any `group@@`), 0 = any */
     int port;
     int status;
     char *body;
@@ -59,6 +60,17 @@ static uint64_t next_u64(struct faults *f)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+/* FNV-1a, never 0 (0 means "no service" in struct rule). */
+static uint64_t name_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1;
 }
 
 static double draw(struct faults *f) { return (double)(next_u64(f) >> 11) * (1.0 / 9007199254740992.0); }
@@ -193,6 +205,10 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
         get_str(m, "serviceName", "match.", &r->service, err, errlen) ||
         get_str(m, "clusterName", "match.", &r->cluster, err, errlen) || get_str(m, "ip", "match.", &r->ip, err, errlen))
         return -1;
+    if (r->service) {
+        const char *sep = strstr(r->service, "@@");
+        r->service_hash = name_hash(sep ? sep + 2 : r->service);
+    }
     if (!r->api) return fail(err, errlen, "field 'match.api' is required (an API name, or \"any\")");
     if (!faults_api_known(r->api))
         return fail(err, errlen, "field 'match.api' has unknown API name '%s' (see control-api.md)", r->api);
@@ -479,6 +495,7 @@ static bool eq_opt(const char *rule, const char *req) { return !rule || (req && 
 
 static bool rule_matches(const struct rule *r, const struct fault_request *q)
 {
+    /* (the service hash was compared by the caller) */
     if (!strcmp(r->api, "any")) {
         if (q->api && !strcmp(q->api, "push")) return false;   /* "any" means HTTP requests */
     } else if (!q->api || strcmp(r->api, q->api)) {
@@ -506,9 +523,13 @@ bool faults_match(struct faults *f, const struct fault_request *q, int64_t now_m
 {
     bool fired = false;
     memset(hit, 0, sizeof *hit);
+    /* Rules usually name a service: comparing one precomputed hash first makes a rule for another
+     * service cost a few instructions instead of the string comparisons (bench: 100 rules). */
+    uint64_t qh = q->service ? name_hash(q->service) : 0;
     pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < f->n && !fired; i++) {
         struct rule *r = &f->v[i];
+        if (r->service_hash && r->service_hash != qh) continue;
         if (expired(r, now_ms) || !rule_matches(r, q)) continue;
         if (++r->seen <= r->after) continue;
         if (r->probability < 1.0 && draw(f) >= r->probability) continue;

@@ -666,6 +666,38 @@ static void test_first_firing_rule_wins(void **state)
     faults_free(f);
 }
 
+/* The service-hash prefilter (faults_match) must not change which rule fires: 100 rules for other
+ * services, names that share a prefix, a grouped rule of another group, then the one that matches. */
+static void test_many_service_rules(void **state)
+{
+    (void)state;
+    struct faults *f = faults_create(1);
+    char rule[256];
+    for (int i = 0; i < 100; i++) {
+        snprintf(rule, sizeof rule, "{\"id\":\"other-%d\",\"match\":{\"api\":\"beat\",\"serviceName\":\"order-%d\"},"
+                         "\"action\":{\"status\":500}}", i, i);
+        add_ok(f, rule);
+    }
+    add_ok(f, "{\"id\":\"prefix\",\"match\":{\"api\":\"beat\",\"serviceName\":\"orde\"},\"action\":{\"status\":500}}");
+    add_ok(f, "{\"id\":\"grp\",\"match\":{\"api\":\"beat\",\"serviceName\":\"g@@order\"},\"action\":{\"status\":500}}");
+    struct fault_request beat = req_api("beat");
+    char id[64];
+    assert_false(match_now(f, &beat, T0, id, sizeof id));
+    beat.group = "g";
+    assert_true(match_now(f, &beat, T0, id, sizeof id));
+    assert_string_equal(id, "grp");
+    beat.group = "DEFAULT_GROUP";
+    beat.service = "order-57";
+    assert_true(match_now(f, &beat, T0, id, sizeof id));
+    assert_string_equal(id, "other-57");
+    beat.service = NULL;
+    assert_false(match_now(f, &beat, T0, id, sizeof id));
+    add_ok(f, "{\"id\":\"all\",\"match\":{\"api\":\"beat\"},\"action\":{\"status\":500}}");
+    assert_true(match_now(f, &beat, T0, id, sizeof id));
+    assert_string_equal(id, "all");
+    faults_free(f);
+}
+
 /* ------------------------------------------------------------------ delete, clear, reset */
 
 static void test_delete_clear(void **state)
@@ -855,6 +887,7 @@ int main(void)
         cmocka_unit_test(test_probability_rate),
         cmocka_unit_test(test_for_ms_expiry),
         cmocka_unit_test(test_first_firing_rule_wins),
+        cmocka_unit_test(test_many_service_rules),
         cmocka_unit_test(test_delete_clear),
         cmocka_unit_test(test_reset),
         cmocka_unit_test(test_reset_restores_for_ms_rule),
