@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "nacos_mock/params.h"
+#include "nacos_mock/util.h"
 
 static const char *const API_NAMES[] = {
     "register", "deregister", "update", "patch", "detail", "list", "beat", "health", "service.create",
@@ -62,14 +63,10 @@ static uint64_t next_u64(struct faults *f)
     return z ^ (z >> 31);
 }
 
-/* FNV-1a, never 0 (0 means "no service" in struct rule). */
+/* The hash of a service name, never 0 (0 means "no service" in struct rule). */
 static uint64_t name_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211ull;
-    }
+    uint64_t h = util_fnv1a(s, strlen(s));
     return h ? h : 1;
 }
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/util.h"
+
 #define BUCKETS 1024u
 
 struct entry {
@@ -28,16 +30,6 @@ struct list_cache {
     size_t max_bytes, bytes, entries;
     uint64_t hits, misses;
 };
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)s[i];
-        h *= 1099511628211ull;
-    }
-    return h;
-}
 
 static size_t entry_cost(const struct entry *e) { return sizeof *e + e->keylen + e->len; }
 
@@ -104,7 +96,7 @@ static bool same_state(const struct list_cache_state *a, const struct list_cache
 const char *list_cache_get(struct list_cache *c, const char *key, size_t keylen, const struct list_cache_state *state,
                            size_t *len)
 {
-    uint64_t h = fnv1a(key, keylen);
+    uint64_t h = util_fnv1a(key, keylen);
     struct entry **l = NULL;
     struct entry *e = find(c, key, keylen, h, &l);
     if (e && !same_state(&e->state, state)) {
@@ -125,7 +117,7 @@ const char *list_cache_get(struct list_cache *c, const char *key, size_t keylen,
 void list_cache_put(struct list_cache *c, const char *key, size_t keylen, const struct list_cache_state *state,
                     const char *body, size_t len)
 {
-    uint64_t h = fnv1a(key, keylen);
+    uint64_t h = util_fnv1a(key, keylen);
     struct entry **l = NULL;
     struct entry *old = find(c, key, keylen, h, &l);
     if (old) remove_entry(c, old, l);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/util.h"
+
 #define SCHEMA_VERSION 1
 
 static const char SCHEMA[] =
@@ -52,6 +54,7 @@ static const char SCHEMA[] =
 enum stmt_id {
     S_SVC_GET, S_SVC_INSERT, S_SVC_UPDATE, S_SVC_DELETE, S_SVC_LIST, S_SVC_COUNT, S_SVC_TOUCH,
     S_INST_FIND, S_INST_INSERT, S_INST_UPDATE, S_INST_GET, S_INST_DELETE, S_INST_BEAT_FIND, S_INST_BEAT,
+    S_INST_BEAT_FLUSH,
     S_INST_SET_HEALTH, S_INST_DELETE_ID, S_INST_FOREACH, S_INST_EXPIRED, S_INST_ALL, S_INST_IDS,
     S_COUNTS, S_FORGET_SVCS, S_FORGET, S_CLEAR_INST, S_CLEAR_SVC, S_GC, S_BEGIN, S_COMMIT, S_ROLLBACK,
     S__COUNT
@@ -88,6 +91,7 @@ static const char *const STMT_SQL[S__COUNT] = {
                          " WHERE i.service_id=(SELECT id FROM services WHERE ns=?1 AND name=?2)"
                          " AND i.cluster=?3 AND i.ip=?4 AND i.port=?5",
     [S_INST_BEAT] = "UPDATE instances SET last_beat_ms=?2, healthy=1 WHERE id=?1",
+    [S_INST_BEAT_FLUSH] = "UPDATE instances SET last_beat_ms=max(last_beat_ms, ?2) WHERE id=?1 AND ephemeral",
     [S_INST_SET_HEALTH] = "UPDATE instances SET healthy=?2 WHERE id=?1",
     [S_INST_DELETE_ID] = "DELETE FROM instances WHERE id=?1",
     [S_INST_FOREACH] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
@@ -111,15 +115,64 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_ROLLBACK] = "ROLLBACK",
 };
 
+/*
+ * The beat cache. A beat of a healthy ephemeral instance is by far the most frequent write, and in
+ * SQLite it costs a lookup plus a one-row write transaction that also moves the row's expire_at
+ * index entry (~40k instructions). So once a beat has found an instance healthy, the instance's
+ * key is remembered with its row id, and later beats only record their time in memory ("pending").
+ * Pending times are written in one transaction before any other statement runs (see S()): every
+ * read and write of the registry sees them, the sweeper's due-query included, and a row id is
+ * never reused while a pending time for it is outstanding. A write of an instance row (update,
+ * health change, delete) drops its entry; bulk writes (service delete, forget, reset) invalidate
+ * every entry (`inst_gen`). Either way the next beat takes the SQLite path again.
+ * Ephemeral instances never outlive a restart (store_open drops them), so pending beat times need
+ * no durability.
+ */
+#define BEAT_BUCKETS 4096u
+#define BEAT_MAX_ENTRIES (1u << 18)
+#define BEAT_MAX_PENDING 65536u
+
+struct beat_entry {
+    struct beat_entry *chain;     /* next with the same key hash bucket */
+    struct beat_entry *id_chain;  /* next with the same row id bucket */
+    uint64_t hash;
+    uint64_t gen;                 /* inst_gen when made */
+    int64_t id, service_id, interval_ms;
+    int64_t last_beat_ms;         /* the last beat recorded (written or pending) */
+    bool pending;                 /* last_beat_ms not yet written */
+    size_t keylen, idlen;
+    char *instance_id;            /* points into data after the key */
+    char data[];                  /* key, then instance id (NUL-terminated) */
+};
+
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S__COUNT];
     int64_t generation;   /* bumped whenever a service row goes (store_generation) */
+    uint64_t inst_gen;    /* bumped by every write of an instance or service row (beat cache) */
+    struct beat_entry *beat_bucket[BEAT_BUCKETS];   /* by key */
+    struct beat_entry *beat_by_id[BEAT_BUCKETS];    /* by row id */
+    size_t beat_entries;
+    struct beat_entry **pending;   /* entries with a pending beat time */
+    size_t n_pending, cap_pending;
+    bool flushing;
 };
 
-/* Returns the statement, reset and with bindings cleared. */
+/* Statements that change or delete many instance rows at once: they invalidate the whole beat
+ * cache. A write of one row drops that row's entry instead (beat_drop_id); an insert creates a new
+ * key, and the empty-service cleaner deletes only services without instances. */
+static const bool WRITES_ROWS[S__COUNT] = {
+    [S_SVC_DELETE] = true, [S_FORGET] = true, [S_CLEAR_INST] = true, [S_CLEAR_SVC] = true,
+};
+
+static void beat_flush(struct store *st);
+
+/* Returns the statement, reset and with bindings cleared — after writing any pending beat times,
+ * so that no statement ever sees the registry without them. */
 static sqlite3_stmt *S(struct store *st, enum stmt_id id)
 {
+    if (st->n_pending && !st->flushing) beat_flush(st);
+    if (WRITES_ROWS[id]) st->inst_gen++;
     sqlite3_stmt *s = st->stmt[id];
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -154,6 +207,163 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
         sqlite3_free(msg);
         return -1;
     }
+    return 0;
+}
+
+/* Writes the pending beat times (in one transaction unless one is open). A failed write leaves
+ * them pending for the next attempt. */
+static void beat_flush(struct store *st)
+{
+    st->flushing = true;
+    bool own = sqlite3_get_autocommit(st->db) != 0;
+    if (own && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) goto out;
+    size_t i = 0;
+    for (; i < st->n_pending; i++) {
+        struct beat_entry *e = st->pending[i];
+        sqlite3_stmt *u = st->stmt[S_INST_BEAT_FLUSH];
+        sqlite3_reset(u);
+        sqlite3_bind_int64(u, 1, e->id);
+        sqlite3_bind_int64(u, 2, e->last_beat_ms);
+        if (run(u)) break;
+    }
+    if (i < st->n_pending) {
+        if (own) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    if (own && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    for (i = 0; i < st->n_pending; i++) st->pending[i]->pending = false;
+    st->n_pending = 0;
+out:
+    st->flushing = false;
+}
+
+/* ns \0 service \0 cluster \0 ip \0 port. Returns the length, 0 when it does not fit. */
+static size_t beat_key(char *out, size_t outlen, const char *ns, const char *service, const char *cluster,
+                       const char *ip, int port)
+{
+    int n = snprintf(out, outlen, "%s%c%s%c%s%c%s%c%d", ns, 0, service, 0, cluster, 0, ip, 0, port);
+    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
+}
+
+static struct beat_entry *beat_find(struct store *st, const char *key, size_t keylen, uint64_t h,
+                                    struct beat_entry ***link)
+{
+    struct beat_entry **l = &st->beat_bucket[h % BEAT_BUCKETS];
+    for (; *l; l = &(*l)->chain) {
+        if ((*l)->hash == h && (*l)->keylen == keylen && memcmp((*l)->data, key, keylen) == 0) {
+            if (link) *link = l;
+            return *l;
+        }
+    }
+    return NULL;
+}
+
+/* Unlinks and frees e (its pending time, if any, must have been written). */
+static void beat_drop_entry(struct store *st, struct beat_entry *e)
+{
+    for (struct beat_entry **l = &st->beat_bucket[e->hash % BEAT_BUCKETS]; *l; l = &(*l)->chain)
+        if (*l == e) { *l = e->chain; break; }
+    for (struct beat_entry **l = &st->beat_by_id[(uint64_t)e->id % BEAT_BUCKETS]; *l; l = &(*l)->id_chain)
+        if (*l == e) { *l = e->id_chain; break; }
+    st->beat_entries--;
+    free(e);
+}
+
+/* Forgets the cached beat of row `id` before that row is written. */
+static void beat_drop_id(struct store *st, int64_t id)
+{
+    for (struct beat_entry *e = st->beat_by_id[(uint64_t)id % BEAT_BUCKETS]; e; e = e->id_chain) {
+        if (e->id != id) continue;
+        if (e->pending) beat_flush(st);
+        if (e->pending) return;   /* could not be written: keep it (the row write will fail too) */
+        beat_drop_entry(st, e);
+        return;
+    }
+}
+
+/* Drops every entry (pending times must have been written). */
+static void beat_cache_clear(struct store *st)
+{
+    for (size_t b = 0; b < BEAT_BUCKETS; b++) {
+        for (struct beat_entry *e = st->beat_bucket[b], *next; e; e = next) {
+            next = e->chain;
+            free(e);
+        }
+        st->beat_bucket[b] = NULL;
+        st->beat_by_id[b] = NULL;
+    }
+    st->beat_entries = 0;
+    st->n_pending = 0;
+}
+
+/* Remembers a healthy ephemeral instance a beat has just found (and written). Best effort. */
+static void beat_remember(struct store *st, const char *key, size_t keylen, uint64_t h, int64_t id,
+                          int64_t service_id, int64_t interval_ms, int64_t beat_ms, const char *instance_id)
+{
+    struct beat_entry *old = beat_find(st, key, keylen, h, NULL);
+    if (old) {
+        if (old->pending) return;   /* cannot happen: S() wrote it; keep it rather than lose it */
+        beat_drop_entry(st, old);
+    }
+    if (st->beat_entries >= BEAT_MAX_ENTRIES) {
+        if (st->n_pending) return;
+        beat_cache_clear(st);
+    }
+    size_t idlen = strlen(instance_id);
+    struct beat_entry *e = malloc(sizeof *e + keylen + idlen + 1);
+    if (!e) return;
+    e->hash = h;
+    e->gen = st->inst_gen;
+    e->id = id;
+    e->service_id = service_id;
+    e->interval_ms = interval_ms;
+    e->last_beat_ms = beat_ms;
+    e->pending = false;
+    e->keylen = keylen;
+    e->idlen = idlen;
+    memcpy(e->data, key, keylen);
+    e->instance_id = e->data + keylen;
+    memcpy(e->instance_id, instance_id, idlen + 1);
+    struct beat_entry **b = &st->beat_bucket[h % BEAT_BUCKETS];
+    e->chain = *b;
+    *b = e;
+    struct beat_entry **bi = &st->beat_by_id[(uint64_t)id % BEAT_BUCKETS];
+    e->id_chain = *bi;
+    *bi = e;
+    st->beat_entries++;
+}
+
+/* The in-memory beat: 0 when the cache answered (out filled), 1 when SQLite must. */
+static int beat_cached(struct store *st, const char *key, size_t keylen, uint64_t h, int64_t now_ms,
+                       struct beat_result *out)
+{
+    struct beat_entry *e = beat_find(st, key, keylen, h, NULL);
+    if (!e || e->gen != st->inst_gen) return 1;
+    if (!e->pending) {
+        if (st->n_pending == st->cap_pending) {
+            size_t cap = st->cap_pending ? st->cap_pending * 2 : 256;
+            struct beat_entry **np = realloc(st->pending, cap * sizeof *np);
+            if (!np) return 1;
+            st->pending = np;
+            st->cap_pending = cap;
+        }
+        st->pending[st->n_pending++] = e;
+        e->pending = true;
+    }
+    if (out) {
+        out->interval_ms = e->interval_ms;
+        out->service_id = e->service_id;
+        out->prev_beat_ms = e->last_beat_ms;
+        out->was_unhealthy = false;
+        size_t n = e->idlen < sizeof out->instance_id - 1 ? e->idlen : sizeof out->instance_id - 1;
+        memcpy(out->instance_id, e->instance_id, n);
+        out->instance_id[n] = '\0';
+    }
+    if (now_ms > e->last_beat_ms) e->last_beat_ms = now_ms;
+    if (st->n_pending >= BEAT_MAX_PENDING) beat_flush(st);
     return 0;
 }
 
@@ -218,6 +428,9 @@ fail:
 void store_close(struct store *st)
 {
     if (!st) return;
+    if (st->n_pending && st->stmt[S_INST_BEAT_FLUSH]) beat_flush(st);
+    beat_cache_clear(st);
+    free(st->pending);
     for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
     free(st);
@@ -460,6 +673,7 @@ int store_instance_write(struct store *st, const struct instance_rec *in, int64_
 {
     if (existing_id > 0) {
         sqlite3_stmt *u = S(st, S_INST_UPDATE);
+        beat_drop_id(st, existing_id);
         bind_instance(u, in, true);
         sqlite3_bind_int64(u, 18, existing_id);
         if (run(u)) return -1;
@@ -471,18 +685,26 @@ int store_instance_write(struct store *st, const struct instance_rec *in, int64_
     return run(s);
 }
 
-int store_instance_upsert(struct store *st, const struct instance_rec *in, bool *created)
+/* The row id of (service, cluster, ip, port) in *id, 0 when there is none. 0 ok, -1 error. */
+static int find_instance_id(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
+                            int64_t *id)
 {
     sqlite3_stmt *f = S(st, S_INST_FIND);
-    sqlite3_bind_int64(f, 1, in->service_id);
-    bind_text(f, 2, in->cluster);
-    bind_text(f, 3, in->ip);
-    sqlite3_bind_int(f, 4, in->port);
+    sqlite3_bind_int64(f, 1, service_id);
+    bind_text(f, 2, cluster);
+    bind_text(f, 3, ip);
+    sqlite3_bind_int(f, 4, port);
     int rc = sqlite3_step(f);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(f, 0) : 0;
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(f, 0) : 0;
     sqlite3_reset(f);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return -1;
-    if (created) *created = rc == SQLITE_DONE;
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_instance_upsert(struct store *st, const struct instance_rec *in, bool *created)
+{
+    int64_t id = 0;
+    if (find_instance_id(st, in->service_id, in->cluster, in->ip, in->port, &id)) return -1;
+    if (created) *created = id == 0;
     return store_instance_write(st, in, id);
 }
 
@@ -506,6 +728,9 @@ int store_instance_get(struct store *st, int64_t service_id, const char *cluster
 int store_instance_delete(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
                           bool ephemeral)
 {
+    int64_t id = 0;
+    if (find_instance_id(st, service_id, cluster, ip, port, &id)) return -1;
+    if (id) beat_drop_id(st, id);
     sqlite3_stmt *s = S(st, S_INST_DELETE);
     sqlite3_bind_int64(s, 1, service_id);
     bind_text(s, 2, cluster);
@@ -519,6 +744,11 @@ int store_instance_delete(struct store *st, int64_t service_id, const char *clus
 int store_instance_beat(struct store *st, const char *ns, const char *service, const char *cluster, const char *ip,
                         int port, int64_t now_ms, struct beat_result *out)
 {
+    char key[4096];
+    size_t keylen = beat_key(key, sizeof key, ns, service, cluster, ip, port);
+    uint64_t h = keylen ? util_fnv1a(key, keylen) : 0;
+    if (keylen && beat_cached(st, key, keylen, h, now_ms, out) == 0) return 0;
+
     sqlite3_stmt *f = S(st, S_INST_BEAT_FIND);
     bind_text(f, 1, ns);
     bind_text(f, 2, service);
@@ -530,24 +760,31 @@ int store_instance_beat(struct store *st, const char *ns, const char *service, c
     if (rc != SQLITE_ROW) { sqlite3_reset(f); return -1; }
     int64_t id = sqlite3_column_int64(f, 0);
     bool healthy = sqlite3_column_int(f, 1) != 0, ephemeral = sqlite3_column_int(f, 2) != 0;
+    int64_t interval_ms = sqlite3_column_int64(f, 3), service_id = sqlite3_column_int64(f, 4);
+    int64_t prev_ms = sqlite3_column_int64(f, 5);
     if (out) {
-        out->interval_ms = sqlite3_column_int64(f, 3);
-        out->service_id = sqlite3_column_int64(f, 4);
-        out->prev_beat_ms = sqlite3_column_int64(f, 5);
+        out->interval_ms = interval_ms;
+        out->service_id = service_id;
+        out->prev_beat_ms = prev_ms;
         out->was_unhealthy = ephemeral && !healthy;
         snprintf(out->instance_id, sizeof out->instance_id, "%s", col_text(f, 6));
     }
+    char *iid = ephemeral && keylen ? strdup(col_text(f, 6)) : NULL;
     sqlite3_reset(f);
     if (!ephemeral) return 0;   /* beats have no effect on persistent instances */
     sqlite3_stmt *u = S(st, S_INST_BEAT);
     sqlite3_bind_int64(u, 1, id);
     sqlite3_bind_int64(u, 2, now_ms);
-    return run(u);
+    rc = run(u);
+    if (rc == 0 && iid) beat_remember(st, key, keylen, h, id, service_id, interval_ms, now_ms, iid);
+    free(iid);
+    return rc;
 }
 
 int store_instance_set_health(struct store *st, int64_t id, bool healthy)
 {
     sqlite3_stmt *s = S(st, S_INST_SET_HEALTH);
+    beat_drop_id(st, id);
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, healthy);
     if (run(s)) return -1;
@@ -557,6 +794,7 @@ int store_instance_set_health(struct store *st, int64_t id, bool healthy)
 int store_instance_delete_id(struct store *st, int64_t id)
 {
     sqlite3_stmt *s = S(st, S_INST_DELETE_ID);
+    beat_drop_id(st, id);
     sqlite3_bind_int64(s, 1, id);
     if (run(s)) return -1;
     return sqlite3_changes(st->db) ? 0 : 1;

@@ -27,3 +27,14 @@ char *util_read_file(const char *path, size_t *len)
     if (len) *len = n;
     return text;
 }
+
+uint64_t util_fnv1a(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}

@@ -462,6 +462,73 @@ static void test_beat(void **state)
     assert_int_equal(store_instance_set_health(st, row + 1000, false), 1);
 }
 
+/* The beat cache (store.c): beats after the first of a healthy instance are kept in memory and
+ * written before any other statement. Every reader must see them, and no write may meet an old one. */
+static void test_beat_cache_is_invisible(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec e = inst(sid, "DEFAULT", "10.0.0.1", 8080, "a");
+    put(st, &e, true);
+    struct beat_result br;
+    /* first beat: SQLite; the next ones: the cache, with the same answers */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 1000, &br), 0);
+    for (int i = 2; i <= 5; i++) {
+        memset(&br, 0x55, sizeof br);
+        assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 1000 * i, &br), 0);
+        assert_false(br.was_unhealthy);
+        assert_int_equal(br.prev_beat_ms, T0 + 1000 * (i - 1));
+        assert_int_equal(br.interval_ms, 5000);
+        assert_int_equal(br.service_id, sid);
+        assert_string_equal(br.instance_id, "a");
+    }
+    /* the sweeper's due query sees the last beat (T0 + 5000): not due at T0 + 5000 + 15000 */
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 20000, 100, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 6000, NULL), 0);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_int_equal(r.last_beat_ms, T0 + 6000);
+    int64_t row = r.id;
+    store_instance_rec_free(&r);
+
+    /* a health change is seen by the next beat, which restores it */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 7000, NULL), 0);
+    assert_int_equal(store_instance_set_health(st, row, false), 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 8000, &br), 0);
+    assert_true(br.was_unhealthy);
+    assert_int_equal(br.prev_beat_ms, T0 + 7000);
+
+    /* deleted with a beat pending, then registered again under the same key (the row id may be
+     * reused): the new instance keeps its own last beat and id; beats find the new row */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 9000, NULL), 0);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 8080, true), 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 9500, NULL), 1);
+    e = inst(sid, "DEFAULT", "10.0.0.1", 8080, "b");
+    e.last_beat_ms = T0 + 100;
+    put(st, &e, true);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
+    assert_int_equal(r.last_beat_ms, T0 + 100);
+    assert_string_equal(r.instance_id, "b");
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 10000, &br), 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 11000, &br), 0);
+    assert_string_equal(br.instance_id, "b");
+    assert_int_equal(br.prev_beat_ms, T0 + 10000);
+
+    /* an update (new interval) is seen by the next beat */
+    e.hb_interval_ms = 2000;
+    put(st, &e, false);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 12000, &br), 0);
+    assert_int_equal(br.interval_ms, 2000);
+
+    /* a cleared registry knows nothing, even with a beat pending */
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 13000, NULL), 0);
+    assert_int_equal(store_clear(st), 0);
+    assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 14000, NULL), 1);
+}
+
 static void test_beat_persistent_unaffected(void **state)
 {
     struct store *st = *state;
@@ -903,6 +970,7 @@ int main(void)
         T(test_instance_upsert_keeps_id_and_registered),
         T(test_instance_delete_matches_ephemeral),
         T(test_beat),
+        T(test_beat_cache_is_invisible),
         T(test_beat_persistent_unaffected),
         T(test_foreach_healthy_first),
         T(test_foreach_all_order),

@@ -5,8 +5,11 @@
 #define NACOS_MOCK_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The whole file as a NUL-terminated heap string (caller frees), or NULL if it cannot be read. */
 char *util_read_file(const char *path, size_t *len);
+/* 64-bit FNV-1a of n bytes (hash tables of names and keys). */
+uint64_t util_fnv1a(const void *p, size_t n);
 
 #endif
