@@ -23,8 +23,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/log.h"
@@ -382,8 +380,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct conn_state *cs = *con_cls;
     if (!cs) return;
     if (cs->counted) atomic_fetch_sub(&srv->in_flight, 1);
-    params_free(&cs->req.params);
-    cJSON_Delete(cs->req.beat_json);
+    request_free(&cs->req);
     reply_free(&cs->rep);
     free(cs->body);
     free(cs->path);

@@ -131,6 +131,14 @@ const cJSON *request_beat_json(struct request *req)
     return req->beat_json;
 }
 
+void request_free(struct request *req)
+{
+    params_free(&req->params);
+    cJSON_Delete(req->beat_json);
+    req->beat_json = NULL;
+    req->beat_parsed = false;
+}
+
 /* The request's identity (see request.h), worked out on first use. */
 static const struct request_ident *ident_of(struct request *req)
 {

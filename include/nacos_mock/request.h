@@ -48,5 +48,7 @@ struct request {
 /* The `beat` parameter parsed as JSON, once per request (identity, fault matching and the beat
  * handler share it). NULL when absent or not JSON. Owned by the request (freed with it). */
 const struct cJSON *request_beat_json(struct request *req);
+/* Frees what the request owns (its parameters and the parsed beat). */
+void request_free(struct request *req);
 
 #endif

@@ -259,7 +259,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON_Delete(before);
     cJSON_Delete(after);
     reply_free(&rep);
-    params_free(&req.params);
+    request_free(&req);
     free(beat);
     return 0;
 }
