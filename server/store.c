@@ -166,13 +166,17 @@ static const bool WRITES_ROWS[S__COUNT] = {
 };
 
 static void beat_flush(struct store *st);
+static void beat_cache_clear(struct store *st);
 
 /* Returns the statement, reset and with bindings cleared — after writing any pending beat times,
  * so that no statement ever sees the registry without them. */
 static sqlite3_stmt *S(struct store *st, enum stmt_id id)
 {
     if (st->n_pending && !st->flushing) beat_flush(st);
-    if (WRITES_ROWS[id]) st->inst_gen++;
+    if (WRITES_ROWS[id]) {   /* every entry is void: free them, or (a write failed) mark them stale */
+        if (st->n_pending) st->inst_gen++;
+        else beat_cache_clear(st);
+    }
     sqlite3_stmt *s = st->stmt[id];
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
