@@ -137,14 +137,11 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
         for (size_t i = 0; i < dl.n; i++) {
             const struct due *d = &dl.v[i];
             int64_t since = now_ms - d->last_beat_ms;
-            bool was_healthy = d->healthy;
-            if (was_healthy && since > d->hb_timeout_ms) {
-                /* the set-health write moves expire_at to last_beat + delete_timeout */
-                if (store_instance_set_health(app->store, d->id, false) < 0) goto fail;
-                was_healthy = false;
-            }
             if (since > d->delete_timeout_ms) {   /* whatever the health (nacos-api.md §3) */
                 if (store_instance_delete_id(app->store, d->id) < 0) goto fail;
+            } else if (d->healthy && since > d->hb_timeout_ms) {
+                /* the set-health write moves expire_at to last_beat + delete_timeout */
+                if (store_instance_set_health(app->store, d->id, false) < 0) goto fail;
             }
         }
         if (store_commit(app->store)) goto fail;
