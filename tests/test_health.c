@@ -351,6 +351,31 @@ static void test_beat_restores_health(void **state)
     nm_test_stop(s);
 }
 
+/* Beats after an instance's first are kept in memory (store.c's beat cache) and written before the
+ * sweeper reads due times: a later beat must count even when nothing reads the registry between it
+ * and the sweep. Margins: 400 ms between the beats, 200 ms for the advance to reach its sweep. */
+static void test_every_beat_counts(void **state)
+{
+    (void)state;
+    struct nm_server *s = nm_test_start(NULL);
+    reg(s, SVC, "10.0.0.1", NULL);
+    beat_ok(s, SVC, "10.0.0.1", 5000);
+    beat_ok(s, SVC, "10.0.0.1", 5000);   /* the first beat went through SQLite, this one is remembered */
+    int64_t lb1 = last_beat(s, SVC, "10.0.0.1");
+    usleep(400 * 1000);
+    beat_ok(s, SVC, "10.0.0.1", 5000);   /* in memory only, until the next statement */
+    cJSON *adv = advance(s, 14800);      /* >= 15.2 s after lb1, < 15 s after this beat */
+    assert_int_equal(n_changes(adv), 0);
+    cJSON_Delete(adv);
+    int64_t lb2 = last_beat(s, SVC, "10.0.0.1");
+    assert_true(lb2 >= lb1 + 400);
+    adv = advance(s, 400);
+    assert_int_equal(n_changes(adv), 1);
+    assert_change(adv, ID_A, GSVC, "HEALTHY", "UNHEALTHY", lb2);
+    cJSON_Delete(adv);
+    nm_test_stop(s);
+}
+
 static void test_metadata_overrides(void **state)
 {
     struct nm_server *s = nm_test_start(NULL);
@@ -658,6 +683,7 @@ int main(void)
         cmocka_unit_test_teardown(test_beat_restores_health, nm_test_teardown),
         cmocka_unit_test_teardown(test_metadata_overrides, nm_test_teardown),
         cmocka_unit_test_teardown(test_persistent_instances, nm_test_teardown),
+        cmocka_unit_test_teardown(test_every_beat_counts, nm_test_teardown),
         cmocka_unit_test_teardown(test_transition_logs_use_instance_id, nm_test_teardown),
         cmocka_unit_test_teardown(test_advance_rejects_bad_ms, nm_test_teardown),
         cmocka_unit_test_teardown(test_advance_rejects_non_object_body_naming_ms, nm_test_teardown),
