@@ -440,7 +440,8 @@ static void split_clusters(struct list_ctx *lc, char *buf)
     }
 }
 
-/* naming_list_render for a service already looked up (s NULL: unknown service). */
+/* Renders the list answer for q of a service already looked up (s NULL: unknown service). Caller
+ * deletes. */
 static cJSON *list_render_service(struct app *app, const struct list_query *q, const struct service_rec *s)
 {
     struct list_ctx lc = {.q = q};
@@ -525,16 +526,6 @@ fail:
     return NULL;
 }
 
-cJSON *naming_list_render(struct app *app, const struct list_query *q)
-{
-    struct service_rec s;
-    int f = store_service_get(app->store, q->ns, q->service, &s);
-    if (f < 0) return NULL;
-    cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
-    if (f == 0) store_service_rec_free(&s);
-    return o;
-}
-
 /* The list cache key of q: every input of the answer besides the registry, NUL-separated. Returns
  * its length, 0 when it does not fit (the answer is then not cached). */
 static size_t list_cache_key(const struct list_query *q, char *out, size_t outlen)
@@ -544,38 +535,45 @@ static size_t list_cache_key(const struct list_query *q, char *out, size_t outle
     return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
 }
 
-/* Answers q from the list cache, or renders it (and caches the text when the service has a change
- * stamp: a never-changed or unknown service answers lastRefTime = now, which must not be reused). */
-static void list_answer(struct app *app, const struct list_query *q, struct reply *rep)
+char *naming_list_text(struct app *app, const struct list_query *q, size_t *len)
 {
     struct service_rec s;
     int f = store_service_get(app->store, q->ns, q->service, &s);
-    if (f < 0) {
-        app_reply_store_error(app, rep);
-        return;
-    }
+    if (f < 0) return NULL;
     char key[4096];
     size_t keylen = f == 0 && s.revision > 0 ? list_cache_key(q, key, sizeof key) : 0;
     struct list_cache_state state = {0};
+    char *text = NULL;
     if (keylen) {
         state = (struct list_cache_state){s.id, s.revision, store_generation(app->store)};
-        size_t len = 0;
-        const char *hit = list_cache_get(app->list_cache, key, keylen, &state, &len);
-        if (hit) {
-            store_service_rec_free(&s);
-            reply_json_text(rep, 200, hit, len);
-            return;
+        const char *hit = list_cache_get(app->list_cache, key, keylen, &state, len);
+        if (hit && (text = malloc(*len + 1))) {
+            memcpy(text, hit, *len);
+            text[*len] = '\0';
+            goto out;
         }
     }
     cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
+    text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!text) goto out;
+    *len = strlen(text);
+    if (keylen) list_cache_put(app->list_cache, key, keylen, &state, text, *len);
+out:
     if (f == 0) store_service_rec_free(&s);
-    if (!o) {
+    return text;
+}
+
+/* Answers q from the list cache, or renders it. */
+static void list_answer(struct app *app, const struct list_query *q, struct reply *rep)
+{
+    size_t len = 0;
+    char *text = naming_list_text(app, q, &len);
+    if (!text) {
         app_reply_store_error(app, rep);
         return;
     }
-    reply_json(rep, 200, o);
-    if (keylen && rep->status == 200 && rep->body)
-        list_cache_put(app->list_cache, key, keylen, &state, rep->body, rep->len);
+    reply_json_owned(rep, 200, text, len);
 }
 
 void h_instance_list(struct app *app, struct request *req, struct reply *rep)

@@ -245,18 +245,16 @@ static unsigned char *render(struct push *p, const struct job *j, uint64_t ref, 
 {
     struct list_query q = {.ns = j->ns, .service = j->service, .clusters = j->clusters, .env = "",
                            .healthy_only = false, .java_ge_1 = j->java_ge_1, .subscribed = true};
-    pthread_mutex_lock(&p->app->mu);
-    cJSON *data = naming_list_render(p->app, &q);
+    size_t data_len = 0;
+    pthread_mutex_lock(&p->app->mu);   /* subscribers with the same query share one rendering */
+    char *data_s = naming_list_text(p->app, &q, &data_len);
     pthread_mutex_unlock(&p->app->mu);
-    if (!data) return NULL;
-    char *data_s = cJSON_PrintUnformatted(data);
-    cJSON_Delete(data);
     if (!data_s) return NULL;
     cJSON *pkt = cJSON_CreateObject();
     cJSON_AddStringToObject(pkt, "type", "dom");
     cJSON_AddStringToObject(pkt, "data", data_s);
     cJSON_AddNumberToObject(pkt, "lastRefTime", (double)ref);
-    cJSON_free(data_s);
+    free(data_s);
     char *s = cJSON_PrintUnformatted(pkt);
     cJSON_Delete(pkt);
     if (!s) return NULL;

@@ -79,6 +79,11 @@ void reply_json_text(struct reply *r, int status, const char *text, size_t len)
     set_body(r, status, "application/json", b, len);
 }
 
+void reply_json_owned(struct reply *r, int status, char *text, size_t len)
+{
+    set_body(r, status, "application/json", text, len);
+}
+
 void reply_json(struct reply *r, int status, cJSON *json)
 {
     char *b = json ? cJSON_PrintUnformatted(json) : NULL;

@@ -307,3 +307,18 @@ uint32_t nm_rand(uint32_t *state)
     x ^= x << 5;
     return *state = x ? x : 0x9e3779b9u;
 }
+
+double nm_metric(const struct nm_server *s, const char *series)
+{
+    struct nm_resp r;
+    long st = nm_get(s, "/__mock/metrics", &r);
+    if (st != 200) fail_msg("GET /__mock/metrics -> %ld", st);
+    const char *p = strstr(r.body, series);
+    if (!p) {
+        nm_resp_free(&r);
+        fail_msg("no series %s on /__mock/metrics", series);
+    }
+    double v = strtod(p + strlen(series), NULL);
+    nm_resp_free(&r);
+    return v;
+}

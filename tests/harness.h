@@ -61,6 +61,10 @@ long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r);
 cJSON *nm_get_json(const struct nm_server *s, const char *path);
 long nm_post_form(const struct nm_server *s, const char *path, const char *form, struct nm_resp *r);
 
+/* The value of one Prometheus series on /__mock/metrics (`name{labels} ` as printed, trailing
+ * space included); fails the test when it is absent. */
+double nm_metric(const struct nm_server *s, const char *series);
+
 /* Monotonic clock in ms / µs, for measuring durations in tests. */
 int64_t nm_mono_ms(void);
 int64_t nm_mono_us(void);

@@ -139,17 +139,6 @@ static const char *hosts(struct nm_server *s, const char *query)
     return out;
 }
 
-static double metric(struct nm_server *s, const char *series)
-{
-    struct nm_resp r;
-    assert_int_equal(nm_get(s, "/__mock/metrics", &r), 200);
-    const char *p = strstr(r.body, series);
-    if (!p) fail_msg("no %s in /__mock/metrics", series);
-    double v = strtod(p + strlen(series), NULL);
-    nm_resp_free(&r);
-    return v;
-}
-
 #define HITS "nacos_mock_list_cache_lookups_total{result=\"hit\"} "
 #define MISSES "nacos_mock_list_cache_lookups_total{result=\"miss\"} "
 
@@ -160,29 +149,29 @@ static void test_unchanged_lists_are_answered_from_the_cache(void **state)
     ok(s, "POST", "/nacos/v1/ns/instance?serviceName=lc&ip=10.0.0.1&port=1");
     struct nm_resp a, b;
     assert_int_equal(nm_get(s, LIST, &a), 200);
-    double hits0 = metric(s, HITS);
+    double hits0 = nm_metric(s, HITS);
     assert_int_equal(nm_get(s, LIST, &b), 200);
-    assert_int_equal(metric(s, HITS), hits0 + 1);
+    assert_int_equal(nm_metric(s, HITS), hits0 + 1);
     assert_string_equal(a.body, b.body);           /* byte for byte, lastRefTime included */
     assert_string_equal(a.content_type, b.content_type);
     nm_resp_free(&a);
     nm_resp_free(&b);
     /* another shape of the same service is another entry */
-    double misses0 = metric(s, MISSES);
+    double misses0 = nm_metric(s, MISSES);
     assert_int_equal(nm_get(s, LIST "&healthyOnly=true", &a), 200);
-    assert_int_equal(metric(s, MISSES), misses0 + 1);
+    assert_int_equal(nm_metric(s, MISSES), misses0 + 1);
     nm_resp_free(&a);
     /* a service that never changed answers lastRefTime = now: never cached */
     ok(s, "POST", "/nacos/v1/ns/service?serviceName=empty");
-    double hits1 = metric(s, HITS);
+    double hits1 = nm_metric(s, HITS);
     assert_int_equal(nm_get(s, "/nacos/v1/ns/instance/list?serviceName=empty", &a), 200);
     assert_int_equal(nm_get(s, "/nacos/v1/ns/instance/list?serviceName=empty", &b), 200);
-    assert_int_equal(metric(s, HITS), hits1);
+    assert_int_equal(nm_metric(s, HITS), hits1);
     nm_resp_free(&a);
     nm_resp_free(&b);
     /* reset empties it and zeroes the counters */
     ok(s, "POST", "/__mock/reset");
-    assert_int_equal(metric(s, HITS), 0);
+    assert_int_equal(nm_metric(s, HITS), 0);
     nm_test_stop(s);
 }
 

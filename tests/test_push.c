@@ -537,6 +537,40 @@ static void test_no_push_for_other_services(void **state)
     nm_test_stop(s);
 }
 
+/* Subscribers with the same query share one rendering of the list (the rendered-list cache), and
+ * each still gets the current state. */
+static void test_subscribers_share_one_rendering(void **state)
+{
+    (void)state;
+    struct nm_server *s = nm_test_start(NULL);
+    struct udp u[3] = {udp_open(), udp_open(), udp_open()};
+    char query[3][200];
+    reg(s, NULL, "shared", "10.0.0.1");
+    for (int i = 0; i < 3; i++) {
+        snprintf(query[i], sizeof query[i], "serviceName=shared&udpPort=%d", u[i].port);
+        cJSON_Delete(list_ua(s, query[i], JAVA_UA));
+    }
+    double hits0 = nm_metric(s, "nacos_mock_list_cache_lookups_total{result=\"hit\"} ");
+    reg(s, NULL, "shared", "10.0.0.2");
+    struct pkt *p[3];
+    for (int i = 0; i < 3; i++) {
+        p[i] = udp_expect(&u[i], "register into a service with three subscribers");
+        assert_int_equal(n_hosts(p[i]->data), 2);
+        assert_non_null(host(p[i]->data, "10.0.0.2"));
+    }
+    /* the three packets carry the same data; two of the three renderings were cache hits */
+    assert_string_equal(str(p[0]->outer, "data"), str(p[1]->outer, "data"));
+    assert_string_equal(str(p[0]->outer, "data"), str(p[2]->outer, "data"));
+    assert_true(nm_metric(s, "nacos_mock_list_cache_lookups_total{result=\"hit\"} ") >= hits0 + 2);
+    for (int i = 0; i < 3; i++) {
+        assert_same_as_list(s, p[i], query[i], JAVA_UA);
+        ack(&u[i], p[i], false);
+        pkt_free(p[i]);
+        close(u[i].fd);
+    }
+    nm_test_stop(s);
+}
+
 static void test_push_goes_to_peer_not_client_ip(void **state)
 {
     struct nm_server *s = nm_test_start(NULL);
@@ -583,6 +617,7 @@ int main(void)
         cmocka_unit_test_teardown(test_big_packet_is_gzip, nm_test_teardown),
         cmocka_unit_test_teardown(test_ack_stops_resend, nm_test_teardown),
         cmocka_unit_test_teardown(test_no_push_for_other_services, nm_test_teardown),
+        cmocka_unit_test_teardown(test_subscribers_share_one_rendering, nm_test_teardown),
         cmocka_unit_test_teardown(test_push_goes_to_peer_not_client_ip, nm_test_teardown),
         cmocka_unit_test_teardown(test_subscribe_count, nm_test_teardown),
         cmocka_unit_test_teardown(test_last_ref_time_only_grows, nm_test_teardown),

@@ -52,9 +52,12 @@ struct list_query {
     bool subscribed;           /* a UDP subscription was taken: cacheMillis 10000 */
 };
 
-/* Renders the union of the 1.x and 2.x instance-list shapes for q at the current registry state.
- * Caller holds app->mu and owns the result. NULL on store error. */
-cJSON *naming_list_render(struct app *app, const struct list_query *q);
+/* The union of the 1.x and 2.x instance-list shapes for q at the current registry state, as printed
+ * JSON (malloc'd, NUL-terminated, length in *len; caller frees): from the rendered-list cache when
+ * the service has not changed since an identical query (list_cache.h), else rendered and cached
+ * (only for a service with a change stamp: a never-changed or unknown service answers
+ * lastRefTime = now). Caller holds app->mu. NULL on store error. */
+char *naming_list_text(struct app *app, const struct list_query *q, size_t *len);
 
 /* Timeouts of an instance from its metadata (preserved.* keys) or the configured defaults. On an
  * unusable value fills rep with a 400/500 naming the key and returns -1. */

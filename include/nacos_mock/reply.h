@@ -42,6 +42,8 @@ void reply_caused(struct reply *r, int status, const char *fmt, ...) __attribute
 void reply_json(struct reply *r, int status, cJSON *json);
 /* A copy of already printed JSON as the body (same content type as reply_json). */
 void reply_json_text(struct reply *r, int status, const char *text, size_t len);
+/* The same, taking ownership of `text` (malloc'd, NUL-terminated; freed with the reply). */
+void reply_json_owned(struct reply *r, int status, char *text, size_t len);
 /* Control-plane error: `{"error": "<msg>"}`. */
 void reply_error_json(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void reply_header(struct reply *r, const char *name, const char *value);
