@@ -8,14 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/util.h"
+
+/* A request's parameters, packed as n pairs "key\0value\0" and shared by every entry whose
+ * parameters are byte for byte the same: a client's beats repeat theirs (the beat JSON included)
+ * every few seconds, and a ring of 10,000 beats otherwise holds ~4 MB of copies, whose writing
+ * evicts what the rest of a request needs from the caches (bench: beat throughput with the journal
+ * on went 0.88 -> 0.97 of journal-off with the parameters cut short, 1.00 with 1,000 entries). */
+struct pblock {
+    struct pblock *next;     /* in its hash bucket */
+    uint64_t hash;
+    size_t len, n;
+    uint32_t refs;
+    char data[];
+};
+
+#define PB_BUCKETS 16384u
+
 struct entry {
     uint64_t seq;
     int64_t time_ms;
     int status, port;
     double duration_ms;
     const char *method, *path, *api, *service, *ip, *drop, *fault;   /* into blob */
-    const char *params;      /* into blob: n_params pairs "key\0value\0", rendered as JSON when queried */
-    size_t n_params;
+    struct pblock *params;   /* shared; rendered as JSON when queried */
     char *blob;
 };
 
@@ -24,7 +40,44 @@ struct journal {
     struct entry *ring;
     size_t cap, head, n;     /* head: index of the oldest entry */
     uint64_t next_seq;
+    struct pblock *pb[PB_BUCKETS];
 };
+
+/* With j->mu held: one more reference to the block equal to (data, len), made if new. */
+static struct pblock *pblock_get(struct journal *j, const char *data, size_t len, size_t n)
+{
+    uint64_t h = util_fnv1a(data, len);
+    struct pblock **b = &j->pb[h % PB_BUCKETS];
+    for (struct pblock *p = *b; p; p = p->next) {
+        if (p->hash == h && p->len == len && p->n == n && memcmp(p->data, data, len) == 0) {
+            p->refs++;
+            return p;
+        }
+    }
+    struct pblock *p = malloc(sizeof *p + len);
+    if (!p) return NULL;
+    p->hash = h;
+    p->len = len;
+    p->n = n;
+    p->refs = 1;
+    memcpy(p->data, data, len);
+    p->next = *b;
+    *b = p;
+    return p;
+}
+
+/* With j->mu held: drops a reference, freeing the block with its last one. */
+static void pblock_put(struct journal *j, struct pblock *p)
+{
+    if (!p || --p->refs) return;
+    for (struct pblock **l = &j->pb[p->hash % PB_BUCKETS]; *l; l = &(*l)->next) {
+        if (*l == p) {
+            *l = p->next;
+            break;
+        }
+    }
+    free(p);
+}
 
 struct journal *journal_create(size_t capacity)
 {
@@ -42,7 +95,11 @@ struct journal *journal_create(size_t capacity)
 
 static void clear_locked(struct journal *j)
 {
-    for (size_t i = 0; i < j->n; i++) free(j->ring[(j->head + i) % j->cap].blob);
+    for (size_t i = 0; i < j->n; i++) {
+        struct entry *e = &j->ring[(j->head + i) % j->cap];
+        free(e->blob);
+        pblock_put(j, e->params);
+    }
     j->head = j->n = 0;
 }
 
@@ -115,18 +172,25 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, e->service, e->ip, e->drop,
                           e->fault_id};
     enum { N_STRS = sizeof strs / sizeof strs[0] };
-    size_t total = 0;
-    for (size_t i = 0; i < n_params; i++) total += strlen(p->v[i].key) + strlen(p->v[i].val) + 2;
+    size_t plen = 0, total = 0;
+    for (size_t i = 0; i < n_params; i++) plen += strlen(p->v[i].key) + strlen(p->v[i].val) + 2;
     for (size_t i = 0; i < N_STRS; i++) total += strs[i] ? strlen(strs[i]) + 1 : 0;
+    char stackbuf[2048];
+    char *packed = plen <= sizeof stackbuf ? stackbuf : malloc(plen);
     char *blob = malloc(total);
-    if (!blob) return 0;
-    char *w = blob;
+    if (!packed || !blob) {
+        if (packed != stackbuf) free(packed);
+        free(blob);
+        return 0;
+    }
+    char *w = packed;
     for (size_t i = 0; i < n_params; i++) {
         size_t kn = strlen(p->v[i].key) + 1, vn = strlen(p->v[i].val) + 1;
         memcpy(w, p->v[i].key, kn);
         memcpy(w + kn, p->v[i].val, vn);
         w += kn + vn;
     }
+    w = blob;
     const char *out[N_STRS];
     for (size_t i = 0; i < N_STRS; i++) {
         if (!strs[i]) { out[i] = NULL; continue; }
@@ -138,10 +202,18 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     long long port = e->port;
 
     pthread_mutex_lock(&j->mu);
+    struct pblock *pb = pblock_get(j, packed, plen, n_params);
+    if (!pb) {
+        pthread_mutex_unlock(&j->mu);
+        if (packed != stackbuf) free(packed);
+        free(blob);
+        return 0;
+    }
     size_t slot;
     if (j->n == j->cap) {   /* full: drop the oldest */
         slot = j->head;
         free(j->ring[slot].blob);
+        pblock_put(j, j->ring[slot].params);
         j->head = (j->head + 1) % j->cap;
     } else {
         slot = (j->head + j->n) % j->cap;
@@ -151,8 +223,9 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
                                    .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
                                    .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
-                                   .params = blob, .n_params = n_params, .blob = blob};
+                                   .params = pb, .blob = blob};
     pthread_mutex_unlock(&j->mu);
+    if (packed != stackbuf) free(packed);
     return seq;
 }
 
@@ -193,7 +266,7 @@ cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
         cJSON_AddStringToObject(r, "path", e->path);
         if (e->api) cJSON_AddStringToObject(r, "api", e->api);
         else cJSON_AddNullToObject(r, "api");
-        char *pj = render_params(e->params, e->n_params);
+        char *pj = render_params(e->params->data, e->params->n);
         cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
         free(pj);
         if (e->status) cJSON_AddNumberToObject(r, "status", e->status);

@@ -1562,6 +1562,24 @@ static void test_journal(void **state)
         assert_string_equal(jstr(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, k), "params"), "serviceName"),
                             nm_fmt("k%d", k + 3));
     cJSON_Delete(j);
+    /* identical parameters are stored once and shared by the entries that carry them; they must
+     * outlive the older entries the ring drops, and a cleared journal starts afresh */
+    for (int k = 0; k < 7; k++) hosts(s, k % 2 ? "serviceName=same" : nm_fmt("serviceName=d%d", k));
+    j = journal(s, NULL);
+    arr = cJSON_GetObjectItem(j, "requests");
+    assert_int_equal(cJSON_GetArraySize(arr), 5);
+    const char *want[] = {"d2", "same", "d4", "same", "d6"};
+    for (int k = 0; k < 5; k++)
+        assert_string_equal(jstr(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, k), "params"), "serviceName"), want[k]);
+    cJSON_Delete(j);
+    cJSON_Delete(jexpect(s, "DELETE", "/__mock/requests", NULL, 204));
+    for (int k = 0; k < 7; k++) hosts(s, "serviceName=same");
+    j = journal(s, "serviceName=same");
+    assert_int_equal((int)jnum(j, "total"), 5);
+    arr = cJSON_GetObjectItem(j, "requests");
+    for (int k = 0; k < 5; k++)
+        assert_string_equal(jstr(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, k), "params"), "serviceName"), "same");
+    cJSON_Delete(j);
     nm_test_stop(s);
 }
 

@@ -1,8 +1,9 @@
 /*
  * journal — every request that reaches the Nacos API, in a bounded ring (newest kept), for
- * GET /__mock/requests. An entry is stored as a few strings in one allocation, parameters as raw
- * key/value strings rendered as JSON only when queried, so recording costs one malloc and a few
- * copies: no escaping and no JSON tree on the request path.
+ * GET /__mock/requests. An entry is stored as a few strings in one allocation; its parameters as raw
+ * key/value strings in a block shared by every entry with the same parameters (a client's beats
+ * repeat theirs), rendered as JSON only when queried: no escaping and no JSON tree on the request
+ * path, and a ring of repeated beats does not hold thousands of copies of the same beat JSON.
  *
  * Threading: own mutex; any thread records and queries.
  */
