@@ -9,7 +9,6 @@
  */
 #include "nacos_mock/http.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -102,13 +101,9 @@ static void fill_peer(struct MHD_Connection *c, struct request *req)
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
         memcpy(&req->peer, in, sizeof *in);
-        inet_ntop(AF_INET, &in->sin_addr, req->peer_ip, sizeof req->peer_ip);
-        req->peer_port = ntohs(in->sin_port);
     } else if (sa->sa_family == AF_INET6) {
         const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
         memcpy(&req->peer, in6, sizeof *in6);
-        inet_ntop(AF_INET6, &in6->sin6_addr, req->peer_ip, sizeof req->peer_ip);
-        req->peer_port = ntohs(in6->sin6_port);
     }
 }
 

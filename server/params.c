@@ -36,11 +36,12 @@ size_t params_url_decode(char *dst, const char *src, size_t len)
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         char c = src[i];
+        int hi, lo;
         if (c == '+') {
             dst[o++] = ' ';
-        } else if (c == '%' && i + 2 < len && hexval((unsigned char)src[i + 1]) >= 0 &&
-                   hexval((unsigned char)src[i + 2]) >= 0) {
-            dst[o++] = (char)(hexval((unsigned char)src[i + 1]) * 16 + hexval((unsigned char)src[i + 2]));
+        } else if (c == '%' && i + 2 < len && (hi = hexval((unsigned char)src[i + 1])) >= 0 &&
+                   (lo = hexval((unsigned char)src[i + 2])) >= 0) {
+            dst[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
             dst[o++] = c;   /* raw bytes and stray '%' pass through (Go SDK sends raw JSON) */

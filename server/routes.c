@@ -151,11 +151,15 @@ static const struct request_ident *ident_of(struct request *req)
     if (sn) {
         const char *sep = strstr(sn, GROUP_SEP);
         const char *g = params_get(p, "groupName");
-        if (sep) snprintf(id->group_buf, sizeof id->group_buf, "%.*s", (int)(sep - sn), sn);
-        else snprintf(id->group_buf, sizeof id->group_buf, "%s", g ? g : DEFAULT_GROUP);
-        snprintf(id->service_buf, sizeof id->service_buf, "%s", sep ? sep + 2 : sn);
-        id->group = id->group_buf;
-        id->service = id->service_buf;
+        if (sep) {   /* the group part needs its own terminator */
+            size_t n = (size_t)(sep - sn) < sizeof id->group_buf - 1 ? (size_t)(sep - sn) : sizeof id->group_buf - 1;
+            memcpy(id->group_buf, sn, n);
+            id->group_buf[n] = '\0';
+            id->group = id->group_buf;
+        } else {
+            id->group = g ? g : DEFAULT_GROUP;
+        }
+        id->service = sep ? sep + 2 : sn;
     }
     id->ip = params_get(p, "ip");
     id->cluster = params_get(p, "clusterName");
@@ -167,15 +171,9 @@ static const struct request_ident *ident_of(struct request *req)
         const cJSON *bip = cJSON_GetObjectItemCaseSensitive(b, "ip");
         const cJSON *bport = cJSON_GetObjectItemCaseSensitive(b, "port");
         const cJSON *bcl = cJSON_GetObjectItemCaseSensitive(b, "cluster");
-        if (cJSON_IsString(bip)) {
-            snprintf(id->ip_buf, sizeof id->ip_buf, "%s", bip->valuestring);
-            id->ip = id->ip_buf;
-        }
+        if (cJSON_IsString(bip)) id->ip = bip->valuestring;
         if (cJSON_IsNumber(bport) && bport->valuedouble > 0 && bport->valuedouble < 65536) id->port = (int)bport->valuedouble;
-        if (cJSON_IsString(bcl) && *bcl->valuestring) {
-            snprintf(id->cluster_buf, sizeof id->cluster_buf, "%s", bcl->valuestring);
-            id->cluster = id->cluster_buf;
-        }
+        if (cJSON_IsString(bcl) && *bcl->valuestring) id->cluster = bcl->valuestring;
     }
     const char *api = req->route ? req->route->api : NULL;
     if (!id->cluster && api && (!strcmp(api, "register") || !strcmp(api, "beat") || !strcmp(api, "deregister") ||

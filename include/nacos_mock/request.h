@@ -16,12 +16,13 @@ struct cJSON;
 
 /* Who a request is about — namespace, group, bare service, cluster, ip, port — from its parameters,
  * or from its `beat` JSON (Go/Node beats carry ip/port only there). Worked out once per request
- * (routes.c), used by fault matching, the journal and the log line. */
+ * (routes.c), used by fault matching, the journal and the log line. The strings point into the
+ * request's parameters and parsed beat, so they live as long as the request. */
 struct request_ident {
     bool ready;
     const char *ns, *group, *service, *cluster, *ip;   /* NULL when absent */
     int port;                                          /* 0 when absent */
-    char group_buf[513], service_buf[513], ip_buf[300], cluster_buf[513];
+    char group_buf[513];                               /* the group of a grouped serviceName */
 };
 
 struct request {
@@ -34,8 +35,6 @@ struct request {
     const char *body;              /* raw body (NUL-terminated), may be "" */
     size_t body_len;
     struct sockaddr_storage peer;  /* the TCP peer: the only UDP push target we ever use */
-    char peer_ip[64];
-    int peer_port;
     int64_t now_ms;                /* virtual clock when dispatch began */
     const struct route *route;     /* set by the dispatcher */
     uint64_t seq;                  /* journal sequence number, 0 when not journalled */

@@ -193,7 +193,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     req.user_agent = "Nacos-Java-Client:v1.4.8";
     req.content_type = "application/x-www-form-urlencoded";
     req.body = "";
-    snprintf(req.peer_ip, sizeof req.peer_ip, "127.0.0.1");
     params_init(&req.params);
     params_add(&req.params, "serviceName", "DEFAULT_GROUP@@demo");
     params_add(&req.params, "ip", "10.0.0.5");
