@@ -482,9 +482,9 @@ static void check_journal(void)
             }
             continue;
         }
-        int svc;
-        enum kind k;
-        const char *rapi;
+        int svc = 0;
+        enum kind k = K_500;
+        const char *rapi = "";
         if (!rule_known(fault, &svc, &k, &rapi)) fail_msg("journal: unknown fault id %s", fault);
         char want_svc[16];
         snprintf(want_svc, sizeof want_svc, "soak-%d", svc);
