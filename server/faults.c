@@ -329,12 +329,9 @@ static int add_locked(struct faults *f, const cJSON *j, int64_t now, cJSON **sto
         rule_free(&r);
         return -2;
     }
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 8;
-        struct rule *nv = realloc(f->v, cap * sizeof *nv);
-        if (!nv) { rule_free(&r); return fail(err, errlen, "out of memory"); }
-        f->v = nv;
-        f->cap = cap;
+    if (util_grow((void **)&f->v, &f->cap, f->n, sizeof *f->v)) {
+        rule_free(&r);
+        return fail(err, errlen, "out of memory");
     }
     r.added_ms = now;
     f->v[f->n++] = r;

@@ -28,6 +28,7 @@
 #include "nacos_mock/reply.h"
 #include "nacos_mock/request.h"
 #include "nacos_mock/routes.h"
+#include "nacos_mock/util.h"
 
 struct conn_state;
 
@@ -179,15 +180,9 @@ static int suspend(struct http_server *srv, struct MHD_Connection *c, struct con
         pthread_mutex_unlock(&srv->mu);
         return -1;
     }
-    if (srv->n_timers == srv->cap_timers) {
-        size_t cap = srv->cap_timers ? srv->cap_timers * 2 : 16;
-        struct timer *nt = realloc(srv->timers, cap * sizeof *nt);
-        if (!nt) {
-            pthread_mutex_unlock(&srv->mu);
-            return -1;
-        }
-        srv->timers = nt;
-        srv->cap_timers = cap;
+    if (util_grow((void **)&srv->timers, &srv->cap_timers, srv->n_timers, sizeof *srv->timers)) {
+        pthread_mutex_unlock(&srv->mu);
+        return -1;
     }
     /* +1: the clock has whole milliseconds, so a delay never ends early */
     int64_t due = cs->rep.drop == DROP_HANG && cs->rep.delay_ms <= 0 ? INT64_MAX : clock_mono_ms() + cs->rep.delay_ms + 1;

@@ -17,6 +17,7 @@
 #include "nacos_mock/push.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/sweeper.h"
+#include "nacos_mock/util.h"
 
 static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof BUCKETS / sizeof BUCKETS[0])
@@ -63,13 +64,7 @@ void metrics_record(struct metrics *m, const char *api, int status, double secon
     size_t i;
     for (i = 0; i < m->nc && (m->c[i].status != status || strcmp(m->c[i].api, api)); i++) {}
     if (i == m->nc) {
-        if (m->nc == m->capc) {
-            size_t cap = m->capc ? m->capc * 2 : 32;
-            struct counter *nv = realloc(m->c, cap * sizeof *nv);
-            if (!nv) goto out;
-            m->c = nv;
-            m->capc = cap;
-        }
+        if (util_grow((void **)&m->c, &m->capc, m->nc, sizeof *m->c)) goto out;
         memset(&m->c[i], 0, sizeof m->c[i]);
         snprintf(m->c[i].api, sizeof m->c[i].api, "%s", api);
         m->c[i].status = status;
@@ -78,13 +73,7 @@ void metrics_record(struct metrics *m, const char *api, int status, double secon
     m->c[i].n++;
     for (i = 0; i < m->nh && strcmp(m->h[i].api, api); i++) {}
     if (i == m->nh) {
-        if (m->nh == m->caph) {
-            size_t cap = m->caph ? m->caph * 2 : 32;
-            struct histo *nv = realloc(m->h, cap * sizeof *nv);
-            if (!nv) goto out;
-            m->h = nv;
-            m->caph = cap;
-        }
+        if (util_grow((void **)&m->h, &m->caph, m->nh, sizeof *m->h)) goto out;
         memset(&m->h[i], 0, sizeof m->h[i]);
         snprintf(m->h[i].api, sizeof m->h[i].api, "%s", api);
         m->nh++;

@@ -2,6 +2,7 @@
  * params.c — lenient Servlet-style parameter parsing (see params.h for the rules and why).
  */
 #include "nacos_mock/params.h"
+#include "nacos_mock/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -78,12 +79,10 @@ static int push_pair(struct params *p, char *k, char *v)
         free(v);
         return -1;
     }
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        struct param *nv = realloc(p->v, cap * sizeof *nv);
-        if (!nv) { free(k); free(v); return -1; }
-        p->v = nv;
-        p->cap = cap;
+    if (util_grow((void **)&p->v, &p->cap, p->n, sizeof *p->v)) {
+        free(k);
+        free(v);
+        return -1;
     }
     p->v[p->n].key = k;
     p->v[p->n].val = v;

@@ -23,6 +23,7 @@
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/util.h"
 
 #define UDP_MAX 65507
 
@@ -70,17 +71,6 @@ struct push {
     uint64_t next_ref;
     struct push_stats stats;
 };
-
-static int grow(void **v, size_t *cap, size_t n, size_t elem)
-{
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *nv = realloc(*v, nc * elem);
-    if (!nv) return -1;
-    *v = nv;
-    *cap = nc;
-    return 0;
-}
 
 static void wake(struct push *p)
 {
@@ -134,7 +124,7 @@ bool push_subscribe(struct push *p, const char *ns, const char *service, const c
             goto out;
         }
     }
-    if (grow((void **)&p->subs, &p->cap_subs, p->n_subs, sizeof *p->subs)) goto out;
+    if (util_grow((void **)&p->subs, &p->cap_subs, p->n_subs, sizeof *p->subs)) goto out;
     struct sub *s = &p->subs[p->n_subs];
     memset(s, 0, sizeof *s);
     s->ns = strdup(ns);
@@ -165,7 +155,7 @@ void push_service_changed(struct push *p, const char *ns, const char *service)
     bool queued = false;
     for (size_t i = 0; i < p->n_pend && !queued; i++)
         queued = !strcmp(p->pend[i].ns, ns) && !strcmp(p->pend[i].service, service);
-    if (has_sub && !queued && grow((void **)&p->pend, &p->cap_pend, p->n_pend, sizeof *p->pend) == 0) {
+    if (has_sub && !queued && util_grow((void **)&p->pend, &p->cap_pend, p->n_pend, sizeof *p->pend) == 0) {
         struct pending *e = &p->pend[p->n_pend];
         e->ns = strdup(ns);
         e->service = strdup(service);
@@ -345,7 +335,7 @@ static size_t take_jobs(struct push *p, int64_t now, struct job **jobs_out)
         for (size_t i = 0; i < p->n_subs; i++) {
             const struct sub *s = &p->subs[i];
             if (strcmp(s->ns, p->pend[k].ns) || strcmp(s->service, p->pend[k].service)) continue;
-            if (grow((void **)&jobs, &cap, n, sizeof *jobs)) break;
+            if (util_grow((void **)&jobs, &cap, n, sizeof *jobs)) break;
             struct job *j = &jobs[n];
             j->ns = strdup(s->ns);
             j->service = strdup(s->service);
@@ -418,7 +408,7 @@ static void run_jobs(struct push *p, struct job *jobs, size_t n)
         if (!delay) send_pkt(p, &jobs[i].addr, jobs[i].alen, pkt, len);
         pthread_mutex_lock(&p->mu);
         if (!delay) p->stats.sent++;
-        if (grow((void **)&p->fl, &p->cap_fl, p->n_fl, sizeof *p->fl) == 0) {
+        if (util_grow((void **)&p->fl, &p->cap_fl, p->n_fl, sizeof *p->fl) == 0) {
             p->fl[p->n_fl++] = (struct inflight){.ref = ref, .addr = jobs[i].addr, .alen = jobs[i].alen, .pkt = pkt,
                                                  .len = len, .sent_mono = clock_mono_ms() + delay,
                                                  .tries = delay ? 0 : 1};

@@ -75,13 +75,7 @@ static int dump_service(void *ctx, const struct service_rec *s)
     cJSON_AddBoolToObject(o, "explicit", s->explicit_);
     cJSON_AddArrayToObject(o, "instances");
     cJSON_AddItemToArray(l->cur, o);
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct svc_item *nv = realloc(l->v, cap * sizeof *nv);
-        if (!nv) return 1;
-        l->v = nv;
-        l->cap = cap;
-    }
+    if (util_grow((void **)&l->v, &l->cap, l->n, sizeof *l->v)) return 1;
     l->v[l->n++] = (struct svc_item){s->id, o};
     return 0;
 }

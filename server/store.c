@@ -347,13 +347,7 @@ static int beat_cached(struct store *st, const char *key, size_t keylen, uint64_
     struct beat_entry *e = beat_find(st, key, keylen, h, NULL);
     if (!e || e->gen != st->inst_gen) return 1;
     if (!e->pending) {
-        if (st->n_pending == st->cap_pending) {
-            size_t cap = st->cap_pending ? st->cap_pending * 2 : 256;
-            struct beat_entry **np = realloc(st->pending, cap * sizeof *np);
-            if (!np) return 1;
-            st->pending = np;
-            st->cap_pending = cap;
-        }
+        if (util_grow((void **)&st->pending, &st->cap_pending, st->n_pending, sizeof *st->pending)) return 1;
         st->pending[st->n_pending++] = e;
         e->pending = true;
     }
@@ -689,15 +683,21 @@ int store_instance_write(struct store *st, const struct instance_rec *in, int64_
     return run(s);
 }
 
+/* Binds an instance key (service, cluster, ip, port) to ?1..?4. */
+static void bind_key(sqlite3_stmt *s, int64_t service_id, const char *cluster, const char *ip, int port)
+{
+    sqlite3_bind_int64(s, 1, service_id);
+    bind_text(s, 2, cluster);
+    bind_text(s, 3, ip);
+    sqlite3_bind_int(s, 4, port);
+}
+
 /* The row id of (service, cluster, ip, port) in *id, 0 when there is none. 0 ok, -1 error. */
 static int find_instance_id(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
                             int64_t *id)
 {
     sqlite3_stmt *f = S(st, S_INST_FIND);
-    sqlite3_bind_int64(f, 1, service_id);
-    bind_text(f, 2, cluster);
-    bind_text(f, 3, ip);
-    sqlite3_bind_int(f, 4, port);
+    bind_key(f, service_id, cluster, ip, port);
     int rc = sqlite3_step(f);
     *id = rc == SQLITE_ROW ? sqlite3_column_int64(f, 0) : 0;
     sqlite3_reset(f);
@@ -716,10 +716,7 @@ int store_instance_get(struct store *st, int64_t service_id, const char *cluster
                        struct instance_rec *out)
 {
     sqlite3_stmt *s = S(st, S_INST_GET);
-    sqlite3_bind_int64(s, 1, service_id);
-    bind_text(s, 2, cluster);
-    bind_text(s, 3, ip);
-    sqlite3_bind_int(s, 4, port);
+    bind_key(s, service_id, cluster, ip, port);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) { sqlite3_reset(s); return 1; }
     if (rc != SQLITE_ROW) { sqlite3_reset(s); return -1; }
@@ -736,10 +733,7 @@ int store_instance_delete(struct store *st, int64_t service_id, const char *clus
     if (find_instance_id(st, service_id, cluster, ip, port, &id)) return -1;
     if (id) beat_drop_id(st, id);
     sqlite3_stmt *s = S(st, S_INST_DELETE);
-    sqlite3_bind_int64(s, 1, service_id);
-    bind_text(s, 2, cluster);
-    bind_text(s, 3, ip);
-    sqlite3_bind_int(s, 4, port);
+    bind_key(s, service_id, cluster, ip, port);
     sqlite3_bind_int(s, 5, ephemeral);
     if (run(s)) return -1;
     return sqlite3_changes(st->db) ? 0 : 1;
@@ -889,11 +883,10 @@ int store_forget_ephemeral(struct store *st, const char *ns, const char *service
     int64_t *ids = NULL;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *ni = realloc(ids, cap * sizeof *ni);
-            if (!ni) { free(ids); sqlite3_reset(s); return -1; }
-            ids = ni;
+        if (util_grow((void **)&ids, &cap, n, sizeof *ids)) {
+            free(ids);
+            sqlite3_reset(s);
+            return -1;
         }
         ids[n++] = sqlite3_column_int64(s, 0);
     }

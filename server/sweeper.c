@@ -15,6 +15,7 @@
 #include "nacos_mock/clock.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/store.h"
+#include "nacos_mock/util.h"
 
 struct sweeper {
     struct app *app;
@@ -39,13 +40,7 @@ struct due_list { struct due *v; size_t n, cap; };
 static int collect_due(void *ctx, const struct instance_rec *r)
 {
     struct due_list *dl = ctx;
-    if (dl->n == dl->cap) {
-        size_t cap = dl->cap ? dl->cap * 2 : 64;
-        struct due *nv = realloc(dl->v, cap * sizeof *nv);
-        if (!nv) return 1;
-        dl->v = nv;
-        dl->cap = cap;
-    }
+    if (util_grow((void **)&dl->v, &dl->cap, dl->n, sizeof *dl->v)) return 1;
     struct due *d = &dl->v[dl->n];
     d->id = r->id;
     d->service_id = r->service_id;
@@ -105,13 +100,7 @@ static void record(struct sweep_result *out, const struct due *d, const char *fr
 {
     log_transition(d->instance_id, d->ns, d->service, from, to, since);
     if (!out) return;
-    if (out->n == out->cap) {
-        size_t cap = out->cap ? out->cap * 2 : 16;
-        struct sweep_change *nv = realloc(out->v, cap * sizeof *nv);
-        if (!nv) return;
-        out->v = nv;
-        out->cap = cap;
-    }
+    if (util_grow((void **)&out->v, &out->cap, out->n, sizeof *out->v)) return;
     struct sweep_change *c = &out->v[out->n];
     c->instance_id = strdup(d->instance_id);
     c->ns = strdup(d->ns);

@@ -38,3 +38,14 @@ uint64_t util_fnv1a(const void *p, size_t n)
     }
     return h;
 }
+
+int util_grow(void **v, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return 0;
+    size_t nc = *cap ? *cap * 2 : 16;
+    void *nv = realloc(*v, nc * elem);
+    if (!nv) return -1;
+    *v = nv;
+    *cap = nc;
+    return 0;
+}

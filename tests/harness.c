@@ -322,3 +322,16 @@ double nm_metric(const struct nm_server *s, const char *series)
     nm_resp_free(&r);
     return v;
 }
+
+char *nm_read_all(FILE *f)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m) fail_msg("open_memstream failed");
+    char b[4096];
+    size_t n;
+    while ((n = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, n, m);
+    fclose(m);
+    return buf;
+}

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 
@@ -60,6 +61,9 @@ void nm_resp_free(struct nm_resp *r);
 long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r);
 cJSON *nm_get_json(const struct nm_server *s, const char *path);
 long nm_post_form(const struct nm_server *s, const char *path, const char *form, struct nm_resp *r);
+
+/* The rest of f as a NUL-terminated heap string (caller frees); f stays open. */
+char *nm_read_all(FILE *f);
 
 /* The value of one Prometheus series on /__mock/metrics (`name{labels} ` as printed, trailing
  * space included); fails the test when it is absent. */

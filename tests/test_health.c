@@ -177,13 +177,7 @@ static char *slurp(const char *path)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return strdup("");
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char b[4096];
-    size_t n;
-    while ((n = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, n, m);
-    fclose(m);
+    char *buf = nm_read_all(f);
     fclose(f);
     return buf;
 }

@@ -53,13 +53,8 @@ static char *stop_and_read_log(struct nm_server *s)
     nm_test_untrack(s);
     int rc = nm_stop(s);
     free(s);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&buf, &len);
-    char b[4096];
-    size_t n;
-    while ((n = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, n, m);
-    fclose(m);
+    char *buf = nm_read_all(f);
+    size_t len = strlen(buf);
     fclose(f);
     if (rc != 0) {
         printf("nacos-mock's stderr ends:\n%s\n", len > 3000 ? buf + len - 3000 : buf);

@@ -9,6 +9,9 @@
 
 /* The whole file as a NUL-terminated heap string (caller frees), or NULL if it cannot be read. */
 char *util_read_file(const char *path, size_t *len);
+/* Makes room for element n of the array *v of *cap elements of `elem` bytes: when n == *cap,
+ * doubles it (16 at first). 0 ok, -1 out of memory (the array is unchanged). */
+int util_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* 64-bit FNV-1a of n bytes (hash tables of names and keys). */
 uint64_t util_fnv1a(const void *p, size_t n);
 

@@ -1,7 +1,8 @@
 /*
  * fuzz.h — what every harness under tests/fuzz shares: the libFuzzer entry point's prototype (the
  * normal build compiles the harnesses with -Wmissing-prototypes) and FUZZ_CHECK, which reports a
- * broken invariant and aborts so that libFuzzer saves the input and replay.c fails the ctest.
+ * broken invariant and aborts so that libFuzzer saves the input and replay.c fails the ctest;
+ * fuzz_cstr and fuzz_dump_without_now, which several harnesses need.
  *
  * A harness is built twice: with -fsanitize=fuzzer (tests/fuzz/CMakeLists.txt, clang) and with
  * replay.c as its main() (tests/fuzz/replay.cmake, the normal build). It must not keep state
@@ -14,6 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/registry.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -26,5 +32,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
             abort();                                                                               \
         }                                                                                          \
     } while (0)
+
+/* The input as a NUL-terminated string (it may hold NULs of its own). Caller frees. */
+static inline char *fuzz_cstr(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1);
+    FUZZ_CHECK(s, "out of memory");
+    memcpy(s, data, size);
+    s[size] = '\0';
+    return s;
+}
+
+/* The registry dump as a client sees it (numbers are raw items until printed), without nowMs.
+ * Caller deletes. */
+static inline cJSON *fuzz_dump_without_now(struct app *app)
+{
+    cJSON *raw = registry_dump(app);
+    FUZZ_CHECK(raw, "registry_dump failed");
+    char *text = cJSON_PrintUnformatted(raw);
+    cJSON *d = text ? cJSON_Parse(text) : NULL;
+    FUZZ_CHECK(d, "registry_dump printed invalid JSON: %s", text ? text : "(null)");
+    cJSON_free(text);
+    cJSON_Delete(raw);
+    cJSON_DeleteItemFromObjectCaseSensitive(d, "nowMs");
+    return d;
+}
 
 #endif

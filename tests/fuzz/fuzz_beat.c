@@ -82,20 +82,6 @@ static const cJSON *find_same(const cJSON *list, const cJSON *in)
     return NULL;
 }
 
-/* The dump as a client sees it (numbers are raw items until printed), without nowMs. */
-static cJSON *dump_without_now(struct app *app)
-{
-    cJSON *raw = registry_dump(app);
-    FUZZ_CHECK(raw, "registry_dump failed");
-    char *text = cJSON_PrintUnformatted(raw);
-    cJSON *d = text ? cJSON_Parse(text) : NULL;
-    FUZZ_CHECK(d, "registry_dump printed invalid JSON: %s", text ? text : "(null)");
-    cJSON_free(text);
-    cJSON_Delete(raw);
-    cJSON_DeleteItemFromObjectCaseSensitive(d, "nowMs");
-    return d;
-}
-
 static void check_reply(const struct reply *rep, int *code, double *interval)
 {
     FUZZ_CHECK(rep->drop == DROP_NONE && rep->delay_ms == 0 && !rep->deferred, "drop/delay set by the handler");
@@ -181,10 +167,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     reset_app();
 
-    char *beat = malloc(size + 1);
-    FUZZ_CHECK(beat, "out of memory");
-    memcpy(beat, data, size);
-    beat[size] = '\0';
+    char *beat = fuzz_cstr(data, size);
 
     struct request req;
     memset(&req, 0, sizeof req);
@@ -202,10 +185,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     reply_init(&rep);
 
     pthread_mutex_lock(&app.mu);
-    cJSON *before = dump_without_now(&app);
+    cJSON *before = fuzz_dump_without_now(&app);
     req.now_ms = clock_now_ms(&app.clock);
     h_instance_beat(&app, &req, &rep);
-    cJSON *after = dump_without_now(&app);
+    cJSON *after = fuzz_dump_without_now(&app);
     pthread_mutex_unlock(&app.mu);
 
     int code = 0;

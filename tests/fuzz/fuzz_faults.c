@@ -154,10 +154,7 @@ static void check_rules(const cJSON *const *rules, size_t n)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
-    FUZZ_CHECK(text, "out of memory");
-    memcpy(text, data, size);
-    text[size] = '\0';
+    char *text = fuzz_cstr(data, size);
 
     char err[256] = "";
     cJSON *c = faults_compact_to_json(text, err, sizeof err);

@@ -27,10 +27,7 @@ static void check_metadata(const cJSON *md)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
-    FUZZ_CHECK(text, "out of memory");
-    memcpy(text, data, size);
-    text[size] = '\0';
+    char *text = fuzz_cstr(data, size);
 
     char err[256] = "";
     cJSON *md = naming_parse_metadata(text, err, sizeof err);

@@ -61,20 +61,6 @@ static struct app *empty_app(int i)
     return &apps[i];
 }
 
-/* The dump as a client sees it (numbers are raw items until printed), without nowMs. Caller deletes. */
-static cJSON *dump_without_now(struct app *app)
-{
-    cJSON *raw = registry_dump(app);
-    FUZZ_CHECK(raw, "registry_dump failed");
-    char *text = cJSON_PrintUnformatted(raw);
-    cJSON *d = text ? cJSON_Parse(text) : NULL;
-    FUZZ_CHECK(d, "registry_dump printed invalid JSON: %s", text ? text : "(null)");
-    cJSON_free(text);
-    cJSON_Delete(raw);
-    cJSON_DeleteItemFromObjectCaseSensitive(d, "nowMs");
-    return d;
-}
-
 static const char *opt_str(const cJSON *o, const char *k, const char *def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -157,9 +143,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *snap = cJSON_ParseWithLength((const char *)data, size);
     long n_svc = -1, n_inst = -1;
     pthread_mutex_lock(&app->mu);
-    cJSON *before = dump_without_now(app);
+    cJSON *before = fuzz_dump_without_now(app);
     int rc = registry_load(app, snap, &n_svc, &n_inst, err, sizeof err);
-    cJSON *after = dump_without_now(app);
+    cJSON *after = fuzz_dump_without_now(app);
     if (rc == 0) check_loaded(app, snap, n_svc, n_inst);
     pthread_mutex_unlock(&app->mu);
 
@@ -176,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pthread_mutex_lock(&app2->mu);
         int rc2 = registry_load(app2, after, NULL, NULL, err, sizeof err);
         FUZZ_CHECK(rc2 == 0, "the dump does not load back: %s", err);
-        cJSON *again = dump_without_now(app2);
+        cJSON *again = fuzz_dump_without_now(app2);
         pthread_mutex_unlock(&app2->mu);
         if (!cJSON_Compare(after, again, true)) {
             char *a = cJSON_PrintUnformatted(after), *g = cJSON_PrintUnformatted(again);
