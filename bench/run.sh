@@ -61,6 +61,7 @@ LAT_DELAY_MS=4
 MOCK=$BUILD_DIR/nacos-mock
 REF=$BUILD_DIR/bench/nm_bench_reference
 STARTUP=$BUILD_DIR/bench/nm_bench_startup
+SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -84,7 +85,7 @@ if [ "$DO_BUILD" = 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
 fi
-for b in "$MOCK" "$REF" "$STARTUP"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
+for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
 
@@ -370,7 +371,25 @@ time_advance() {
   ADV_CHANGES=$(count '"instanceId"' <"$TMP/advance.json")
 }
 
+# One sweep in process (bench/sweep.c): the server library with SWEEP_N instances in SWEEP_SVCS
+# services, swept as the sweeper thread does (batches under the registry lock, every transition
+# logged — to a file here), without HTTP, loading or answering around it.
+scenario_sweep_inproc() {
+  local out
+  out=$("$SWEEP_BIN" -n "$SWEEP_N" -s "$SWEEP_SVCS" -r "$RUNS" 2>"$TMP/sweep-inproc.log") || die "nm_bench_sweep failed: $out"
+  printf '%s\n' "$out" | sed -n 's/^run /[bench] sweep in process, run /p' >&2
+  local idle unh rem
+  idle=$(printf '%s\n' "$out" | sed -n 's/.*idle_ms=\([0-9.]*\).*/\1/p')
+  unh=$(printf '%s\n' "$out" | sed -n 's/.*unhealthy_ms=\([0-9.]*\).*/\1/p')
+  rem=$(printf '%s\n' "$out" | sed -n 's/.*removed_ms=\([0-9.]*\).*/\1/p')
+  [ -n "$idle" ] && [ -n "$unh" ] && [ -n "$rem" ] || die "nm_bench_sweep printed no figures"
+  row "one sweep of $SWEEP_N in process, nothing due" "$idle ms" "-" "-" "<= 50 ms" "$(le "$idle" 50)"
+  row "one sweep of $SWEEP_N in process, all due -> UNHEALTHY" "$unh ms" "-" "-" "<= 50 ms" "$(le "$unh" 50)"
+  row "one sweep of $SWEEP_N in process, all due -> REMOVED" "$rem ms" "-" "-" "<= 50 ms" "$(le "$rem" 50)"
+}
+
 scenario_sweep() {
+  scenario_sweep_inproc
   local i idle=() unh=() rem=() loads=() probe=()
   for i in $(seq 1 "$RUNS"); do
     start_mock
@@ -393,9 +412,9 @@ scenario_sweep() {
   done
   local mi mu mr
   mi=$(median "${idle[@]}"); mu=$(median "${unh[@]}"); mr=$(median "${rem[@]}")
-  row "sweep of $SWEEP_N, nothing due (advance)" "$mi ms" "-" "-" "<= 50 ms" "$(le "$mi" 50)"
-  row "sweep of $SWEEP_N, all due -> UNHEALTHY (advance)" "$mu ms" "-" "-" "<= 50 ms" "$(le "$mu" 50)"
-  row "sweep of $SWEEP_N, all due -> REMOVED (advance)" "$mr ms" "-" "-" "<= 50 ms" "$(le "$mr" 50)"
+  row "advance over $SWEEP_N, nothing due (sweep + answer)" "$mi ms" "-" "-" "<= 50 ms" "$(le "$mi" 50)"
+  row "advance over $SWEEP_N, all due -> UNHEALTHY (sweep + answer of every change)" "$mu ms" "-" "-" "<= 50 ms" "$(le "$mu" 50)"
+  row "advance over $SWEEP_N, all due -> REMOVED (sweep + answer of every change)" "$mr ms" "-" "-" "<= 50 ms" "$(le "$mr" 50)"
   LOAD_NOTE="loading $SWEEP_N instances through POST /__mock/registry in chunks of $CHUNK: median $(median "${loads[@]}") ms"
 }
 

@@ -27,18 +27,7 @@
 #include <poll.h>
 #include <fcntl.h>
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "timing.h"
 
 /* Reads one line from fd within deadline; 0 ok. */
 static int read_line(int fd, char *buf, size_t cap, double deadline)
@@ -163,8 +152,7 @@ int main(int argc, char **argv)
         }
         printf("run %d: %.2f ms\n", r + 1, ms[r]);
     }
-    qsort(ms, (size_t)runs, sizeof *ms, cmp_double);
-    double median = runs % 2 ? ms[runs / 2] : (ms[runs / 2 - 1] + ms[runs / 2]) / 2;
+    double median = median_sorted(ms, runs);
     printf("median_ms=%.2f min_ms=%.2f max_ms=%.2f\n", median, ms[0], ms[runs - 1]);
     free(ms);
     return 0;

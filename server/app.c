@@ -157,11 +157,16 @@ void app_free(struct app *app)
     pthread_mutex_destroy(&app->mu);
 }
 
+/* The stamp is real time, so a virtual clock reset never makes new data look older than cached data. */
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service)
 {
-    /* the stamp is real time, so a virtual clock reset never makes new data look older than cached data */
     if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
     push_service_changed(app->push, ns, service);
+}
+
+int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n)
+{
+    return store_service_touch_many(app->store, ids, n, now_ms, clock_real_ms());
 }
 
 void app_reply_store_error(struct app *app, struct reply *rep)

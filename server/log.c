@@ -203,28 +203,162 @@ void log_request(const struct log_request *r)
     for (int i = 0; i < 4; i++) free(own[i]);
 }
 
+/* ------------------------------------------------------------------ health transitions */
+
+static int batch_reserve(struct log_batch *b, size_t more)
+{
+    if (b->len + more <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + more) cap *= 2;
+    char *p = realloc(b->buf, cap);
+    if (!p) return -1;
+    b->buf = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put(struct log_batch *b, const char *s, size_t n)   /* room reserved */
+{
+    memcpy(b->buf + b->len, s, n);
+    b->len += n;
+}
+
+#define PUT_LIT(b, lit) put((b), "" lit "", sizeof(lit) - 1)   /* string literals only */
+
+/* Client-supplied text, at most 6 bytes out per byte in (room reserved), made fit for one line as
+ * `loggable` does for request lines — bytes that are not UTF-8 become \xNN, and so do control
+ * characters in text mode — and, in JSON mode, escaped as cJSON escapes strings. */
+static void put_clean(struct log_batch *b, const char *s, bool json)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    char *o = b->buf + b->len;
+    /* the common case: a run of printable ASCII that needs no escape, found by table and copied at once */
+    static const struct { unsigned char text[256], json[256]; } plain_byte = {
+        .text = {[0x20 ... 0x7e] = 1},
+        .json = {[0x20 ... 0x21] = 1, [0x23 ... 0x5b] = 1, [0x5d ... 0x7e] = 1},   /* not " or \\ */
+    };
+    const unsigned char *tbl = json ? plain_byte.json : plain_byte.text;
+    size_t plain = 0;
+    while (tbl[u[plain]]) plain++;
+    memcpy(o, u, plain);
+    o += plain;
+    for (size_t i = plain; u[i];) {
+        unsigned c = u[i];
+        if (c >= 0x20 && c < 0x7f && !(json && (c == '"' || c == '\\'))) {
+            *o++ = (char)c;
+            i++;
+            continue;
+        }
+        size_t k = c >= 0x80 ? utf8_seq(u + i) : 0;
+        if (k) {
+            memcpy(o, u + i, k);
+            o += k;
+            i += k;
+            continue;
+        }
+        i++;
+        if (json && c < 0x80) {
+            const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                            : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+            if (esc) { memcpy(o, esc, 2); o += 2; }
+            else if (c == 0x7f) *o++ = (char)c;
+            else { memcpy(o, "\\u00", 4); o[4] = hex[c >> 4]; o[5] = hex[c & 15]; o += 6; }
+            continue;
+        }
+        if (json) *o++ = '\\';   /* \xNN, its backslash escaped, as cJSON prints loggable()'s output */
+        *o++ = '\\';
+        *o++ = 'x';
+        *o++ = hex[c >> 4];
+        *o++ = hex[c & 15];
+    }
+    b->len = (size_t)(o - b->buf);
+}
+
+static void put_int(struct log_batch *b, int64_t v)   /* room reserved (21 bytes) */
+{
+    char tmp[24];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do { tmp[n++] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) tmp[n++] = '-';
+    while (n) b->buf[b->len++] = tmp[--n];
+}
+
+void log_batch_transition(struct log_batch *b, const char *instance_id, const char *ns, const char *service,
+                          const char *from, const char *to, int64_t since_beat_ms)
+{
+    if (g_level > LOG_INFO) return;
+    if (!b->len) timestamp(b->ts, sizeof b->ts);
+    bool json = g_format == LOG_JSON;
+    size_t need = 256 + 6 * (strlen(instance_id) + strlen(ns) + strlen(service)) + strlen(from) + strlen(to);
+    if (batch_reserve(b, need)) {
+        log_batch_flush(b);   /* out of memory: write what there is, then this line alone */
+        log_transition(instance_id, ns, service, from, to, since_beat_ms);
+        return;
+    }
+    if (json) {
+        PUT_LIT(b, "{\"time\":\"");
+        put(b, b->ts, strlen(b->ts));
+        PUT_LIT(b, "\",\"level\":\"info\",\"event\":\"health\",\"instanceId\":\"");
+        put_clean(b, instance_id, true);
+        PUT_LIT(b, "\",\"namespaceId\":\"");
+        put_clean(b, ns, true);
+        PUT_LIT(b, "\",\"service\":\"");
+        put_clean(b, service, true);
+        PUT_LIT(b, "\",\"from\":\"");
+        put(b, from, strlen(from));
+        PUT_LIT(b, "\",\"to\":\"");
+        put(b, to, strlen(to));
+        PUT_LIT(b, "\",\"sinceLastBeatMs\":");
+        put_int(b, since_beat_ms);
+        PUT_LIT(b, "}\n");
+    } else {
+        put(b, b->ts, strlen(b->ts));
+        PUT_LIT(b, " info health ");
+        put(b, from, strlen(from));
+        PUT_LIT(b, " -> ");
+        put(b, to, strlen(to));
+        PUT_LIT(b, " instance=");
+        put_clean(b, instance_id, false);
+        PUT_LIT(b, " namespace=");
+        put_clean(b, ns, false);
+        PUT_LIT(b, " service=");
+        put_clean(b, service, false);
+        PUT_LIT(b, " since_last_beat=");
+        put_int(b, since_beat_ms);
+        PUT_LIT(b, "ms\n");
+    }
+}
+
+void log_batch_flush(struct log_batch *b)
+{
+    if (b->len) fwrite(b->buf, 1, b->len, stderr);   /* one write(2): stderr is unbuffered */
+    b->len = 0;
+}
+
+void log_batch_discard(struct log_batch *b) { b->len = 0; }
+
+void log_batch_free(struct log_batch *b)
+{
+    log_batch_flush(b);
+    free(b->buf);
+    memset(b, 0, sizeof *b);
+}
+
 void log_transition(const char *instance_id, const char *ns, const char *service, const char *from,
                     const char *to, int64_t since_beat_ms)
 {
+    char stack[4096];
+    struct log_batch b = {.buf = stack, .cap = sizeof stack};
     if (g_level > LOG_INFO) return;
-    char ts[40];
-    timestamp(ts, sizeof ts);
-    if (g_format == LOG_JSON) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "time", ts);
-        cJSON_AddStringToObject(o, "level", "info");
-        cJSON_AddStringToObject(o, "event", "health");
-        cJSON_AddStringToObject(o, "instanceId", instance_id);
-        cJSON_AddStringToObject(o, "namespaceId", ns);
-        cJSON_AddStringToObject(o, "service", service);
-        cJSON_AddStringToObject(o, "from", from);
-        cJSON_AddStringToObject(o, "to", to);
-        cJSON_AddNumberToObject(o, "sinceLastBeatMs", (double)since_beat_ms);
-        emit_json(o);
-        return;
+    size_t need = 256 + 6 * (strlen(instance_id) + strlen(ns) + strlen(service)) + strlen(from) + strlen(to);
+    if (need > sizeof stack) {   /* very long names: a line of its own on the heap */
+        b.buf = NULL;
+        b.cap = 0;
+        if (batch_reserve(&b, need)) return;
     }
-    char line[2048];
-    snprintf(line, sizeof line, "%s info health %s -> %s instance=%s namespace=%s service=%s since_last_beat=%lldms",
-             ts, from, to, instance_id, ns, service, (long long)since_beat_ms);
-    emit(line);
+    log_batch_transition(&b, instance_id, ns, service, from, to, since_beat_ms);
+    log_batch_flush(&b);
+    if (b.buf != stack) free(b.buf);
 }

@@ -157,3 +157,66 @@ cJSON *json_object_or_empty(const char *text)
     }
     return j;
 }
+
+/* ------------------------------------------------------------------ JSON text */
+
+static bool json_text_room(struct json_text *t, size_t n)
+{
+    if (t->oom) return false;
+    if (t->len + n + 1 <= t->cap) return true;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + n + 1) cap *= 2;
+    char *p = realloc(t->p, cap);
+    if (!p) {
+        t->oom = true;
+        return false;
+    }
+    t->p = p;
+    t->cap = cap;
+    return true;
+}
+
+void json_text_raw(struct json_text *t, const char *s, size_t n)
+{
+    if (!json_text_room(t, n)) return;
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+void json_text_string(struct json_text *t, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(s);
+    if (!json_text_room(t, n * 6 + 2)) return;
+    char *o = t->p + t->len;
+    *o++ = '"';
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        unsigned c = *u;
+        if (c >= 0x20 && c != '"' && c != '\\') { *o++ = (char)c; continue; }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default: memcpy(o, "u00", 3); o[3] = hex[c >> 4]; o[4] = hex[c & 15]; o += 5;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    t->len = (size_t)(o - t->p);
+}
+
+void json_text_int(struct json_text *t, long long v)
+{
+    char buf[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do { buf[sizeof buf - ++n] = (char)('0' + u % 10); u /= 10; } while (u);
+    if (v < 0) buf[sizeof buf - ++n] = '-';
+    json_text_raw(t, buf + sizeof buf - n, n);
+}

@@ -2,20 +2,27 @@
  * store.c — the registry in SQLite (see store.h for invariants and ownership).
  *
  * Every statement is prepared once in store_open() from the STMT table below and reset after use.
- * The schema lives in one place (SCHEMA) and is versioned with PRAGMA user_version. `expire_at` is a
- * generated column — the virtual time the sweeper must next look at an ephemeral instance — with a
- * partial index, so a sweep touches only the instances that are due, never the whole table.
+ * The schema lives in one place (SCHEMA) and is versioned with PRAGMA user_version.
+ *
+ * Two homes for instances behind one API: services and persistent instances are SQLite rows;
+ * ephemeral instances live in memory (ephemeral.c — why is explained in ephemeral.h), with ids from
+ * EPH_ID_BASE up so an id says where its instance is. A lookup by key asks memory first; an update
+ * that changes an instance's kind moves it; lists merge both in the order the statements give; the
+ * sweeper only ever sees memory (persistent instances are never due). store_begin/commit/rollback
+ * span both: memory writes inside a transaction keep an undo log.
  */
 #include "nacos_mock/store.h"
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/ephemeral.h"
 #include "nacos_mock/util.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS services("
@@ -40,10 +47,16 @@ static const char SCHEMA[] =
     "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"
     "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
     "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
-    "  expire_at INTEGER GENERATED ALWAYS AS (CASE WHEN ephemeral AND NOT marked THEN last_beat_ms +"
-    "    CASE WHEN healthy THEN min(hb_timeout_ms, delete_timeout_ms) ELSE delete_timeout_ms END END) VIRTUAL,"
-    "  UNIQUE(service_id, cluster, ip, port));"
-    "CREATE INDEX IF NOT EXISTS instances_expire ON instances(expire_at) WHERE expire_at IS NOT NULL;";
+    "  UNIQUE(service_id, cluster, ip, port));";
+
+/* Version 1 kept ephemeral instances in the table too, with a generated due time and its index for
+ * the sweeper; those instances are dropped at open anyway, and the sweeper now reads memory. */
+static const char MIGRATE_1_TO_2[] =
+    "BEGIN;"
+    "DROP INDEX IF EXISTS instances_expire;"
+    "ALTER TABLE instances DROP COLUMN expire_at;"
+    "PRAGMA user_version=2;"
+    "COMMIT;";
 
 #define INST_COLS                                                                                         \
     "i.id, i.service_id, s.ns, s.name, i.cluster, i.ip, i.port, i.instance_id, i.weight, i.healthy,"     \
@@ -52,11 +65,11 @@ static const char SCHEMA[] =
 #define SVC_COLS "id, ns, name, protect_threshold, metadata, selector, explicit, created_ms, empty_since_ms, revision"
 
 enum stmt_id {
-    S_SVC_GET, S_SVC_INSERT, S_SVC_UPDATE, S_SVC_DELETE, S_SVC_LIST, S_SVC_COUNT, S_SVC_TOUCH,
-    S_INST_FIND, S_INST_INSERT, S_INST_UPDATE, S_INST_GET, S_INST_DELETE, S_INST_BEAT_FIND, S_INST_BEAT,
-    S_INST_BEAT_FLUSH,
-    S_INST_SET_HEALTH, S_INST_DELETE_ID, S_INST_FOREACH, S_INST_EXPIRED, S_INST_ALL, S_INST_IDS,
-    S_COUNTS, S_FORGET_SVCS, S_FORGET, S_CLEAR_INST, S_CLEAR_SVC, S_GC, S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_SVC_GET, S_SVC_INSERT, S_SVC_UPDATE, S_SVC_DELETE, S_SVC_LIST, S_SVC_COUNT, S_SVC_TOUCH, S_SVC_TOUCH_MANY,
+    S_SVC_NAMES,
+    S_INST_FIND, S_INST_INSERT, S_INST_UPDATE, S_INST_GET, S_INST_GET_ID, S_INST_DELETE, S_INST_BEAT_FIND,
+    S_INST_SET_HEALTH, S_INST_DELETE_ID, S_INST_FOREACH, S_INST_ALL, S_INST_IDS,
+    S_COUNTS, S_CLEAR_INST, S_CLEAR_SVC, S_GC, S_BEGIN, S_COMMIT, S_ROLLBACK,
     S__COUNT
 };
 
@@ -72,8 +85,14 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_SVC_COUNT] = "SELECT count(*) FROM services WHERE (?1 IS NULL OR ns=?1)"
                     " AND (?2 IS NULL OR (name >= ?2 AND name < ?3))",
     [S_SVC_TOUCH] = "UPDATE services SET revision=max(revision+1, ?3), empty_since_ms=CASE"
-                    " WHEN EXISTS(SELECT 1 FROM instances WHERE service_id=?1) THEN 0"
+                    " WHEN ?4 THEN 0 WHEN EXISTS(SELECT 1 FROM instances WHERE service_id=?1) THEN 0"
                     " WHEN empty_since_ms=0 THEN ?2 ELSE empty_since_ms END WHERE id=?1",
+    [S_SVC_TOUCH_MANY] = "UPDATE services SET revision=max(revision+1, ?3), empty_since_ms=CASE"
+                         " WHEN nm_eph_count(id) > 0 THEN 0"
+                         " WHEN EXISTS(SELECT 1 FROM instances WHERE service_id=services.id) THEN 0"
+                         " WHEN empty_since_ms=0 THEN ?2 ELSE empty_since_ms END"
+                         " WHERE id IN (SELECT value FROM json_each(?1))",
+    [S_SVC_NAMES] = "SELECT ns, name FROM services WHERE id=?1",
     [S_INST_FIND] = "SELECT id FROM instances WHERE service_id=?1 AND cluster=?2 AND ip=?3 AND port=?4",
     [S_INST_INSERT] = "INSERT INTO instances(service_id, cluster, ip, port, instance_id, weight, healthy, enabled,"
                       " ephemeral, marked, metadata, app, registered_ms, last_beat_ms, hb_interval_ms,"
@@ -84,99 +103,42 @@ static const char *const STMT_SQL[S__COUNT] = {
                       " hb_interval_ms=?15, hb_timeout_ms=?16, delete_timeout_ms=?17 WHERE id=?18",
     [S_INST_GET] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
                    " WHERE i.service_id=?1 AND i.cluster=?2 AND i.ip=?3 AND i.port=?4",
+    [S_INST_GET_ID] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id WHERE i.id=?1",
     [S_INST_DELETE] = "DELETE FROM instances WHERE service_id=?1 AND cluster=?2 AND ip=?3 AND port=?4"
                       " AND ephemeral=?5",
     [S_INST_BEAT_FIND] = "SELECT i.id, i.healthy, i.ephemeral, i.hb_interval_ms, i.service_id, i.last_beat_ms,"
                          " i.instance_id FROM instances i"
                          " WHERE i.service_id=(SELECT id FROM services WHERE ns=?1 AND name=?2)"
                          " AND i.cluster=?3 AND i.ip=?4 AND i.port=?5",
-    [S_INST_BEAT] = "UPDATE instances SET last_beat_ms=?2, healthy=1 WHERE id=?1",
-    [S_INST_BEAT_FLUSH] = "UPDATE instances SET last_beat_ms=max(last_beat_ms, ?2) WHERE id=?1 AND ephemeral",
     [S_INST_SET_HEALTH] = "UPDATE instances SET healthy=?2 WHERE id=?1",
     [S_INST_DELETE_ID] = "DELETE FROM instances WHERE id=?1",
     [S_INST_FOREACH] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
                        " WHERE i.service_id=?1 ORDER BY i.healthy DESC, i.cluster, i.ip, i.port",
-    [S_INST_EXPIRED] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
-                       " WHERE i.expire_at IS NOT NULL AND i.expire_at < ?1 ORDER BY i.expire_at LIMIT ?2",
     [S_INST_ALL] = "SELECT " INST_COLS " FROM instances i JOIN services s ON s.id=i.service_id"
                    " ORDER BY s.ns, s.name, i.cluster, i.ip, i.port",
     [S_INST_IDS] = "SELECT instance_id FROM instances WHERE service_id=?1",
     [S_COUNTS] = "SELECT (SELECT count(*) FROM services), (SELECT count(*) FROM instances),"
                  " (SELECT count(*) FROM instances WHERE healthy)",
-    [S_FORGET_SVCS] = "SELECT DISTINCT i.service_id FROM instances i JOIN services s ON s.id=i.service_id"
-                      " WHERE i.ephemeral AND (?1 IS NULL OR s.ns=?1) AND (?2 IS NULL OR s.name=?2)",
-    [S_FORGET] = "DELETE FROM instances WHERE ephemeral AND service_id=?1",
     [S_CLEAR_INST] = "DELETE FROM instances",
     [S_CLEAR_SVC] = "DELETE FROM services",
     [S_GC] = "DELETE FROM services WHERE NOT explicit AND empty_since_ms > 0 AND empty_since_ms < ?1"
-             " AND NOT EXISTS(SELECT 1 FROM instances WHERE service_id=services.id)",
+             " AND NOT EXISTS(SELECT 1 FROM instances WHERE service_id=services.id)"
+             " AND nm_eph_count(services.id)=0 RETURNING id",
     [S_BEGIN] = "BEGIN",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
 };
 
-/*
- * The beat cache. A beat of a healthy ephemeral instance is by far the most frequent write, and in
- * SQLite it costs a lookup plus a one-row write transaction that also moves the row's expire_at
- * index entry (~40k instructions). So once a beat has found an instance healthy, the instance's
- * key is remembered with its row id, and later beats only record their time in memory ("pending").
- * Pending times are written in one transaction before any other statement runs (see S()): every
- * read and write of the registry sees them, the sweeper's due-query included, and a row id is
- * never reused while a pending time for it is outstanding. A write of an instance row (update,
- * health change, delete) drops its entry; bulk writes (service delete, forget, reset) invalidate
- * every entry (`inst_gen`). Either way the next beat takes the SQLite path again.
- * Ephemeral instances never outlive a restart (store_open drops them), so pending beat times need
- * no durability.
- */
-#define BEAT_BUCKETS 4096u
-#define BEAT_MAX_ENTRIES (1u << 18)
-#define BEAT_MAX_PENDING 65536u
-
-struct beat_entry {
-    struct beat_entry *chain;     /* next with the same key hash bucket */
-    struct beat_entry *id_chain;  /* next with the same row id bucket */
-    uint64_t hash;
-    uint64_t gen;                 /* inst_gen when made */
-    int64_t id, service_id, interval_ms;
-    int64_t last_beat_ms;         /* the last beat recorded (written or pending) */
-    bool pending;                 /* last_beat_ms not yet written */
-    size_t keylen, idlen;
-    char *instance_id;            /* points into data after the key */
-    char data[];                  /* key, then instance id (NUL-terminated) */
-};
-
 struct store {
     sqlite3 *db;
     sqlite3_stmt *stmt[S__COUNT];
+    struct eph *eph;      /* the ephemeral instances (ephemeral.h) */
     int64_t generation;   /* bumped whenever a service row goes (store_generation) */
-    uint64_t inst_gen;    /* bumped by every write of an instance or service row (beat cache) */
-    struct beat_entry *beat_bucket[BEAT_BUCKETS];   /* by key */
-    struct beat_entry *beat_by_id[BEAT_BUCKETS];    /* by row id */
-    size_t beat_entries;
-    struct beat_entry **pending;   /* entries with a pending beat time */
-    size_t n_pending, cap_pending;
-    bool flushing;
 };
 
-/* Statements that change or delete many instance rows at once: they invalidate the whole beat
- * cache. A write of one row drops that row's entry instead (beat_drop_id); an insert creates a new
- * key, and the empty-service cleaner deletes only services without instances. */
-static const bool WRITES_ROWS[S__COUNT] = {
-    [S_SVC_DELETE] = true, [S_FORGET] = true, [S_CLEAR_INST] = true, [S_CLEAR_SVC] = true,
-};
-
-static void beat_flush(struct store *st);
-static void beat_cache_clear(struct store *st);
-
-/* Returns the statement, reset and with bindings cleared — after writing any pending beat times,
- * so that no statement ever sees the registry without them. */
+/* Returns the statement, reset and with bindings cleared. */
 static sqlite3_stmt *S(struct store *st, enum stmt_id id)
 {
-    if (st->n_pending && !st->flushing) beat_flush(st);
-    if (WRITES_ROWS[id]) {   /* every entry is void: free them, or (a write failed) mark them stale */
-        if (st->n_pending) st->inst_gen++;
-        else beat_cache_clear(st);
-    }
     sqlite3_stmt *s = st->stmt[id];
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -214,161 +176,23 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-/* Writes the pending beat times (in one transaction unless one is open). A failed write leaves
- * them pending for the next attempt. */
-static void beat_flush(struct store *st)
+/* nm_eph_count(service_id): how many ephemeral instances the service has (the empty-service cleaner
+ * must not collect a service whose instances are all in memory). */
+static void sql_eph_count(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
-    st->flushing = true;
-    bool own = sqlite3_get_autocommit(st->db) != 0;
-    if (own && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) goto out;
-    size_t i = 0;
-    for (; i < st->n_pending; i++) {
-        struct beat_entry *e = st->pending[i];
-        sqlite3_stmt *u = st->stmt[S_INST_BEAT_FLUSH];
-        sqlite3_reset(u);
-        sqlite3_bind_int64(u, 1, e->id);
-        sqlite3_bind_int64(u, 2, e->last_beat_ms);
-        if (run(u)) break;
-    }
-    if (i < st->n_pending) {
-        if (own) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        goto out;
-    }
-    if (own && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-        goto out;
-    }
-    for (i = 0; i < st->n_pending; i++) st->pending[i]->pending = false;
-    st->n_pending = 0;
-out:
-    st->flushing = false;
-}
-
-/* ns \0 service \0 cluster \0 ip \0 port. Returns the length, 0 when it does not fit. */
-static size_t beat_key(char *out, size_t outlen, const char *ns, const char *service, const char *cluster,
-                       const char *ip, int port)
-{
-    int n = snprintf(out, outlen, "%s%c%s%c%s%c%s%c%d", ns, 0, service, 0, cluster, 0, ip, 0, port);
-    return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
-}
-
-static struct beat_entry *beat_find(struct store *st, const char *key, size_t keylen, uint64_t h,
-                                    struct beat_entry ***link)
-{
-    struct beat_entry **l = &st->beat_bucket[h % BEAT_BUCKETS];
-    for (; *l; l = &(*l)->chain) {
-        if ((*l)->hash == h && (*l)->keylen == keylen && memcmp((*l)->data, key, keylen) == 0) {
-            if (link) *link = l;
-            return *l;
-        }
-    }
-    return NULL;
-}
-
-/* Unlinks and frees e (its pending time, if any, must have been written). */
-static void beat_drop_entry(struct store *st, struct beat_entry *e)
-{
-    for (struct beat_entry **l = &st->beat_bucket[e->hash % BEAT_BUCKETS]; *l; l = &(*l)->chain)
-        if (*l == e) { *l = e->chain; break; }
-    for (struct beat_entry **l = &st->beat_by_id[(uint64_t)e->id % BEAT_BUCKETS]; *l; l = &(*l)->id_chain)
-        if (*l == e) { *l = e->id_chain; break; }
-    st->beat_entries--;
-    free(e);
-}
-
-/* Forgets the cached beat of row `id` before that row is written. */
-static void beat_drop_id(struct store *st, int64_t id)
-{
-    for (struct beat_entry *e = st->beat_by_id[(uint64_t)id % BEAT_BUCKETS]; e; e = e->id_chain) {
-        if (e->id != id) continue;
-        if (e->pending) beat_flush(st);
-        if (e->pending) return;   /* could not be written: keep it (the row write will fail too) */
-        beat_drop_entry(st, e);
-        return;
-    }
-}
-
-/* Drops every entry (pending times must have been written). */
-static void beat_cache_clear(struct store *st)
-{
-    for (size_t b = 0; b < BEAT_BUCKETS; b++) {
-        for (struct beat_entry *e = st->beat_bucket[b], *next; e; e = next) {
-            next = e->chain;
-            free(e);
-        }
-        st->beat_bucket[b] = NULL;
-        st->beat_by_id[b] = NULL;
-    }
-    st->beat_entries = 0;
-    st->n_pending = 0;
-}
-
-/* Remembers a healthy ephemeral instance a beat has just found (and written). Best effort. */
-static void beat_remember(struct store *st, const char *key, size_t keylen, uint64_t h, int64_t id,
-                          int64_t service_id, int64_t interval_ms, int64_t beat_ms, const char *instance_id)
-{
-    struct beat_entry *old = beat_find(st, key, keylen, h, NULL);
-    if (old) {
-        if (old->pending) return;   /* cannot happen: S() wrote it; keep it rather than lose it */
-        beat_drop_entry(st, old);
-    }
-    if (st->beat_entries >= BEAT_MAX_ENTRIES) {
-        if (st->n_pending) return;
-        beat_cache_clear(st);
-    }
-    size_t idlen = strlen(instance_id);
-    struct beat_entry *e = malloc(sizeof *e + keylen + idlen + 1);
-    if (!e) return;
-    e->hash = h;
-    e->gen = st->inst_gen;
-    e->id = id;
-    e->service_id = service_id;
-    e->interval_ms = interval_ms;
-    e->last_beat_ms = beat_ms;
-    e->pending = false;
-    e->keylen = keylen;
-    e->idlen = idlen;
-    memcpy(e->data, key, keylen);
-    e->instance_id = e->data + keylen;
-    memcpy(e->instance_id, instance_id, idlen + 1);
-    struct beat_entry **b = &st->beat_bucket[h % BEAT_BUCKETS];
-    e->chain = *b;
-    *b = e;
-    struct beat_entry **bi = &st->beat_by_id[(uint64_t)id % BEAT_BUCKETS];
-    e->id_chain = *bi;
-    *bi = e;
-    st->beat_entries++;
-}
-
-/* The in-memory beat: 0 when the cache answered (out filled), 1 when SQLite must. */
-static int beat_cached(struct store *st, const char *key, size_t keylen, uint64_t h, int64_t now_ms,
-                       struct beat_result *out)
-{
-    struct beat_entry *e = beat_find(st, key, keylen, h, NULL);
-    if (!e || e->gen != st->inst_gen) return 1;
-    if (!e->pending) {
-        if (util_grow((void **)&st->pending, &st->cap_pending, st->n_pending, sizeof *st->pending)) return 1;
-        st->pending[st->n_pending++] = e;
-        e->pending = true;
-    }
-    if (out) {
-        out->interval_ms = e->interval_ms;
-        out->service_id = e->service_id;
-        out->prev_beat_ms = e->last_beat_ms;
-        out->was_unhealthy = false;
-        size_t n = e->idlen < sizeof out->instance_id - 1 ? e->idlen : sizeof out->instance_id - 1;
-        memcpy(out->instance_id, e->instance_id, n);
-        out->instance_id[n] = '\0';
-    }
-    if (now_ms > e->last_beat_ms) e->last_beat_ms = now_ms;
-    if (st->n_pending >= BEAT_MAX_PENDING) beat_flush(st);
-    return 0;
+    (void)argc;
+    struct store *st = sqlite3_user_data(c);
+    sqlite3_result_int64(c, eph_count(st->eph, sqlite3_value_int64(argv[0])));
 }
 
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
     struct store *st = calloc(1, sizeof *st);
-    if (!st) { snprintf(err, errlen, "out of memory"); return NULL; }
+    if (!st || !(st->eph = eph_new())) {
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
     bool mem = !path || !*path || strcmp(path, ":memory:") == 0;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(mem ? ":memory:" : path, &st->db, flags, NULL) != SQLITE_OK) {
@@ -395,7 +219,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                  SCHEMA_VERSION);
         goto fail;
     }
-    if (version < SCHEMA_VERSION) {
+    if (version == 1 && exec(st->db, MIGRATE_1_TO_2, err, errlen)) goto fail;
+    if (version == 0) {
         char sql[64];
         if (exec(st->db, SCHEMA, err, errlen)) goto fail;
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", SCHEMA_VERSION);
@@ -411,6 +236,10 @@ struct store *store_open(const char *path, char *err, size_t errlen)
              err, errlen))
         goto fail;
 
+    if (sqlite3_create_function(st->db, "nm_eph_count", 1, SQLITE_UTF8, st, sql_eph_count, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "registering nm_eph_count: %s", sqlite3_errmsg(st->db));
+        goto fail;
+    }
     for (int i = 0; i < S__COUNT; i++) {
         if (sqlite3_prepare_v3(st->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
             snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(st->db));
@@ -426,9 +255,7 @@ fail:
 void store_close(struct store *st)
 {
     if (!st) return;
-    if (st->n_pending && st->stmt[S_INST_BEAT_FLUSH]) beat_flush(st);
-    beat_cache_clear(st);
-    free(st->pending);
+    eph_free(st->eph);
     for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(st->stmt[i]);
     sqlite3_close(st->db);
     free(st);
@@ -436,11 +263,24 @@ void store_close(struct store *st)
 
 const char *store_errmsg(struct store *st) { return sqlite3_errmsg(st->db); }
 
-int store_begin(struct store *st) { return run(S(st, S_BEGIN)); }
-int store_commit(struct store *st) { return run(S(st, S_COMMIT)); }
+int store_begin(struct store *st)
+{
+    if (run(S(st, S_BEGIN))) return -1;
+    eph_begin(st->eph);
+    return 0;
+}
+
+int store_commit(struct store *st)
+{
+    if (run(S(st, S_COMMIT))) return -1;   /* the caller rolls back (memory too) */
+    eph_commit(st->eph);
+    return 0;
+}
+
 void store_rollback(struct store *st)
 {
     if (!sqlite3_get_autocommit(st->db)) run(S(st, S_ROLLBACK));
+    eph_rollback(st->eph);
 }
 
 /* ---------------------------------------------------------------- services */
@@ -544,7 +384,8 @@ int store_service_delete(struct store *st, int64_t id)
     sqlite3_bind_int64(s, 1, id);
     st->generation++;   /* before the write: a failed one may still have changed something */
     if (run(s)) return -1;
-    return sqlite3_changes(st->db) ? 0 : 1;
+    if (!sqlite3_changes(st->db)) return 1;
+    return eph_remove_service(st->eph, id, NULL);
 }
 
 /* Binds ?1 ns, ?2/?3 the [group@@, group@A) name range. `lo`/`hi` must outlive the statement step. */
@@ -590,7 +431,25 @@ int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t st
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
     sqlite3_bind_int64(s, 3, stamp_ms);
+    sqlite3_bind_int(s, 4, eph_count(st->eph, id) > 0);
     return run(s);
+}
+
+int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t stamp_ms)
+{
+    if (!n) return 0;
+    char *list = malloc(n * 21 + 2), *p = list;   /* the ids as a JSON array, bound as text */
+    if (!list) return -1;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) p += sprintf(p, i ? ",%lld" : "%lld", (long long)ids[i]);
+    *p++ = ']';
+    sqlite3_stmt *s = S(st, S_SVC_TOUCH_MANY);
+    sqlite3_bind_text(s, 1, list, (int)(p - list), SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
+    sqlite3_bind_int64(s, 3, stamp_ms);
+    int rc = run(s);
+    free(list);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- instances */
@@ -667,11 +526,87 @@ static void bind_instance(sqlite3_stmt *s, const struct instance_rec *in, bool w
     (void)with_id;
 }
 
+/* Steps a statement that selects INST_COLS into an owned record. 0 found, 1 not found, -1 error. */
+static int step_owned(sqlite3_stmt *s, struct instance_rec *out)
+{
+    int rc = sqlite3_step(s);
+    int r = rc == SQLITE_DONE ? 1 : rc == SQLITE_ROW ? 0 : -1;
+    if (r == 0) {
+        inst_view(s, out);
+        r = inst_own(out);
+    }
+    sqlite3_reset(s);
+    return r;
+}
+
+/* The SQLite row `id` as an owned record. 0 found, 1 not found, -1 error. */
+static int sql_instance_by_id(struct store *st, int64_t id, struct instance_rec *out)
+{
+    sqlite3_stmt *s = S(st, S_INST_GET_ID);
+    sqlite3_bind_int64(s, 1, id);
+    return step_owned(s, out);
+}
+
+static int sql_delete_id(struct store *st, int64_t id)
+{
+    sqlite3_stmt *s = S(st, S_INST_DELETE_ID);
+    sqlite3_bind_int64(s, 1, id);
+    if (run(s)) return -1;
+    return sqlite3_changes(st->db) ? 0 : 1;
+}
+
+/* Writes an ephemeral instance to memory: replacing `old` (memory) or the SQLite row `sql_id` (an
+ * instance turning ephemeral: the row goes), or new. Kept from what it replaces: instance_id unless
+ * set, registered_ms. */
+static int write_ephemeral(struct store *st, const struct instance_rec *in, struct eph_inst *old, int64_t sql_id)
+{
+    struct instance_rec m = *in, prev = {0};
+    const char *ns = NULL, *name = NULL;
+    sqlite3_stmt *n = NULL;
+    int rc = -1;
+    if (old) {
+        const struct instance_rec *o = eph_rec(old);
+        if (!m.instance_id) m.instance_id = o->instance_id;
+        m.registered_ms = o->registered_ms;
+    } else if (sql_id) {
+        if (sql_instance_by_id(st, sql_id, &prev)) goto out;
+        if (!m.instance_id) m.instance_id = prev.instance_id;
+        m.registered_ms = prev.registered_ms;
+    } else if (!m.instance_id) {
+        goto out;
+    }
+    if (eph_count(st->eph, m.service_id) == 0) {   /* the group may not exist: it needs the names */
+        n = S(st, S_SVC_NAMES);
+        sqlite3_bind_int64(n, 1, m.service_id);
+        if (sqlite3_step(n) != SQLITE_ROW) goto out;
+        ns = col_text(n, 0);
+        name = col_text(n, 1);
+    }
+    if (sql_id && sql_delete_id(st, sql_id)) goto out;
+    rc = eph_put(st->eph, &m, ns ? ns : "", name ? name : "", old, NULL);
+out:
+    if (n) sqlite3_reset(n);
+    store_instance_rec_free(&prev);
+    return rc;
+}
+
 int store_instance_write(struct store *st, const struct instance_rec *in, int64_t existing_id)
 {
+    struct eph_inst *old = existing_id >= EPH_ID_BASE ? eph_get_id(st->eph, existing_id) : NULL;
+    if (existing_id >= EPH_ID_BASE && !old) return -1;
+    if (in->ephemeral) return write_ephemeral(st, in, old, old ? 0 : existing_id);
+    if (old) {   /* turning persistent: a row with what it keeps, and the memory instance goes */
+        const struct instance_rec *o = eph_rec(old);
+        struct instance_rec m = *in;
+        if (!m.instance_id) m.instance_id = o->instance_id;
+        m.registered_ms = o->registered_ms;
+        sqlite3_stmt *s = S(st, S_INST_INSERT);
+        bind_instance(s, &m, false);
+        if (run(s)) return -1;
+        return eph_remove(st->eph, old);
+    }
     if (existing_id > 0) {
         sqlite3_stmt *u = S(st, S_INST_UPDATE);
-        beat_drop_id(st, existing_id);
         bind_instance(u, in, true);
         sqlite3_bind_int64(u, 18, existing_id);
         if (run(u)) return -1;
@@ -692,10 +627,16 @@ static void bind_key(sqlite3_stmt *s, int64_t service_id, const char *cluster, c
     sqlite3_bind_int(s, 4, port);
 }
 
-/* The row id of (service, cluster, ip, port) in *id, 0 when there is none. 0 ok, -1 error. */
+/* The id of (service, cluster, ip, port) in *id (memory or SQLite), 0 when there is none. 0 ok,
+ * -1 error. */
 static int find_instance_id(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
                             int64_t *id)
 {
+    struct eph_inst *e = eph_get(st->eph, service_id, cluster, ip, port);
+    if (e) {
+        *id = eph_rec(e)->id;
+        return 0;
+    }
     sqlite3_stmt *f = S(st, S_INST_FIND);
     bind_key(f, service_id, cluster, ip, port);
     int rc = sqlite3_step(f);
@@ -715,26 +656,26 @@ int store_instance_upsert(struct store *st, const struct instance_rec *in, bool 
 int store_instance_get(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
                        struct instance_rec *out)
 {
+    struct eph_inst *e = eph_get(st->eph, service_id, cluster, ip, port);
+    if (e) {
+        *out = *eph_rec(e);
+        return inst_own(out);
+    }
     sqlite3_stmt *s = S(st, S_INST_GET);
     bind_key(s, service_id, cluster, ip, port);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_DONE) { sqlite3_reset(s); return 1; }
-    if (rc != SQLITE_ROW) { sqlite3_reset(s); return -1; }
-    inst_view(s, out);
-    int r = inst_own(out);
-    sqlite3_reset(s);
-    return r;
+    return step_owned(s, out);
 }
 
 int store_instance_delete(struct store *st, int64_t service_id, const char *cluster, const char *ip, int port,
                           bool ephemeral)
 {
-    int64_t id = 0;
-    if (find_instance_id(st, service_id, cluster, ip, port, &id)) return -1;
-    if (id) beat_drop_id(st, id);
+    if (ephemeral) {
+        struct eph_inst *e = eph_get(st->eph, service_id, cluster, ip, port);
+        return e ? eph_remove(st->eph, e) : 1;
+    }
     sqlite3_stmt *s = S(st, S_INST_DELETE);
     bind_key(s, service_id, cluster, ip, port);
-    sqlite3_bind_int(s, 5, ephemeral);
+    sqlite3_bind_int(s, 5, 0);
     if (run(s)) return -1;
     return sqlite3_changes(st->db) ? 0 : 1;
 }
@@ -742,11 +683,19 @@ int store_instance_delete(struct store *st, int64_t service_id, const char *clus
 int store_instance_beat(struct store *st, const char *ns, const char *service, const char *cluster, const char *ip,
                         int port, int64_t now_ms, struct beat_result *out)
 {
-    char key[4096];
-    size_t keylen = beat_key(key, sizeof key, ns, service, cluster, ip, port);
-    uint64_t h = keylen ? util_fnv1a(key, keylen) : 0;
-    if (keylen && beat_cached(st, key, keylen, h, now_ms, out) == 0) return 0;
-
+    struct eph_inst *e = eph_get_named(st->eph, ns, service, cluster, ip, port);
+    if (e) {
+        const struct instance_rec *r = eph_rec(e);
+        if (out) {
+            out->interval_ms = r->hb_interval_ms;
+            out->service_id = r->service_id;
+            out->prev_beat_ms = r->last_beat_ms;
+            out->was_unhealthy = !r->healthy;
+            snprintf(out->instance_id, sizeof out->instance_id, "%s", r->instance_id);
+        }
+        return eph_beat(st->eph, e, now_ms);
+    }
+    /* persistent instances are found, and beats change nothing about them */
     sqlite3_stmt *f = S(st, S_INST_BEAT_FIND);
     bind_text(f, 1, ns);
     bind_text(f, 2, service);
@@ -756,33 +705,24 @@ int store_instance_beat(struct store *st, const char *ns, const char *service, c
     int rc = sqlite3_step(f);
     if (rc == SQLITE_DONE) { sqlite3_reset(f); return 1; }
     if (rc != SQLITE_ROW) { sqlite3_reset(f); return -1; }
-    int64_t id = sqlite3_column_int64(f, 0);
-    bool healthy = sqlite3_column_int(f, 1) != 0, ephemeral = sqlite3_column_int(f, 2) != 0;
-    int64_t interval_ms = sqlite3_column_int64(f, 3), service_id = sqlite3_column_int64(f, 4);
-    int64_t prev_ms = sqlite3_column_int64(f, 5);
     if (out) {
-        out->interval_ms = interval_ms;
-        out->service_id = service_id;
-        out->prev_beat_ms = prev_ms;
-        out->was_unhealthy = ephemeral && !healthy;
+        out->interval_ms = sqlite3_column_int64(f, 3);
+        out->service_id = sqlite3_column_int64(f, 4);
+        out->prev_beat_ms = sqlite3_column_int64(f, 5);
+        out->was_unhealthy = false;
         snprintf(out->instance_id, sizeof out->instance_id, "%s", col_text(f, 6));
     }
-    char *iid = ephemeral && keylen ? strdup(col_text(f, 6)) : NULL;
     sqlite3_reset(f);
-    if (!ephemeral) return 0;   /* beats have no effect on persistent instances */
-    sqlite3_stmt *u = S(st, S_INST_BEAT);
-    sqlite3_bind_int64(u, 1, id);
-    sqlite3_bind_int64(u, 2, now_ms);
-    rc = run(u);
-    if (rc == 0 && iid) beat_remember(st, key, keylen, h, id, service_id, interval_ms, now_ms, iid);
-    free(iid);
-    return rc;
+    return 0;
 }
 
 int store_instance_set_health(struct store *st, int64_t id, bool healthy)
 {
+    if (id >= EPH_ID_BASE) {
+        struct eph_inst *e = eph_get_id(st->eph, id);
+        return e ? eph_set_health(st->eph, e, healthy) : 1;
+    }
     sqlite3_stmt *s = S(st, S_INST_SET_HEALTH);
-    beat_drop_id(st, id);
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int(s, 2, healthy);
     if (run(s)) return -1;
@@ -791,70 +731,153 @@ int store_instance_set_health(struct store *st, int64_t id, bool healthy)
 
 int store_instance_delete_id(struct store *st, int64_t id)
 {
-    sqlite3_stmt *s = S(st, S_INST_DELETE_ID);
-    beat_drop_id(st, id);
-    sqlite3_bind_int64(s, 1, id);
-    if (run(s)) return -1;
-    return sqlite3_changes(st->db) ? 0 : 1;
+    if (id >= EPH_ID_BASE) {
+        struct eph_inst *e = eph_get_id(st->eph, id);
+        return e ? eph_remove(st->eph, e) : 1;
+    }
+    return sql_delete_id(st, id);
 }
 
-static int foreach_rows(sqlite3_stmt *s, store_instance_cb cb, void *ctx)
+typedef int (*rec_cmp)(const struct instance_rec *a, const struct instance_rec *b);
+
+static int cmp_port(const struct instance_rec *a, const struct instance_rec *b)
 {
+    return (a->port > b->port) - (a->port < b->port);
+}
+
+/* S_INST_FOREACH's order: healthy first, then cluster, ip, port (SQLite's BINARY collation is
+ * strcmp's order for text without NULs). */
+static int cmp_service_order(const struct instance_rec *a, const struct instance_rec *b)
+{
+    if (a->healthy != b->healthy) return a->healthy ? -1 : 1;
+    int c = strcmp(a->cluster, b->cluster);
+    if (!c) c = strcmp(a->ip, b->ip);
+    return c ? c : cmp_port(a, b);
+}
+
+/* S_INST_ALL's order: namespace, service, cluster, ip, port. */
+static int cmp_all_order(const struct instance_rec *a, const struct instance_rec *b)
+{
+    int c = strcmp(a->ns, b->ns);
+    if (!c) c = strcmp(a->service, b->service);
+    if (!c) c = strcmp(a->cluster, b->cluster);
+    if (!c) c = strcmp(a->ip, b->ip);
+    return c ? c : cmp_port(a, b);
+}
+
+static int qsort_service_order(const void *a, const void *b)
+{
+    return cmp_service_order(*(const struct instance_rec *const *)a, *(const struct instance_rec *const *)b);
+}
+
+static int qsort_all_order(const void *a, const void *b)
+{
+    return cmp_all_order(*(const struct instance_rec *const *)a, *(const struct instance_rec *const *)b);
+}
+
+/* Calls cb for the SQLite rows of `s` and the memory views `mem` (sorted by cmp) merged in cmp's
+ * order, which is the statement's ORDER BY. */
+static int foreach_merged(sqlite3_stmt *s, const struct instance_rec **mem, size_t n, rec_cmp cmp,
+                          store_instance_cb cb, void *ctx)
+{
+    size_t k = 0;
     int rc;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct instance_rec v;
         inst_view(s, &v);
-        if (cb(ctx, &v)) { rc = SQLITE_DONE; break; }
+        for (; k < n && cmp(mem[k], &v) < 0; k++)
+            if (cb(ctx, mem[k])) goto stop;
+        if (cb(ctx, &v)) goto stop;
     }
+    if (rc != SQLITE_DONE) goto out;
+    for (; k < n; k++)
+        if (cb(ctx, mem[k])) goto stop;
+    goto out;
+stop:
+    rc = SQLITE_DONE;
+out:
     sqlite3_reset(s);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int store_instance_foreach(struct store *st, int64_t service_id, store_instance_cb cb, void *ctx)
 {
+    const struct instance_rec **mem = NULL;
+    size_t n = 0;
+    if (eph_list(st->eph, service_id, &mem, &n)) return -1;
+    if (n > 1) qsort(mem, n, sizeof *mem, qsort_service_order);
     sqlite3_stmt *s = S(st, S_INST_FOREACH);
     sqlite3_bind_int64(s, 1, service_id);
-    return foreach_rows(s, cb, ctx);
+    int rc = foreach_merged(s, mem, n, cmp_service_order, cb, ctx);
+    free(mem);
+    return rc;
 }
 
 int store_instance_foreach_expired(struct store *st, int64_t now_ms, long limit, store_instance_cb cb, void *ctx)
 {
-    sqlite3_stmt *s = S(st, S_INST_EXPIRED);
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int64(s, 2, limit);
-    return foreach_rows(s, cb, ctx);
+    /* only ephemeral instances are ever due, and they all live in memory */
+    long total = 0;
+    eph_totals(st->eph, &total, NULL);
+    size_t cap = (size_t)(limit > 0 && limit < total ? limit : total);
+    if (!cap) return 0;
+    const struct instance_rec **due = malloc(cap * sizeof *due);
+    if (!due) return -1;
+    size_t n = eph_due(st->eph, now_ms, cap, due);
+    for (size_t k = 0; k < n; k++)
+        if (cb(ctx, due[k])) break;
+    free(due);
+    return 0;
+}
+
+long store_instance_sweep_due(struct store *st, int64_t now_ms, long limit, store_verdict_cb cb, void *ctx)
+{
+    return eph_sweep(st->eph, now_ms, limit > 0 ? (size_t)limit : SIZE_MAX, cb, ctx);   /* only ephemeral are due */
 }
 
 int store_instance_foreach_all(struct store *st, store_instance_cb cb, void *ctx)
 {
-    return foreach_rows(S(st, S_INST_ALL), cb, ctx);
+    const struct instance_rec **mem = NULL;
+    size_t n = 0;
+    if (eph_list(st->eph, 0, &mem, &n)) return -1;
+    if (n > 1) qsort(mem, n, sizeof *mem, qsort_all_order);
+    int rc = foreach_merged(S(st, S_INST_ALL), mem, n, cmp_all_order, cb, ctx);
+    free(mem);
+    return rc;
+}
+
+/* Marks `id` (an instance id that is a small non-negative integer) in the bitmap *used of *cap. */
+static int mark_numeric(const char *t, unsigned char **used, size_t *cap)
+{
+    char *end = NULL;
+    long v = strtol(t, &end, 10);
+    if (!*t || *end || v < 0 || v > 1000000) return 0;
+    if ((size_t)v >= *cap) {
+        size_t ncap = (size_t)v * 2 + 1;
+        unsigned char *nu = realloc(*used, ncap);
+        if (!nu) return -1;
+        memset(nu + *cap, 0, ncap - *cap);
+        *used = nu;
+        *cap = ncap;
+    }
+    (*used)[v] = 1;
+    return 0;
 }
 
 int store_instance_next_numeric_id(struct store *st, int64_t service_id, long *out)
 {
+    const struct instance_rec **mem = NULL;
+    size_t n = 0, cap = 64;
+    unsigned char *used = calloc(cap, 1);
+    if (!used || eph_list(st->eph, service_id, &mem, &n)) { free(used); return -1; }
+    bool oom = false;
+    for (size_t k = 0; k < n; k++) oom |= mark_numeric(mem[k]->instance_id, &used, &cap) != 0;
+    free(mem);
     sqlite3_stmt *s = S(st, S_INST_IDS);
     sqlite3_bind_int64(s, 1, service_id);
-    size_t cap = 64, n = 0;
-    unsigned char *used = calloc(cap, 1);
-    if (!used) return -1;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *t = col_text(s, 0);
-        char *end = NULL;
-        long v = strtol(t, &end, 10);
-        if (!*t || *end || v < 0 || v > 1000000) continue;
-        if ((size_t)v >= cap) {
-            size_t ncap = (size_t)v * 2 + 1;
-            unsigned char *nu = realloc(used, ncap);
-            if (!nu) { free(used); sqlite3_reset(s); return -1; }
-            memset(nu + cap, 0, ncap - cap);
-            used = nu;
-            cap = ncap;
-        }
-        used[v] = 1;
-        n++;
-    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) oom |= mark_numeric(col_text(s, 0), &used, &cap) != 0;
     sqlite3_reset(s);
+    if (oom) rc = SQLITE_NOMEM;
     long id = 0;
     while ((size_t)id < cap && used[id]) id++;
     free(used);
@@ -866,9 +889,11 @@ int store_counts(struct store *st, long *services, long *instances, long *health
 {
     sqlite3_stmt *s = S(st, S_COUNTS);
     if (sqlite3_step(s) != SQLITE_ROW) { sqlite3_reset(s); return -1; }
+    long mem = 0, mem_healthy = 0;
+    eph_totals(st->eph, &mem, &mem_healthy);
     if (services) *services = (long)sqlite3_column_int64(s, 0);
-    if (instances) *instances = (long)sqlite3_column_int64(s, 1);
-    if (healthy) *healthy = (long)sqlite3_column_int64(s, 2);
+    if (instances) *instances = (long)sqlite3_column_int64(s, 1) + mem;
+    if (healthy) *healthy = (long)sqlite3_column_int64(s, 2) + mem_healthy;
     sqlite3_reset(s);
     return 0;
 }
@@ -876,47 +901,42 @@ int store_counts(struct store *st, long *services, long *instances, long *health
 int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms,
                            store_service_id_cb cb, void *ctx, long *removed)
 {
-    sqlite3_stmt *s = S(st, S_FORGET_SVCS);
-    bind_text(s, 1, ns);
-    bind_text(s, 2, service);
-    size_t n = 0, cap = 0;
     int64_t *ids = NULL;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (util_grow((void **)&ids, &cap, n, sizeof *ids)) {
-            free(ids);
-            sqlite3_reset(s);
-            return -1;
-        }
-        ids[n++] = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_reset(s);
+    size_t n = 0;
+    if (eph_services(st->eph, ns, service, &ids, &n)) return -1;
     long total = 0;
-    for (size_t i = 0; rc == SQLITE_DONE && i < n; i++) {
-        sqlite3_stmt *d = S(st, S_FORGET);
-        sqlite3_bind_int64(d, 1, ids[i]);
-        if (run(d)) { rc = SQLITE_ERROR; break; }
-        total += sqlite3_changes(st->db);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        long k = 0;
+        if (eph_remove_instances(st->eph, ids[i], &k)) { rc = -1; break; }
+        total += k;
         store_service_touch(st, ids[i], now_ms, 0);
         if (cb) cb(ctx, ids[i]);
     }
     free(ids);
     if (removed) *removed = total;
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc;
 }
 
 int store_clear(struct store *st)
 {
     st->generation++;
-    return run(S(st, S_CLEAR_INST)) || run(S(st, S_CLEAR_SVC)) ? -1 : 0;
+    if (run(S(st, S_CLEAR_INST)) || run(S(st, S_CLEAR_SVC))) return -1;
+    return eph_clear(st->eph);
 }
 
 int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed)
 {
     sqlite3_stmt *s = S(st, S_GC);
     sqlite3_bind_int64(s, 1, cutoff_ms);
-    if (run(s)) { st->generation++; return -1; }
-    int n = sqlite3_changes(st->db);
+    int rc, n = 0;
+    bool oom = false;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {   /* RETURNING: the ids of the services deleted */
+        oom |= eph_remove_service(st->eph, sqlite3_column_int64(s, 0), NULL) != 0;   /* empty groups */
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE || oom) { st->generation++; return -1; }
     if (n) st->generation++;
     if (removed) *removed = n;
     return 0;

@@ -14,6 +14,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/push.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/util.h"
 
@@ -27,62 +28,21 @@ struct sweeper {
     double last_ms, max_ms;
 };
 
-/* A due instance, copied out of the statement before anything is written. */
-struct due {
-    int64_t id, service_id;
-    char *instance_id, *ns, *service;
-    bool healthy;
-    int64_t last_beat_ms, hb_timeout_ms, delete_timeout_ms;
+/* One batch: the services it changed (an open-addressing set of ids, each with its namespace and
+ * name copied for the push after commit), its log lines (written only once it has committed) and,
+ * for /__mock/clock/advance, the changes it reports. */
+struct svc_slot { int64_t id; char *ns, *name; };
+
+struct batch {
+    struct app *app;
+    int64_t now_ms;
+    struct svc_slot *svc;
+    size_t svc_cap, svc_n;
+    struct log_batch lines;
+    struct sweep_result *out;   /* may be NULL */
+    size_t out_start;           /* out->n when the batch began */
+    bool oom;
 };
-
-struct due_list { struct due *v; size_t n, cap; };
-
-static int collect_due(void *ctx, const struct instance_rec *r)
-{
-    struct due_list *dl = ctx;
-    if (util_grow((void **)&dl->v, &dl->cap, dl->n, sizeof *dl->v)) return 1;
-    struct due *d = &dl->v[dl->n];
-    d->id = r->id;
-    d->service_id = r->service_id;
-    d->instance_id = strdup(r->instance_id);
-    d->ns = strdup(r->ns);
-    d->service = strdup(r->service);
-    d->healthy = r->healthy;
-    d->last_beat_ms = r->last_beat_ms;
-    d->hb_timeout_ms = r->hb_timeout_ms;
-    d->delete_timeout_ms = r->delete_timeout_ms;
-    if (!d->instance_id || !d->ns || !d->service) {
-        free(d->instance_id);
-        free(d->ns);
-        free(d->service);
-        return 1;
-    }
-    dl->n++;
-    return 0;
-}
-
-static int count_due(void *ctx, const struct instance_rec *r)
-{
-    (void)r;
-    ++*(long *)ctx;
-    return 0;
-}
-
-static int by_service(const void *a, const void *b)
-{
-    int64_t x = ((const struct due *)a)->service_id, y = ((const struct due *)b)->service_id;
-    return (x > y) - (x < y);
-}
-
-static void due_list_free(struct due_list *dl)
-{
-    for (size_t i = 0; i < dl->n; i++) {
-        free(dl->v[i].instance_id);
-        free(dl->v[i].ns);
-        free(dl->v[i].service);
-    }
-    free(dl->v);
-}
 
 void sweep_result_free(struct sweep_result *r)
 {
@@ -96,15 +56,14 @@ void sweep_result_free(struct sweep_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static void record(struct sweep_result *out, const struct due *d, const char *from, const char *to, int64_t since)
+static void record(struct sweep_result *out, const struct instance_rec *r, const char *from, const char *to,
+                   int64_t since)
 {
-    log_transition(d->instance_id, d->ns, d->service, from, to, since);
-    if (!out) return;
     if (util_grow((void **)&out->v, &out->cap, out->n, sizeof *out->v)) return;
     struct sweep_change *c = &out->v[out->n];
-    c->instance_id = strdup(d->instance_id);
-    c->ns = strdup(d->ns);
-    c->service = strdup(d->service);
+    c->instance_id = strdup(r->instance_id);
+    c->ns = strdup(r->ns);
+    c->service = strdup(r->service);
     c->from = from;
     c->to = to;
     c->since_beat_ms = since;
@@ -112,53 +71,121 @@ static void record(struct sweep_result *out, const struct due *d, const char *fr
     else { free(c->instance_id); free(c->ns); free(c->service); }
 }
 
+static void transition(struct batch *b, const struct instance_rec *r, const char *from, const char *to, int64_t since)
+{
+    log_batch_transition(&b->lines, r->instance_id, r->ns, r->service, from, to, since);
+    if (b->out) record(b->out, r, from, to, since);
+}
+
+/* Adds the instance's service to the batch's set. -1 out of memory. */
+static int note_service(struct batch *b, const struct instance_rec *r)
+{
+    if ((b->svc_n + 1) * 2 > b->svc_cap) {   /* keep the set at most half full */
+        size_t cap = b->svc_cap ? b->svc_cap * 2 : 64;
+        struct svc_slot *v = calloc(cap, sizeof *v);
+        if (!v) return -1;
+        for (size_t k = 0; k < b->svc_cap; k++) {
+            if (!b->svc[k].id) continue;
+            size_t h = (size_t)util_fnv1a(&b->svc[k].id, sizeof b->svc[k].id) & (cap - 1);
+            while (v[h].id) h = (h + 1) & (cap - 1);
+            v[h] = b->svc[k];
+        }
+        free(b->svc);
+        b->svc = v;
+        b->svc_cap = cap;
+    }
+    size_t h = (size_t)util_fnv1a(&r->service_id, sizeof r->service_id) & (b->svc_cap - 1);
+    while (b->svc[h].id && b->svc[h].id != r->service_id) h = (h + 1) & (b->svc_cap - 1);
+    if (b->svc[h].id) return 0;
+    char *ns = strdup(r->ns), *name = strdup(r->service);
+    if (!ns || !name) { free(ns); free(name); return -1; }
+    b->svc[h] = (struct svc_slot){r->service_id, ns, name};
+    b->svc_n++;
+    return 0;
+}
+
+static void services_clear(struct batch *b)
+{
+    for (size_t k = 0; k < b->svc_cap; k++) {
+        free(b->svc[k].ns);
+        free(b->svc[k].name);
+    }
+    if (b->svc) memset(b->svc, 0, b->svc_cap * sizeof *b->svc);
+    b->svc_n = 0;
+}
+
+/* The health rules (nacos-api.md §3) for one due instance; logs and records what they decide. */
+static int verdict(void *ctx, const struct instance_rec *r)
+{
+    struct batch *b = ctx;
+    int64_t since = b->now_ms - r->last_beat_ms;
+    bool unhealthy_now = r->healthy && since > r->hb_timeout_ms;
+    bool removed = since > r->delete_timeout_ms;   /* whatever the health */
+    if (!unhealthy_now && !removed) return STORE_KEEP;
+    if (note_service(b, r)) {
+        b->oom = true;
+        return -1;
+    }
+    if (unhealthy_now) transition(b, r, "HEALTHY", "UNHEALTHY", since);
+    if (!removed) return STORE_MARK_UNHEALTHY;   /* expire_at moves to last beat + delete timeout */
+    transition(b, r, r->healthy && !unhealthy_now ? "HEALTHY" : "UNHEALTHY", "REMOVED", since);
+    return STORE_REMOVE;
+}
+
+/* One transaction over at most `size` due instances: verdicts applied, the changed services'
+ * revisions bumped. Then, committed, the lines are written and subscribers told. Returns how many
+ * instances were visited, -1 on a store error (rolled back: nothing applied, logged or reported). */
+static long run_batch(struct batch *b, long size)
+{
+    struct store *st = b->app->store;
+    b->out_start = b->out ? b->out->n : 0;
+    if (store_begin(st)) return -1;
+    long visited = store_instance_sweep_due(st, b->now_ms, size, verdict, b);
+    if (visited < 0 || b->oom) goto fail;
+    if (b->svc_n) {   /* one statement bumps them all */
+        int64_t *ids = malloc(b->svc_n * sizeof *ids);
+        size_t n = 0;
+        for (size_t k = 0; ids && k < b->svc_cap; k++)
+            if (b->svc[k].id) ids[n++] = b->svc[k].id;
+        int rc = ids ? app_services_touch(b->app, b->now_ms, ids, n) : -1;
+        free(ids);
+        if (rc) goto fail;
+    }
+    if (store_commit(st)) goto fail;
+    log_batch_flush(&b->lines);
+    for (size_t k = 0; k < b->svc_cap; k++)
+        if (b->svc[k].id) push_service_changed(b->app->push, b->svc[k].ns, b->svc[k].name);
+    services_clear(b);
+    return visited;
+fail:
+    store_rollback(st);
+    log_batch_discard(&b->lines);
+    while (b->out && b->out->n > b->out_start) {
+        struct sweep_change *c = &b->out->v[--b->out->n];
+        free(c->instance_id);
+        free(c->ns);
+        free(c->service);
+    }
+    services_clear(b);
+    return -1;
+}
+
+static int count_due(void *ctx, const struct instance_rec *r)
+{
+    (void)r;
+    ++*(long *)ctx;
+    return 0;
+}
+
 int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_result *out)
 {
-    struct due_list dl = {0};
+    struct batch b = {.app = app, .now_ms = now_ms, .out = out};
     int rc = -1;
-    long batch = limit > 0 ? limit : SWEEP_BATCH;
+    long size = limit > 0 ? limit : SWEEP_BATCH;
     for (;;) {
-        dl.n = 0;
-        if (store_instance_foreach_expired(app->store, now_ms, batch, collect_due, &dl)) goto out;
-        if (dl.n == 0) break;
-        size_t fetched = dl.n;
-        if (store_begin(app->store)) goto out;
-        for (size_t i = 0; i < dl.n; i++) {
-            const struct due *d = &dl.v[i];
-            int64_t since = now_ms - d->last_beat_ms;
-            if (since > d->delete_timeout_ms) {   /* whatever the health (nacos-api.md §3) */
-                if (store_instance_delete_id(app->store, d->id) < 0) goto fail;
-            } else if (d->healthy && since > d->hb_timeout_ms) {
-                /* the set-health write moves expire_at to last_beat + delete_timeout */
-                if (store_instance_set_health(app->store, d->id, false) < 0) goto fail;
-            }
-        }
-        if (store_commit(app->store)) goto fail;
-        /* committed: now log, and tell subscribers once per changed service */
-        size_t n_changed = 0;
-        for (size_t i = 0; i < dl.n; i++) {
-            const struct due *d = &dl.v[i];
-            int64_t since = now_ms - d->last_beat_ms;
-            bool unhealthy_now = d->healthy && since > d->hb_timeout_ms;
-            bool removed = since > d->delete_timeout_ms;
-            if (unhealthy_now) record(out, d, "HEALTHY", "UNHEALTHY", since);
-            if (removed) record(out, d, d->healthy && !unhealthy_now ? "HEALTHY" : "UNHEALTHY", "REMOVED", since);
-            if (unhealthy_now || removed) dl.v[n_changed++] = dl.v[i];   /* compact (i >= n_changed) */
-            else { free(d->instance_id); free(d->ns); free(d->service); }
-        }
-        dl.n = n_changed;
-        qsort(dl.v, dl.n, sizeof *dl.v, by_service);
-        for (size_t i = 0; i < dl.n; i++) {
-            if (i > 0 && dl.v[i].service_id == dl.v[i - 1].service_id) continue;
-            app_service_changed(app, now_ms, dl.v[i].service_id, dl.v[i].ns, dl.v[i].service);
-        }
-        for (size_t i = 0; i < dl.n; i++) {
-            free(dl.v[i].instance_id);
-            free(dl.v[i].ns);
-            free(dl.v[i].service);
-        }
-        dl.n = 0;
-        if ((long)fetched < batch) break;
+        long visited = run_batch(&b, size);
+        if (visited < 0) goto out;
+        if (visited < size) break;
         if (limit > 0) {   /* the caller asked for one bounded batch: 1 only if more are due */
             long more = 0;
             if (store_instance_foreach_expired(app->store, now_ms, 1, count_due, &more)) goto out;
@@ -167,16 +194,14 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
             goto out;
         }
     }
-    dl.n = 0;
     long gc = 0;
     if (store_gc_empty_services(app->store, now_ms - SERVICE_GC_MS, &gc)) goto out;
     if (out) out->services_gc += gc;
     rc = 0;
-    goto out;
-fail:
-    store_rollback(app->store);
 out:
-    due_list_free(&dl);
+    services_clear(&b);
+    free(b.svc);
+    log_batch_free(&b.lines);
     return rc;
 }
 

@@ -345,9 +345,9 @@ static void test_beat_restores_health(void **state)
     nm_test_stop(s);
 }
 
-/* Beats after an instance's first are kept in memory (store.c's beat cache) and written before the
- * sweeper reads due times: a later beat must count even when nothing reads the registry between it
- * and the sweep. Margins: 400 ms between the beats, 200 ms for the advance to reach its sweep. */
+/* Every beat moves the instance's due time, also when nothing reads the registry between the beat
+ * and the sweep (a regression test from the time beats were cached in front of SQLite). Margins:
+ * 400 ms between the beats, 200 ms for the advance to reach its sweep. */
 static void test_every_beat_counts(void **state)
 {
     (void)state;

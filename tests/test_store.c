@@ -2,9 +2,10 @@
  * test_store.c — unit tests of server/store.c on ":memory:" (and one file database): services
  * (create / ensure / get / update / delete with cascade / list with group prefix, paging, totals /
  * touch), instances (upsert keeping instance_id and registered_ms, delete only when the ephemeral
- * flag matches, beats, health, ordering), the sweeper's due index (`expire_at` = last beat +
- * timeout while healthy, + delete timeout when unhealthy, ephemeral and unmarked only), numeric
- * ids, counts, forget_ephemeral, GC of empty implicit services, and what survives a restart.
+ * flag matches, beats, health, ordering), the sweeper's due order (last beat + timeout while healthy,
+ * + delete timeout when unhealthy, ephemeral and unmarked only), instances changing kind (memory <->
+ * SQLite), numeric ids, counts, forget_ephemeral, GC of empty implicit services, what survives a
+ * restart, and the migration from schema version 1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "nacos_mock/store.h"
 
@@ -462,16 +464,16 @@ static void test_beat(void **state)
     assert_int_equal(store_instance_set_health(st, row + 1000, false), 1);
 }
 
-/* The beat cache (store.c): beats after the first of a healthy instance are kept in memory and
- * written before any other statement. Every reader must see them, and no write may meet an old one. */
-static void test_beat_cache_is_invisible(void **state)
+/* A run of beats, with health changes, a delete and a re-register, an update and a reset between
+ * them: each beat answers with what the one before left, and every reader sees the last. */
+static void test_beat_sequences(void **state)
 {
     struct store *st = *state;
     int64_t sid = svc(st, NS, SVC);
     struct instance_rec e = inst(sid, "DEFAULT", "10.0.0.1", 8080, "a");
     put(st, &e, true);
     struct beat_result br;
-    /* first beat: SQLite; the next ones: the cache, with the same answers */
+    /* every beat answers with what the one before left */
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 1000, &br), 0);
     for (int i = 2; i <= 5; i++) {
         memset(&br, 0x55, sizeof br);
@@ -500,8 +502,8 @@ static void test_beat_cache_is_invisible(void **state)
     assert_true(br.was_unhealthy);
     assert_int_equal(br.prev_beat_ms, T0 + 7000);
 
-    /* deleted with a beat pending, then registered again under the same key (the row id may be
-     * reused): the new instance keeps its own last beat and id; beats find the new row */
+    /* deleted, then registered again under the same key: the new instance keeps its own last beat
+     * and id; beats find the new one */
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 9000, NULL), 0);
     assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 8080, true), 0);
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 9500, NULL), 1);
@@ -523,10 +525,163 @@ static void test_beat_cache_is_invisible(void **state)
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 12000, &br), 0);
     assert_int_equal(br.interval_ms, 2000);
 
-    /* a cleared registry knows nothing, even with a beat pending */
+    /* a cleared registry knows nothing */
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 13000, NULL), 0);
     assert_int_equal(store_clear(st), 0);
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 14000, NULL), 1);
+}
+
+/* Ephemeral instances live in memory and persistent ones in SQLite (ephemeral.h): an update that
+ * changes the kind moves the instance, keeping its instance id (unless given) and registration time. */
+static void test_instance_changes_kind(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC);
+    struct instance_rec e = inst(sid, "DEFAULT", "10.0.0.1", 80, "orig");
+    e.registered_ms = T0 - 5;
+    put(st, &e, true);
+    struct instance_rec p = inst(sid, "DEFAULT", "10.0.0.1", 80, NULL);
+    p.ephemeral = false;
+    p.weight = 2.0;
+    p.registered_ms = T0 + 999;
+    put(st, &p, false);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 80, &r), 0);
+    assert_false(r.ephemeral);
+    assert_string_equal(r.instance_id, "orig");
+    assert_int_equal(r.registered_ms, T0 - 5);
+    assert_true(r.weight == 2.0);
+    assert_true(r.id < INT64_C(1) << 48);   /* a SQLite row now */
+    store_instance_rec_free(&r);
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach(st, sid, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 1);
+    long ni = -1;
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 1);
+    /* persistent: never due, beats change nothing, ephemeral deletes miss it */
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 99999999, 10, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 0);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 80, true), 1);
+
+    /* and back, with a new id given */
+    struct instance_rec back = inst(sid, "DEFAULT", "10.0.0.1", 80, "new-id");
+    back.last_beat_ms = T0 + 100;
+    put(st, &back, false);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 80, &r), 0);
+    assert_true(r.ephemeral);
+    assert_string_equal(r.instance_id, "new-id");
+    assert_int_equal(r.registered_ms, T0 - 5);
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_delete(st, sid, "DEFAULT", "10.0.0.1", 80, false), 1);
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_expired(st, T0 + 15101, 10, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 1);
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 1);
+
+    /* a rolled-back move leaves it where it was */
+    assert_int_equal(store_begin(st), 0);
+    put(st, &p, false);
+    store_rollback(st);
+    assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 80, &r), 0);
+    assert_true(r.ephemeral);
+    assert_string_equal(r.instance_id, "new-id");
+    store_instance_rec_free(&r);
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 1);
+}
+
+/* Lists merge both kinds in the order SQLite gave before (healthy first, cluster, ip, port; for every
+ * instance: namespace, service, cluster, ip, port), and numeric ids count both. */
+static void test_foreach_merges_kinds(void **state)
+{
+    struct store *st = *state;
+    int64_t sid = svc(st, NS, SVC), dev = svc(st, "dev", SVC);
+    struct {
+        const char *cluster, *ip;
+        int port;
+        bool healthy, ephemeral;
+        const char *id;
+    } spec[] = {
+        {"B", "10.0.0.1", 80, false, true, "0"},  {"A", "10.0.0.2", 80, true, false, "1"},
+        {"B", "10.0.0.1", 79, true, true, "x"},   {"A", "10.0.0.1", 81, false, false, "3"},
+        {"A", "10.0.0.1", 80, true, true, "4"},   {"A", "10.0.0.10", 80, true, false, "5"},
+        {"A", "10.0.0.10", 79, true, true, "y"},
+    };
+    for (size_t i = 0; i < sizeof spec / sizeof spec[0]; i++) {
+        struct instance_rec in = inst(sid, spec[i].cluster, spec[i].ip, spec[i].port, spec[i].id);
+        in.healthy = spec[i].healthy;
+        in.ephemeral = spec[i].ephemeral;
+        put(st, &in, true);
+    }
+    struct instance_rec d = inst(dev, "A", "10.0.0.1", 1, "d");
+    d.ephemeral = false;
+    put(st, &d, true);
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach(st, sid, collect_inst, &rw), 0);
+    const char *want[] = {"A/10.0.0.1:80", "A/10.0.0.10:79", "A/10.0.0.10:80", "A/10.0.0.2:80", "B/10.0.0.1:79",
+                          "A/10.0.0.1:81", "B/10.0.0.1:80"};
+    assert_rows(&rw, want, 7);
+    memset(&rw, 0, sizeof rw);
+    rw.stop_after = 2;   /* a stop from the callback, on either side of the merge */
+    assert_int_equal(store_instance_foreach(st, sid, collect_inst, &rw), 0);
+    assert_int_equal(rw.n, 2);
+
+    memset(&rw, 0, sizeof rw);
+    assert_int_equal(store_instance_foreach_all(st, collect_inst_full, &rw), 0);
+    const char *all[] = {"dev|" SVC "|A/10.0.0.1:1", "public|" SVC "|A/10.0.0.1:80", "public|" SVC "|A/10.0.0.1:81",
+                         "public|" SVC "|A/10.0.0.10:79", "public|" SVC "|A/10.0.0.10:80",
+                         "public|" SVC "|A/10.0.0.2:80", "public|" SVC "|B/10.0.0.1:79",
+                         "public|" SVC "|B/10.0.0.1:80"};
+    assert_rows(&rw, all, 8);
+
+    long id = -1;   /* 0 (memory), 1 and 3 (SQLite), 4 (memory), 5 (SQLite): 2 is free */
+    assert_int_equal(store_instance_next_numeric_id(st, sid, &id), 0);
+    assert_int_equal(id, 2);
+    long ni = -1, healthy = -1;
+    assert_int_equal(store_counts(st, NULL, &ni, &healthy), 0);
+    assert_int_equal(ni, 8);
+    assert_int_equal(healthy, 6);
+}
+
+/* Deleting a service takes its ephemeral instances too (and a rollback brings them back); a service
+ * made later under the same row id never shows the old one's names. */
+static void test_service_delete_and_id_reuse(void **state)
+{
+    struct store *st = *state;
+    svc(st, NS, "g@@first");
+    int64_t last = svc(st, NS, "g@@last");
+    struct instance_rec in = inst(last, "DEFAULT", "10.0.0.1", 1, "x");
+    put(st, &in, true);
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_service_delete(st, last), 0);
+    store_rollback(st);
+    struct beat_result br;
+    assert_int_equal(store_instance_beat(st, NS, "g@@last", "DEFAULT", "10.0.0.1", 1, T0 + 1, &br), 0);
+
+    assert_int_equal(store_service_delete(st, last), 0);
+    assert_int_equal(store_instance_beat(st, NS, "g@@last", "DEFAULT", "10.0.0.1", 1, T0 + 2, &br), 1);
+    long ni = -1;
+    assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
+    assert_int_equal(ni, 0);
+    int64_t again = svc(st, NS, "g@@renamed");
+    assert_int_equal(again, last);   /* SQLite hands the highest row id out again */
+    in.service_id = again;
+    put(st, &in, true);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, again, "DEFAULT", "10.0.0.1", 1, &r), 0);
+    assert_string_equal(r.service, "g@@renamed");
+    store_instance_rec_free(&r);
+    assert_int_equal(store_instance_beat(st, NS, "g@@renamed", "DEFAULT", "10.0.0.1", 1, T0 + 3, &br), 0);
+    assert_int_equal(store_instance_beat(st, NS, "g@@last", "DEFAULT", "10.0.0.1", 1, T0 + 3, &br), 1);
+
+    /* the empty-service cleaner never takes a service whose instances are all in memory */
+    long removed = -1;
+    assert_int_equal(store_gc_empty_services(st, INT64_MAX, &removed), 0);
+    assert_int_equal(removed, 1);   /* g@@first, empty since T0 */
+    assert_int_equal(store_instance_beat(st, NS, "g@@renamed", "DEFAULT", "10.0.0.1", 1, T0 + 4, &br), 0);
 }
 
 static void test_beat_persistent_unaffected(void **state)
@@ -890,15 +1045,32 @@ static void test_transactions_and_clear(void **state)
     assert_int_equal(ni, 0);
 }
 
+/* A database file in a fresh temporary directory; tmp_db_remove deletes both (and WAL leftovers). */
+struct tmp_db { char dir[32], path[128], wal[140], shm[140]; };
+
+static void tmp_db_make(struct tmp_db *t, const char *name)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/nacos-mock-store-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->path, sizeof t->path, "%s/%s", t->dir, name);
+    snprintf(t->wal, sizeof t->wal, "%s-wal", t->path);
+    snprintf(t->shm, sizeof t->shm, "%s-shm", t->path);
+}
+
+static void tmp_db_remove(const struct tmp_db *t)
+{
+    unlink(t->wal);
+    unlink(t->shm);
+    assert_int_equal(unlink(t->path), 0);
+    assert_int_equal(rmdir(t->dir), 0);
+}
+
 static void test_file_db_survives_restart(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/nacos-mock-store-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char path[128], wal[140], shm[140];
-    snprintf(path, sizeof path, "%s/registry.db", dir);
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    snprintf(shm, sizeof shm, "%s-shm", path);
+    struct tmp_db t;
+    tmp_db_make(&t, "registry.db");
+    const char *path = t.path;
 
     char err[256] = "";
     struct store *st = store_open(path, err, sizeof err);
@@ -941,10 +1113,75 @@ static void test_file_db_survives_restart(void **state)
     assert_int_equal(ni, 1);
     store_close(st);
 
-    unlink(wal);
-    unlink(shm);
-    assert_int_equal(unlink(path), 0);
-    assert_int_equal(rmdir(dir), 0);
+    tmp_db_remove(&t);
+}
+
+/* A file written by schema version 1 (ephemeral instances in the table, with a generated due-time
+ * column and its index) opens as version 2: persistent instances kept, ephemeral ones dropped as at
+ * any restart, the column and index gone. Version 1's schema is written here with SQLite directly. */
+static void test_migrates_schema_1(void **state)
+{
+    (void)state;
+    struct tmp_db t;
+    tmp_db_make(&t, "v1.db");
+    const char *path = t.path;
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    const char *v1 =
+        "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"
+        "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"
+        "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"
+        "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"
+        "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"
+        "CREATE TABLE instances(id INTEGER PRIMARY KEY,"
+        "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
+        "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"
+        "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"
+        "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"
+        "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"
+        "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
+        "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+        "  expire_at INTEGER GENERATED ALWAYS AS (CASE WHEN ephemeral AND NOT marked THEN last_beat_ms +"
+        "    CASE WHEN healthy THEN min(hb_timeout_ms, delete_timeout_ms) ELSE delete_timeout_ms END END) VIRTUAL,"
+        "  UNIQUE(service_id, cluster, ip, port));"
+        "CREATE INDEX instances_expire ON instances(expire_at) WHERE expire_at IS NOT NULL;"
+        "INSERT INTO services(id, ns, name, explicit, created_ms) VALUES(1, 'public', 'DEFAULT_GROUP@@order', 1, 1);"
+        "INSERT INTO instances(service_id, cluster, ip, port, instance_id, weight, healthy, enabled, ephemeral,"
+        "  registered_ms, last_beat_ms, hb_interval_ms, hb_timeout_ms, delete_timeout_ms) VALUES"
+        "  (1, 'DEFAULT', '10.0.0.1', 80, 'p', 1, 1, 1, 0, 1, 1, 5000, 15000, 30000),"
+        "  (1, 'DEFAULT', '10.0.0.2', 80, 'e', 1, 1, 1, 1, 1, 1, 5000, 15000, 30000);"
+        "PRAGMA user_version=1;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, v1, NULL, NULL, &msg) != SQLITE_OK) fail_msg("writing a version 1 file: %s", msg);
+    sqlite3_close(db);
+
+    char err[256] = "";
+    struct store *st = store_open(path, err, sizeof err);
+    if (!st) fail_msg("store_open(%s): %s", path, err);
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach(st, 1, collect_inst, &rw), 0);
+    const char *want[] = {"DEFAULT/10.0.0.1:80"};
+    assert_rows(&rw, want, 1);
+    struct instance_rec in = inst(1, "DEFAULT", "10.0.0.3", 80, "p2");
+    in.ephemeral = false;
+    put(st, &in, true);
+    store_close(st);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
+                                            " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
+                                            " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
+                                            " (SELECT count(*) FROM instances)", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2);
+    assert_int_equal(sqlite3_column_int(q, 1), 0);
+    assert_int_equal(sqlite3_column_int(q, 2), 0);
+    assert_int_equal(sqlite3_column_int(q, 3), 2);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    tmp_db_remove(&t);
 }
 
 static void test_open_bad_path(void **state)
@@ -970,7 +1207,10 @@ int main(void)
         T(test_instance_upsert_keeps_id_and_registered),
         T(test_instance_delete_matches_ephemeral),
         T(test_beat),
-        T(test_beat_cache_is_invisible),
+        T(test_beat_sequences),
+        T(test_instance_changes_kind),
+        T(test_foreach_merges_kinds),
+        T(test_service_delete_and_id_reuse),
         T(test_beat_persistent_unaffected),
         T(test_foreach_healthy_first),
         T(test_foreach_all_order),
@@ -981,6 +1221,7 @@ int main(void)
         T(test_gc_empty_services),
         T(test_transactions_and_clear),
         cmocka_unit_test(test_file_db_survives_restart),
+        cmocka_unit_test(test_migrates_schema_1),
         cmocka_unit_test(test_open_bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -71,5 +71,9 @@ int app_status_parse(const char *s);
  * time now_ms: bumps the service revision and keeps its empty-since time (service_id 0 = the
  * service is gone), and wakes the subscribers of (ns, service). */
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service);
+/* Its first half for n services at once: the revision bumps and empty-since times alone (0 ok, -1
+ * store error), for a caller that wakes the subscribers itself once its transaction has committed
+ * (the sweeper). */
+int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n);
 
 #endif

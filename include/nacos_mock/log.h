@@ -7,6 +7,7 @@
 #define NACOS_MOCK_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_format { LOG_TEXT = 0, LOG_JSON = 1 };
@@ -29,8 +30,27 @@ struct log_request {
 };
 void log_request(const struct log_request *r);
 
-/* A health transition: from/to are "HEALTHY", "UNHEALTHY", "REMOVED". */
+/* A health transition: from/to are "HEALTHY", "UNHEALTHY", "REMOVED". Names are cleaned like request
+ * lines' (control characters and bytes that are not UTF-8 become \xNN). */
 void log_transition(const char *instance_id, const char *ns, const char *service, const char *from,
                     const char *to, int64_t since_beat_ms);
+
+/* Transition lines collected and written together: a sweep that changes 100,000 instances writes
+ * ~20 MB of lines, and one write(2) and one formatted timestamp per line cost more than the sweep
+ * itself. Lines are formatted by hand (no printf) into the buffer, all stamped with the time of the
+ * first, and written in one fwrite by log_batch_flush — or dropped by log_batch_discard (the sweeper
+ * logs only what its transaction committed). A batch starts zeroed ({0}); owned by its user, not
+ * thread-safe. */
+struct log_batch {
+    char *buf;
+    size_t len, cap;
+    char ts[40];
+};
+void log_batch_transition(struct log_batch *b, const char *instance_id, const char *ns, const char *service,
+                          const char *from, const char *to, int64_t since_beat_ms);
+void log_batch_flush(struct log_batch *b);
+void log_batch_discard(struct log_batch *b);
+/* Flushes and frees the buffer. */
+void log_batch_free(struct log_batch *b);
 
 #endif
