@@ -373,19 +373,28 @@ time_advance() {
 
 # One sweep in process (bench/sweep.c): the server library with SWEEP_N instances in SWEEP_SVCS
 # services, swept as the sweeper thread does (batches under the registry lock, every transition
-# logged — to a file here), without HTTP, loading or answering around it.
-scenario_sweep_inproc() {
-  local out
-  out=$("$SWEEP_BIN" -n "$SWEEP_N" -s "$SWEEP_SVCS" -r "$RUNS" 2>"$TMP/sweep-inproc.log") || die "nm_bench_sweep failed: $out"
+# logged — to a file here), without HTTP, loading or answering around it. Twice: instances that last
+# beat at the same moment (a fixture load, a fleet stopped at once, the clock advanced past them),
+# and last beats spread over 5 s (clients beating at their own moments: the instances a sweep meets
+# are scattered in memory).
+SWEEP_SPREAD_MS=5000
+inproc_sweep() {   # inproc_sweep SPREAD_MS LABEL
+  local out idle unh rem
+  out=$("$SWEEP_BIN" -n "$SWEEP_N" -s "$SWEEP_SVCS" -r "$RUNS" -j "$1" 2>"$TMP/sweep-inproc.log") || die "nm_bench_sweep failed: $out"
   printf '%s\n' "$out" | sed -n 's/^run /[bench] sweep in process, run /p' >&2
-  local idle unh rem
   idle=$(printf '%s\n' "$out" | sed -n 's/.*idle_ms=\([0-9.]*\).*/\1/p')
   unh=$(printf '%s\n' "$out" | sed -n 's/.*unhealthy_ms=\([0-9.]*\).*/\1/p')
   rem=$(printf '%s\n' "$out" | sed -n 's/.*removed_ms=\([0-9.]*\).*/\1/p')
   [ -n "$idle" ] && [ -n "$unh" ] && [ -n "$rem" ] || die "nm_bench_sweep printed no figures"
-  row "one sweep of $SWEEP_N in process, nothing due" "$idle ms" "-" "-" "<= 50 ms" "$(le "$idle" 50)"
-  row "one sweep of $SWEEP_N in process, all due -> UNHEALTHY" "$unh ms" "-" "-" "<= 50 ms" "$(le "$unh" 50)"
-  row "one sweep of $SWEEP_N in process, all due -> REMOVED" "$rem ms" "-" "-" "<= 50 ms" "$(le "$rem" 50)"
+  if [ "$1" = 0 ]; then
+    row "one sweep of $SWEEP_N in process, nothing due" "$idle ms" "-" "-" "<= 50 ms" "$(le "$idle" 50)"
+  fi
+  row "one sweep of $SWEEP_N in process, all due -> UNHEALTHY ($2)" "$unh ms" "-" "-" "<= 50 ms" "$(le "$unh" 50)"
+  row "one sweep of $SWEEP_N in process, all due -> REMOVED ($2)" "$rem ms" "-" "-" "<= 50 ms" "$(le "$rem" 50)"
+}
+scenario_sweep_inproc() {
+  inproc_sweep 0 "last beats together"
+  inproc_sweep "$SWEEP_SPREAD_MS" "last beats over $((SWEEP_SPREAD_MS / 1000)) s"
 }
 
 scenario_sweep() {

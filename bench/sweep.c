@@ -11,7 +11,11 @@
  * POST /__mock/clock/advance runs the same sweep, then renders every change into its answer; that
  * answer (JSON of N changes) is timed separately by bench/run.sh.
  *
- * Usage: nm_bench_sweep [-n INSTANCES] [-s SERVICES] [-r RUNS]
+ * -j SPREAD_MS spreads the instances' last beats over that many milliseconds (as clients that beat at
+ * different moments; default 0: all at once, as a fixture load or a stopped fleet), and the sweeps
+ * run that much later so that all are due.
+ *
+ * Usage: nm_bench_sweep [-n INSTANCES] [-s SERVICES] [-r RUNS] [-j SPREAD_MS]
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -29,7 +33,7 @@
 
 #define T0 INT64_C(1000000000000)
 
-static int load(struct app *app, long n, long services)
+static int load(struct app *app, long n, long services, long spread)
 {
     for (long k = 0; k < n; k++) {
         char svc[64], ip[32], id[128];
@@ -41,7 +45,7 @@ static int load(struct app *app, long n, long services)
         struct instance_rec in = {
             .service_id = sid, .cluster = "DEFAULT", .ip = ip, .port = 8080, .instance_id = id, .weight = 1.0,
             .healthy = true, .enabled = true, .ephemeral = true, .metadata = "{}", .registered_ms = T0,
-            .last_beat_ms = T0, .hb_interval_ms = 5000, .hb_timeout_ms = 15000, .delete_timeout_ms = 30000,
+            .last_beat_ms = T0 + (spread ? (k * 7919) % spread : 0), .hb_interval_ms = 5000, .hb_timeout_ms = 15000, .delete_timeout_ms = 30000,
         };
         if (store_instance_upsert(app->store, &in, NULL)) return -1;
     }
@@ -63,15 +67,16 @@ static double sweep(struct app *app, int64_t now)
 
 int main(int argc, char **argv)
 {
-    long n = 100000, services = 100;
+    long n = 100000, services = 100, spread = 0;
     int runs = 5, opt;
-    while ((opt = getopt(argc, argv, "n:s:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:r:j:")) != -1) {
         if (opt == 'n') n = atol(optarg);
         else if (opt == 's') services = atol(optarg);
         else if (opt == 'r') runs = atoi(optarg);
-        else { fprintf(stdout, "usage: nm_bench_sweep [-n INSTANCES] [-s SERVICES] [-r RUNS]\n"); return 2; }
+        else if (opt == 'j') spread = atol(optarg);
+        else { fprintf(stdout, "usage: nm_bench_sweep [-n INSTANCES] [-s SERVICES] [-r RUNS] [-j SPREAD_MS]\n"); return 2; }
     }
-    if (n < 1 || services < 1 || runs < 1 || runs > 100) return 2;
+    if (n < 1 || services < 1 || runs < 1 || runs > 100 || spread < 0 || spread > 10000) return 2;
     double idle[100], unh[100], rem[100];
     for (int r = 0; r < runs; r++) {
         struct config cfg;
@@ -79,12 +84,12 @@ int main(int argc, char **argv)
         char err[256] = "";
         config_defaults(&cfg);
         if (app_init(&app, &cfg, err, sizeof err)) { fprintf(stdout, "app_init: %s\n", err); return 1; }
-        if (load(&app, n, services)) { fprintf(stdout, "loading failed: %s\n", store_errmsg(app.store)); return 1; }
+        if (load(&app, n, services, spread)) { fprintf(stdout, "loading failed: %s\n", store_errmsg(app.store)); return 1; }
         long before = 0, healthy = 0, after = 0;
         idle[r] = sweep(&app, T0 + 1000);
-        unh[r] = sweep(&app, T0 + 16000);
+        unh[r] = sweep(&app, T0 + 15001 + spread);
         store_counts(app.store, NULL, &before, &healthy);
-        rem[r] = sweep(&app, T0 + 31000);
+        rem[r] = sweep(&app, T0 + 30001 + spread);
         store_counts(app.store, NULL, &after, NULL);
         app_free(&app);
         config_free(&cfg);
@@ -93,8 +98,8 @@ int main(int argc, char **argv)
                     r + 1, before, healthy, after);
             return 1;
         }
-        fprintf(stdout, "run %d: %ld instances, %ld services: nothing due %.2f ms, all -> UNHEALTHY %.2f ms, all -> REMOVED %.2f ms\n",
-                r + 1, n, services, idle[r], unh[r], rem[r]);
+        fprintf(stdout, "run %d: %ld instances, %ld services, beats spread over %ld ms: nothing due %.2f ms, all -> UNHEALTHY %.2f ms, all -> REMOVED %.2f ms\n",
+                r + 1, n, services, spread, idle[r], unh[r], rem[r]);
     }
     fprintf(stdout, "idle_ms=%.2f unhealthy_ms=%.2f removed_ms=%.2f\n", median_sorted(idle, runs), median_sorted(unh, runs),
             median_sorted(rem, runs));

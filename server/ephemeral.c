@@ -2,8 +2,8 @@
  * ephemeral.c — ephemeral instances in memory (see ephemeral.h for why, invariants and views).
  *
  * Four intrusive hash tables (instances by key and by id, groups by service id and by name), a
- * doubly linked member list per group, and an 8-ary min-heap of instances ordered by (expire_at,
- * id), each instance knowing its heap slot so a beat or a health change moves it in O(log n).
+ * doubly linked member list per group, and the due times: one bucket per distinct expire_at holding
+ * its instances in id order, the buckets in a hash by time and a heap by time (see "due times").
  * Inside a transaction every write appends what undoes it to a log: rollback replays the log
  * backwards, commit frees what the transaction removed.
  */
@@ -37,7 +37,8 @@ struct eph_inst {
     struct hnode by_key, by_id;
     struct group *g;
     struct eph_inst *gnext, *gprev;
-    size_t slot;                  /* heap index, NO_SLOT when not due ever (marked) */
+    struct bucket *bk;            /* its due-time bucket, NULL when never due (marked) */
+    struct eph_inst *bnext, *bprev;
     int64_t expire_at;
     struct instance_rec rec;      /* strings point into data and into the group */
     char data[];
@@ -51,15 +52,22 @@ struct undo {
     int64_t last_beat_ms;
 };
 
-struct hent {                     /* a heap entry: the key, and whose it is */
-    int64_t expire_at, id;
-    struct eph_inst *i;
+struct bucket {                   /* the instances due at one time */
+    struct hnode node;            /* in eph.buckets, by time */
+    int64_t at;
+    size_t slot;                  /* in eph.bheap; NO_SLOT while a sweep holds it */
+    struct eph_inst *head, *tail; /* in id order */
+    struct bucket *next;          /* in the spare list, or in a sweep's held list */
 };
 
+struct bent { int64_t at; struct bucket *b; };   /* a heap entry carries its key */
+
 struct eph {
-    struct htab by_key, by_id, groups_by_id, groups_by_name;
-    struct hent *heap;
-    size_t heap_n, heap_cap;
+    struct htab by_key, by_id, groups_by_id, groups_by_name, buckets;
+    struct bent *bheap;
+    size_t bheap_n, bheap_cap, n_held;
+    struct bucket *spare;         /* freed buckets kept for reuse (at most SPARE_MAX) */
+    size_t n_spare;
     int64_t next_id;
     long n, n_healthy;
     bool in_txn;
@@ -146,89 +154,210 @@ static void htab_del(struct htab *t, struct hnode *x)
 
 static struct hnode *htab_first(const struct htab *t, uint64_t h) { return t->b ? t->b[h & t->mask] : NULL; }
 
-/* ------------------------------------------------------------------ the due heap */
+/* ------------------------------------------------------------------ due times */
 
-/* An 8-ary min-heap whose entries carry their keys: a sift compares keys in the array instead of
- * following a pointer per child (with 100,000 instances those were cache misses, and the heap was the
- * largest cost of a mass expiry), and a node's children sit in three cache lines; 6 levels for
- * 100,000 instances instead of 17. Measured (bench/sweep.c, 100,000 all due, removed): binary 49 ms,
- * 4-ary 42, 8-ary 38, 16-ary 40. */
-#define ARITY 8
+/* Instances wait in buckets, one per distinct due time, each a list in id order; the buckets are
+ * found by time in a hash and ordered by time in a binary heap. Moving an instance (a beat, a health
+ * change) is a list unlink, a hash lookup and a list insert, at the tail in the usual case; the heap
+ * moves only when a bucket appears or goes. A sweep takes buckets off the heap, soonest first, and
+ * walks their lists. With one heap of instances instead, a mass expiry spent a third of its time
+ * sifting: every instance turned unhealthy went from the root to the bottom of a 100,000-entry heap.
+ * Inside a transaction a bucket that empties stays where it is (a rollback puts instances back into
+ * it without allocating); outside, it is released at once, or when it reaches the top. */
+#define SPARE_MAX 64
 
-static bool before(const struct hent *a, const struct hent *b)
+static void bheap_set(struct eph *e, size_t k, struct bent x)
 {
-    return a->expire_at < b->expire_at || (a->expire_at == b->expire_at && a->id < b->id);
+    e->bheap[k] = x;
+    x.b->slot = k;
 }
 
-static void heap_set(struct eph *e, size_t k, struct hent h)
+static void bheap_up(struct eph *e, size_t k)
 {
-    e->heap[k] = h;
-    h.i->slot = k;
-}
-
-static void heap_up(struct eph *e, size_t k)
-{
-    struct hent h = e->heap[k];
-    while (k > 0) {
-        size_t parent = (k - 1) / ARITY;
-        if (!before(&h, &e->heap[parent])) break;
-        heap_set(e, k, e->heap[parent]);
-        k = parent;
+    struct bent x = e->bheap[k];
+    while (k > 0 && x.at < e->bheap[(k - 1) / 2].at) {
+        bheap_set(e, k, e->bheap[(k - 1) / 2]);
+        k = (k - 1) / 2;
     }
-    heap_set(e, k, h);
+    bheap_set(e, k, x);
 }
 
-static void heap_down(struct eph *e, size_t k)
+static void bheap_down(struct eph *e, size_t k)
 {
-    struct hent h = e->heap[k];
+    struct bent x = e->bheap[k];
     for (;;) {
-        size_t first = ARITY * k + 1, best = first;
-        if (first >= e->heap_n) break;
-        size_t end = first + ARITY < e->heap_n ? first + ARITY : e->heap_n;
-        for (size_t c = first + 1; c < end; c++)
-            if (before(&e->heap[c], &e->heap[best])) best = c;
-        if (!before(&e->heap[best], &h)) break;
-        heap_set(e, k, e->heap[best]);
-        k = best;
+        size_t c = 2 * k + 1;
+        if (c >= e->bheap_n) break;
+        if (c + 1 < e->bheap_n && e->bheap[c + 1].at < e->bheap[c].at) c++;
+        if (e->bheap[c].at >= x.at) break;
+        bheap_set(e, k, e->bheap[c]);
+        k = c;
     }
-    heap_set(e, k, h);
+    bheap_set(e, k, x);
 }
 
-/* Room for one more instance in the heap. */
-static int heap_reserve(struct eph *e)
+static void bheap_push(struct eph *e, struct bucket *b)   /* room reserved */
 {
-    return util_grow((void **)&e->heap, &e->heap_cap, e->heap_n, sizeof *e->heap);
+    bheap_set(e, e->bheap_n++, (struct bent){b->at, b});
+    bheap_up(e, b->slot);
 }
 
-static void heap_add(struct eph *e, struct eph_inst *i)   /* room reserved */
+static void bheap_remove(struct eph *e, struct bucket *b)
 {
-    heap_set(e, e->heap_n++, (struct hent){i->expire_at, i->rec.id, i});
-    heap_up(e, i->slot);
+    size_t k = b->slot;
+    b->slot = NO_SLOT;
+    struct bent last = e->bheap[--e->bheap_n];
+    if (k == e->bheap_n) return;
+    bheap_set(e, k, last);
+    bheap_up(e, k);
+    bheap_down(e, last.b->slot);
 }
 
-static void heap_del(struct eph *e, struct eph_inst *i)
+static uint64_t time_hash(int64_t at) { return (uint64_t)at; }   /* consecutive times, consecutive buckets */
+
+static struct bucket *bucket_find(struct eph *e, int64_t at)
 {
-    size_t k = i->slot;
-    i->slot = NO_SLOT;
-    struct hent last = e->heap[--e->heap_n];
-    if (k == e->heap_n) return;
-    heap_set(e, k, last);
-    heap_up(e, k);
-    heap_down(e, last.i->slot);
+    for (struct hnode *x = htab_first(&e->buckets, time_hash(at)); x; x = x->next) {
+        struct bucket *b = CONTAINER(x, struct bucket, node);
+        if (b->at == at) return b;
+    }
+    return NULL;
 }
 
-/* Recomputes expire_at after a change of beat time or health and moves the instance in the heap. */
-static void reschedule(struct eph *e, struct eph_inst *i)
+/* Makes sure one more instance can be scheduled without failing: hash buckets, heap room (counting
+ * buckets a sweep holds off the heap), a spare bucket. -1 out of memory (nothing changed). */
+static int sched_reserve(struct eph *e)
+{
+    if (htab_reserve(&e->buckets)) return -1;
+    while (e->bheap_cap < e->bheap_n + e->n_held + 1)
+        if (util_grow((void **)&e->bheap, &e->bheap_cap, e->bheap_cap, sizeof *e->bheap)) return -1;
+    if (!e->spare) {
+        struct bucket *b = malloc(sizeof *b);
+        if (!b) return -1;
+        b->next = NULL;
+        e->spare = b;
+        e->n_spare = 1;
+    }
+    return 0;
+}
+
+/* Unlinks an empty bucket from the hash (and the heap unless held) and keeps it as a spare. */
+static void bucket_release(struct eph *e, struct bucket *b)
+{
+    htab_del(&e->buckets, &b->node);
+    if (b->slot != NO_SLOT) bheap_remove(e, b);
+    if (e->n_spare >= SPARE_MAX) {
+        free(b);
+        return;
+    }
+    b->next = e->spare;
+    e->spare = b;
+    e->n_spare++;
+}
+
+/* Puts i (not marked, not scheduled) into the bucket of its expire_at (room reserved). */
+static void sched(struct eph *e, struct eph_inst *i)
+{
+    struct bucket *b = bucket_find(e, i->expire_at);
+    if (!b) {
+        if (!e->spare) abort();   /* unreachable: sched_reserve first, and rollbacks find their buckets */
+        b = e->spare;
+        e->spare = b->next;
+        e->n_spare--;
+        b->at = i->expire_at;
+        b->head = b->tail = NULL;
+        htab_add(&e->buckets, &b->node, time_hash(b->at));
+        bheap_push(e, b);
+    }
+    int64_t id = i->rec.id;
+    i->bk = b;
+    if (!b->tail || b->tail->rec.id < id) {          /* the usual case: the newest id, or a move in id order */
+        i->bprev = b->tail;
+        i->bnext = NULL;
+        if (b->tail) b->tail->bnext = i;
+        else b->head = i;
+        b->tail = i;
+    } else if (b->head->rec.id > id) {               /* a rollback puts instances back in reverse */
+        i->bprev = NULL;
+        i->bnext = b->head;
+        b->head->bprev = i;
+        b->head = i;
+    } else {
+        struct eph_inst *p = b->tail;
+        while (p->rec.id > id) p = p->bprev;
+        i->bprev = p;
+        i->bnext = p->bnext;
+        p->bnext->bprev = i;
+        p->bnext = i;
+    }
+}
+
+static void unsched(struct eph *e, struct eph_inst *i)
+{
+    struct bucket *b = i->bk;
+    if (!b) return;
+    if (i->bprev) i->bprev->bnext = i->bnext;
+    else b->head = i->bnext;
+    if (i->bnext) i->bnext->bprev = i->bprev;
+    else b->tail = i->bprev;
+    i->bk = NULL;
+    if (!b->head && !e->in_txn && b->slot != NO_SLOT) bucket_release(e, b);
+}
+
+static void compute_expire(struct eph_inst *i)
 {
     const struct instance_rec *r = &i->rec;
     int64_t t = r->healthy ? (r->hb_timeout_ms < r->delete_timeout_ms ? r->hb_timeout_ms : r->delete_timeout_ms)
                            : r->delete_timeout_ms;
-    int64_t old = i->expire_at;
     i->expire_at = r->last_beat_ms + t;
-    if (i->slot == NO_SLOT) return;
-    e->heap[i->slot].expire_at = i->expire_at;
-    if (i->expire_at < old) heap_up(e, i->slot);
-    else heap_down(e, i->slot);
+}
+
+/* Moves the instance to the bucket of its new due time after a change of beat time or health (room
+ * reserved, or the bucket exists: a rollback). */
+static void reschedule(struct eph *e, struct eph_inst *i)
+{
+    int64_t old = i->expire_at;
+    compute_expire(i);
+    if (!i->bk || i->expire_at == old) return;
+    unsched(e, i);
+    sched(e, i);
+}
+
+/* Takes the soonest bucket due before now off the heap into the held list; NULL when none. Empty
+ * buckets met on the way are released (outside a transaction) or held too. */
+static struct bucket *take_due(struct eph *e, int64_t now_ms, struct bucket **held)
+{
+    while (e->bheap_n && e->bheap[0].at < now_ms) {
+        struct bucket *b = e->bheap[0].b;
+        if (!b->head && !e->in_txn) {
+            bucket_release(e, b);
+            continue;
+        }
+        bheap_remove(e, b);
+        b->next = *held;
+        *held = b;
+        e->n_held++;
+        if (b->head) return b;
+    }
+    return NULL;
+}
+
+/* Puts held buckets back on the heap (room was reserved for them); empty ones are released outside
+ * a transaction. */
+static void put_back(struct eph *e, struct bucket *held)
+{
+    for (struct bucket *b = held, *next; b; b = next) {
+        next = b->next;
+        e->n_held--;
+        if (!b->head && !e->in_txn) {
+            htab_del(&e->buckets, &b->node);
+            b->next = e->spare;
+            e->spare = b;
+            e->n_spare++;
+        } else {
+            bheap_push(e, b);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ undo log */
@@ -309,7 +438,7 @@ static void inst_link(struct eph *e, struct eph_inst *i)
     g->count++;
     e->n++;
     if (r->healthy) e->n_healthy++;
-    if (!r->marked) heap_add(e, i);
+    if (!r->marked) sched(e, i);
 }
 
 static void inst_unlink(struct eph *e, struct eph_inst *i)
@@ -323,7 +452,7 @@ static void inst_unlink(struct eph *e, struct eph_inst *i)
     g->count--;
     e->n--;
     if (i->rec.healthy) e->n_healthy--;
-    if (i->slot != NO_SLOT) heap_del(e, i);
+    unsched(e, i);
 }
 
 struct eph *eph_new(void)
@@ -350,12 +479,19 @@ static void free_all(struct eph *e)
                 free(CONTAINER(x, struct group, by_id));
             }
     }
-    struct htab *t[] = {&e->by_key, &e->by_id, &e->groups_by_id, &e->groups_by_name};
+    if (e->buckets.b) {
+        for (size_t b = 0; b <= e->buckets.mask; b++)
+            for (struct hnode *x = e->buckets.b[b], *next; x; x = next) {
+                next = x->next;
+                free(CONTAINER(x, struct bucket, node));
+            }
+    }
+    struct htab *t[] = {&e->by_key, &e->by_id, &e->groups_by_id, &e->groups_by_name, &e->buckets};
     for (size_t k = 0; k < sizeof t / sizeof t[0]; k++) {
         free(t[k]->b);
         memset(t[k], 0, sizeof *t[k]);
     }
-    e->heap_n = 0;
+    e->bheap_n = 0;
     e->n = e->n_healthy = 0;
 }
 
@@ -364,7 +500,11 @@ void eph_free(struct eph *e)
     if (!e) return;
     if (e->in_txn) eph_rollback(e);
     free_all(e);
-    free(e->heap);
+    for (struct bucket *b = e->spare, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(e->bheap);
     free(e->undo);
     free(e);
 }
@@ -404,7 +544,7 @@ const struct instance_rec *eph_rec(const struct eph_inst *i) { return &i->rec; }
 int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const char *service,
             struct eph_inst *replace, int64_t *id_out)
 {
-    if (htab_reserve(&e->by_key) || htab_reserve(&e->by_id) || heap_reserve(e) || undo_reserve(e, 3)) return -1;
+    if (htab_reserve(&e->by_key) || htab_reserve(&e->by_id) || sched_reserve(e) || undo_reserve(e, 3)) return -1;
     struct group *g = group_ensure(e, in->service_id, ns, service);
     if (!g) return -1;
     const char *s[] = {in->cluster ? in->cluster : "", in->ip ? in->ip : "", in->instance_id ? in->instance_id : "",
@@ -437,7 +577,7 @@ int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const 
     r->delete_timeout_ms = in->delete_timeout_ms;
     r->owned_ = NULL;
     i->g = g;
-    i->slot = NO_SLOT;
+    i->bk = NULL;
     if (replace) {
         r->id = replace->rec.id;
         inst_unlink(e, replace);
@@ -446,7 +586,7 @@ int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const 
     } else {
         r->id = e->next_id++;
     }
-    reschedule(e, i);   /* not in the heap yet: only computes expire_at */
+    compute_expire(i);
     inst_link(e, i);
     undo_push(e, U_INSERT, i);
     if (id_out) *id_out = r->id;
@@ -472,7 +612,7 @@ static void set_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t l
 
 int eph_set_health(struct eph *e, struct eph_inst *i, bool healthy)
 {
-    if (undo_reserve(e, 1)) return -1;
+    if (undo_reserve(e, 1) || sched_reserve(e)) return -1;
     undo_push(e, U_STATE, i);
     set_state(e, i, healthy, i->rec.last_beat_ms);
     return 0;
@@ -480,7 +620,7 @@ int eph_set_health(struct eph *e, struct eph_inst *i, bool healthy)
 
 int eph_beat(struct eph *e, struct eph_inst *i, int64_t now_ms)
 {
-    if (undo_reserve(e, 1)) return -1;
+    if (undo_reserve(e, 1) || sched_reserve(e)) return -1;
     undo_push(e, U_STATE, i);
     set_state(e, i, true, now_ms > i->rec.last_beat_ms ? now_ms : i->rec.last_beat_ms);
     return 0;
@@ -593,12 +733,10 @@ int eph_services(struct eph *e, const char *ns, const char *service, int64_t **o
 size_t eph_due(struct eph *e, int64_t now_ms, size_t limit, const struct instance_rec **out)
 {
     size_t k = 0;
-    while (k < limit && e->heap_n && e->heap[0].expire_at < now_ms) {
-        struct eph_inst *i = e->heap[0].i;
-        heap_del(e, i);
-        out[k++] = &i->rec;
-    }
-    for (size_t j = 0; j < k; j++) heap_add(e, CONTAINER(out[j], struct eph_inst, rec));
+    struct bucket *held = NULL, *b;
+    while (k < limit && (b = take_due(e, now_ms, &held)))
+        for (struct eph_inst *i = b->head; i && k < limit; i = i->bnext) out[k++] = &i->rec;
+    put_back(e, held);
     return k;
 }
 
@@ -606,27 +744,33 @@ long eph_sweep(struct eph *e, int64_t now_ms, size_t limit, store_verdict_cb cb,
 {
     if (limit > (size_t)e->n) limit = (size_t)e->n;
     if (undo_reserve(e, limit)) return -1;
-    struct eph_inst **kept = NULL;   /* due, but left as they are: out of the heap until the end */
-    size_t n_kept = 0, cap_kept = 0, visited = 0;
-    while (visited < limit && e->heap_n && e->heap[0].expire_at < now_ms) {
-        struct eph_inst *i = e->heap[0].i;
-        int v = cb(ctx, &i->rec);
-        if (v < 0) break;
-        visited++;
-        if (v == STORE_REMOVE) {
-            eph_remove(e, i);
-        } else if (v == STORE_MARK_UNHEALTHY && i->rec.healthy) {
-            eph_set_health(e, i, false);
-        } else if (!util_grow((void **)&kept, &cap_kept, n_kept, sizeof *kept)) {
-            heap_del(e, i);
-            kept[n_kept++] = i;
-        } else {
-            break;   /* cannot set it aside: stop rather than visit it again */
+    size_t visited = 0;
+    int rc = 0;
+    struct bucket *held = NULL, *b;
+    while (!rc && visited < limit && (b = take_due(e, now_ms, &held))) {
+        /* b is off the heap: what the verdicts move goes to later buckets, never back into b;
+         * instances left as they are (KEEP) stay in b and go back on the heap with it */
+        for (struct eph_inst *i = b->head, *next; i && visited < limit; i = next) {
+            next = i->bnext;
+            if (next) {   /* bucket-mates are scattered in memory: fetch the next one while judging this */
+                __builtin_prefetch(next);
+                __builtin_prefetch((const char *)next + 64);
+                __builtin_prefetch((const char *)next + 128);
+                __builtin_prefetch((const char *)next + 192);
+            }
+            int v = cb(ctx, &i->rec);
+            if (v < 0) {
+                rc = 1;
+                break;
+            }
+            visited++;
+            if (v == STORE_REMOVE) rc = eph_remove(e, i) ? -1 : 0;
+            else if (v == STORE_MARK_UNHEALTHY && i->rec.healthy) rc = eph_set_health(e, i, false) ? -1 : 0;
+            if (rc) break;
         }
     }
-    for (size_t k = 0; k < n_kept; k++) heap_add(e, kept[k]);   /* their slots are still reserved */
-    free(kept);
-    return (long)visited;
+    put_back(e, held);
+    return rc < 0 ? -1 : (long)visited;
 }
 
 /* ------------------------------------------------------------------ transactions */
@@ -657,7 +801,7 @@ void eph_rollback(struct eph *e)
             free(u->p);
             break;
         case U_REMOVE:
-            inst_link(e, u->p);   /* the heap had room for it before */
+            inst_link(e, u->p);   /* its bucket is still there: none goes inside a transaction */
             break;
         case U_STATE:
             set_state(e, u->p, u->healthy, u->last_beat_ms);

@@ -7,17 +7,18 @@
  * when 100,000 instances stop beating, the sweeper must mark 100,000 rows unhealthy and later delete
  * them. SQLite needs 195 ms to mark 100,000 such rows even in one UPDATE statement, 110 ms in a
  * table holding nothing but the due time, 250 ms to delete them (sqlite3 3.40 here) — against a
- * budget of 50 ms for the whole sweep. Here a transition is a field and a heap move. Services and
+ * budget of 50 ms for the whole sweep. Here a transition is a field and a list move. Services and
  * persistent instances stay in SQLite (a file with --db).
  *
  * Owns: instances (one allocation each, strings included), per-service groups (the service's
- * namespace and name as the store gave them), a min-heap of due times, and the undo log of the
- * open transaction. `expire_at` — when the sweeper must look at an instance next — is last beat +
+ * namespace and name as the store gave them), due-time buckets (one per distinct due time, found by
+ * hash, ordered by a heap), and the undo log of the open transaction. `expire_at` — when the sweeper must look at an instance next — is last beat +
  * min(beat timeout, delete timeout) while healthy and last beat + delete timeout once unhealthy;
  * marked instances are never due (the same rule the SQLite schema had).
  * Invariants: (service_id, cluster, ip, port) is unique; ids are >= EPH_ID_BASE (SQLite row ids stay
- * far below) and never reused by one table; a removed instance is freed at once outside a
- * transaction and at commit inside one (rollback puts it back).
+ * far below) and never reused by one table; due instances come out soonest first, ties by id; a
+ * removed instance is freed at once outside a transaction and at commit inside one (rollback puts
+ * it back); no bucket is freed inside a transaction, so a rollback never allocates.
  * Threading: none; the store's callers hold app->mu.
  * Views: `eph_rec` and the arrays filled below point into instances, valid until the next write.
  */
