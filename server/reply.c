@@ -176,6 +176,8 @@ static bool json_text_room(struct json_text *t, size_t n)
     return true;
 }
 
+void json_text_reserve(struct json_text *t, size_t n) { json_text_room(t, n); }
+
 void json_text_raw(struct json_text *t, const char *s, size_t n)
 {
     if (!json_text_room(t, n)) return;

@@ -44,14 +44,12 @@ struct batch {
     bool oom;
 };
 
+static void change_free(struct sweep_change *c) { free((char *)c->instance_id); }
+
 void sweep_result_free(struct sweep_result *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n; i++) {
-        free(r->v[i].instance_id);
-        free(r->v[i].ns);
-        free(r->v[i].service);
-    }
+    for (size_t i = 0; i < r->n; i++) change_free(&r->v[i]);
     free(r->v);
     memset(r, 0, sizeof *r);
 }
@@ -60,15 +58,16 @@ static void record(struct sweep_result *out, const struct instance_rec *r, const
                    int64_t since)
 {
     if (util_grow((void **)&out->v, &out->cap, out->n, sizeof *out->v)) return;
-    struct sweep_change *c = &out->v[out->n];
-    c->instance_id = strdup(r->instance_id);
-    c->ns = strdup(r->ns);
-    c->service = strdup(r->service);
+    size_t li = strlen(r->instance_id) + 1, ln = strlen(r->ns) + 1, ls = strlen(r->service) + 1;
+    char *p = malloc(li + ln + ls);
+    if (!p) return;
+    struct sweep_change *c = &out->v[out->n++];
+    c->instance_id = memcpy(p, r->instance_id, li);
+    c->ns = memcpy(p + li, r->ns, ln);
+    c->service = memcpy(p + li + ln, r->service, ls);
     c->from = from;
     c->to = to;
     c->since_beat_ms = since;
-    if (c->instance_id && c->ns && c->service) out->n++;
-    else { free(c->instance_id); free(c->ns); free(c->service); }
 }
 
 static void transition(struct batch *b, const struct instance_rec *r, const char *from, const char *to, int64_t since)
@@ -160,12 +159,7 @@ static long run_batch(struct batch *b, long size)
 fail:
     store_rollback(st);
     log_batch_discard(&b->lines);
-    while (b->out && b->out->n > b->out_start) {
-        struct sweep_change *c = &b->out->v[--b->out->n];
-        free(c->instance_id);
-        free(c->ns);
-        free(c->service);
-    }
+    while (b->out && b->out->n > b->out_start) change_free(&b->out->v[--b->out->n]);
     services_clear(b);
     return -1;
 }

@@ -66,6 +66,8 @@ struct json_text {
     size_t len, cap;
     bool oom;
 };
+/* Room for n more bytes up front (the text still grows past it if needed). */
+void json_text_reserve(struct json_text *t, size_t n);
 void json_text_raw(struct json_text *t, const char *s, size_t n);
 /* `lit` must be a string literal ("" lit "" makes anything else a compile error). */
 #define JSON_TEXT_LIT(t, lit) json_text_raw((t), "" lit "", sizeof(lit) - 1)

@@ -30,7 +30,7 @@ struct sweeper;
 #define SERVICE_GC_MS 60000
 
 struct sweep_change {
-    char *instance_id, *ns, *service;
+    const char *instance_id, *ns, *service;   /* one allocation, owned through instance_id */
     const char *from, *to;          /* "HEALTHY" | "UNHEALTHY" | "REMOVED" (static strings) */
     int64_t since_beat_ms;
 };
