@@ -349,14 +349,8 @@ static void put_back(struct eph *e, struct bucket *held)
     for (struct bucket *b = held, *next; b; b = next) {
         next = b->next;
         e->n_held--;
-        if (!b->head && !e->in_txn) {
-            htab_del(&e->buckets, &b->node);
-            b->next = e->spare;
-            e->spare = b;
-            e->n_spare++;
-        } else {
-            bheap_push(e, b);
-        }
+        if (!b->head && !e->in_txn) bucket_release(e, b);   /* held: off the heap already */
+        else bheap_push(e, b);
     }
 }
 
