@@ -438,13 +438,15 @@ int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t st
 int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t stamp_ms)
 {
     if (!n) return 0;
-    char *list = malloc(n * 21 + 2), *p = list;   /* the ids as a JSON array, bound as text */
+    size_t cap = n * 22 + 3, len = 1;   /* the ids as a JSON array, bound as text: ≤ 21 bytes each */
+    char *list = malloc(cap);
     if (!list) return -1;
-    *p++ = '[';
-    for (size_t i = 0; i < n; i++) p += sprintf(p, i ? ",%lld" : "%lld", (long long)ids[i]);
-    *p++ = ']';
+    list[0] = '[';
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(list + len, cap - len, i ? ",%lld" : "%lld", (long long)ids[i]);
+    list[len++] = ']';
     sqlite3_stmt *s = S(st, S_SVC_TOUCH_MANY);
-    sqlite3_bind_text(s, 1, list, (int)(p - list), SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, list, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
     sqlite3_bind_int64(s, 3, stamp_ms);
     int rc = run(s);

@@ -153,14 +153,15 @@ static char *dump(struct eph *e)
     eph_totals(e, &cnt, &healthy);
     const struct instance_rec **due = calloc(n + 1, sizeof *due);
     size_t nd = eph_due(e, INT64_MAX, n, due);
-    char *out = malloc(total + 24 * (nd + 2));
-    size_t o = (size_t)sprintf(out, "n=%ld healthy=%ld\n", cnt, healthy);
+    size_t cap = total + 24 * (nd + 2);
+    char *out = malloc(cap);
+    size_t o = (size_t)snprintf(out, cap, "n=%ld healthy=%ld\n", cnt, healthy);
     for (size_t k = 0; k < n; k++) {
-        o += (size_t)sprintf(out + o, "%s", lines[k]);
+        o += (size_t)snprintf(out + o, cap - o, "%s", lines[k]);
         free(lines[k]);
     }
-    o += (size_t)sprintf(out + o, "due:");
-    for (size_t k = 0; k < nd; k++) o += (size_t)sprintf(out + o, " %lld", (long long)due[k]->id);
+    o += (size_t)snprintf(out + o, cap - o, "due:");
+    for (size_t k = 0; k < nd; k++) o += (size_t)snprintf(out + o, cap - o, " %lld", (long long)due[k]->id);
     free(due);
     free(lines);
     return out;

@@ -453,6 +453,38 @@ static void test_empty_implicit_services_gc(void **state)
     assert_true(service_exists(f, "DEFAULT_GROUP@@explicit-empty"));
 }
 
+static int64_t revision_of(struct fx *f, const char *service)
+{
+    struct service_rec s;
+    pthread_mutex_lock(&f->app.mu);
+    assert_int_equal(store_service_get(f->app.store, NS, service, &s), 0);
+    pthread_mutex_unlock(&f->app.mu);
+    int64_t rev = s.revision;
+    store_service_rec_free(&s);
+    return rev;
+}
+
+/* One batch changes several services: every one of them gets a new revision (lists and pushes key
+ * on it), the one whose instance is still healthy does not. */
+static void test_every_changed_service_bumped(void **state)
+{
+    struct fx *f = *state;
+    const char *names[] = {"DEFAULT_GROUP@@a", "DEFAULT_GROUP@@b", "DEFAULT_GROUP@@c", "DEFAULT_GROUP@@quiet"};
+    for (int k = 0; k < 4; k++) {
+        struct inst_spec s = eph("10.0.0.1", 8080, k == 3 ? T0 + 10000 : T0);
+        s.service = names[k];
+        add(f, &s);
+    }
+    int64_t before[4];
+    for (int k = 0; k < 4; k++) before[k] = revision_of(f, names[k]);
+    struct sweep_result r;
+    sweep_expect(f, T0 + HB_TIMEOUT + 1, 3, &r);
+    sweep_result_free(&r);
+    for (int k = 0; k < 3; k++)
+        if (revision_of(f, names[k]) <= before[k]) fail_msg("%s: revision not bumped by the sweep", names[k]);
+    assert_int_equal(revision_of(f, names[3]), before[3]);
+}
+
 static void test_implicit_service_with_instances_kept(void **state)
 {
     struct fx *f = *state;
@@ -612,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_beat_restores_and_resets_timers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_beat_on_healthy_instance_postpones, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_implicit_services_gc, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_changed_service_bumped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_implicit_service_with_instances_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batches_with_small_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_exactly_limit_is_done, setup, teardown),
