@@ -346,9 +346,10 @@ int faults_add_json(struct faults *f, const cJSON *rule, int64_t now_ms, bool in
     int rc = add_locked(f, rule, now_ms, stored, err, errlen);
     if (rc == 0 && initial) {
         cJSON *copy = cJSON_Duplicate(rule, true);
-        /* remember the id it got (also for "id": null), so a reset restores the same ids */
-        if (copy && !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(copy, "id"))) {
-            cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
+        /* remember the id it got (also for "id": null), so a reset restores the same ids — every
+         * "id" key goes, since a repeated key would otherwise decide what a reset reads */
+        if (copy) {
+            while (cJSON_GetObjectItemCaseSensitive(copy, "id")) cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
             cJSON_AddStringToObject(copy, "id", f->v[f->n - 1].id);
         }
         cJSON_AddItemToArray(f->initial, copy);
