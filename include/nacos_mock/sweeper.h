@@ -8,8 +8,8 @@
  * is due costs one comparison, whatever the registry size. Each due instance is judged and changed
  * in place (store_instance_sweep_due: no copies, no per-instance statement) and its line formatted
  * into one buffer written after the batch commits. 100,000 instances all due, in process
- * (bench/README.md): 12 ms to mark them UNHEALTHY and 22 ms to remove them when they last beat at
- * the same moment, 26 and 38 ms when their last beats are spread over 5 s. Due instances are
+ * (bench/README.md): 14 ms to mark them UNHEALTHY and 24 ms to remove them when they last beat at
+ * the same moment, 26 and 40 ms when their last beats are spread over 5 s. Due instances are
  * handled in batches of SWEEP_BATCH, each one transaction that also bumps the revision of every
  * service it changed; the thread releases app->mu and pauses SWEEP_PAUSE_US between batches so
  * beats keep being answered during a large sweep (a batch holds the lock 0.5-1.5 ms).
