@@ -79,23 +79,12 @@ struct eph {
 
 /* ------------------------------------------------------------------ hashing and tables */
 
-static uint64_t fnv_add(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= s[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-#define FNV_BASIS 0xcbf29ce484222325ULL
-
 static uint64_t key_hash(int64_t service_id, const char *cluster, const char *ip, int port)
 {
-    uint64_t h = fnv_add(FNV_BASIS, &service_id, sizeof service_id);
-    h = fnv_add(h, cluster, strlen(cluster) + 1);
-    h = fnv_add(h, ip, strlen(ip) + 1);
-    return fnv_add(h, &port, sizeof port);
+    uint64_t h = util_fnv1a_more(UTIL_FNV1A_BASIS, &service_id, sizeof service_id);
+    h = util_fnv1a_more(h, cluster, strlen(cluster) + 1);
+    h = util_fnv1a_more(h, ip, strlen(ip) + 1);
+    return util_fnv1a_more(h, &port, sizeof port);
 }
 
 /* Ids are handed out in sequence: the identity spreads them evenly over the buckets, and instances
@@ -104,7 +93,7 @@ static uint64_t id_hash(int64_t id) { return (uint64_t)id; }
 
 static uint64_t name_hash(const char *ns, const char *name)
 {
-    return fnv_add(fnv_add(FNV_BASIS, ns, strlen(ns) + 1), name, strlen(name));
+    return util_fnv1a_more(util_fnv1a_more(UTIL_FNV1A_BASIS, ns, strlen(ns) + 1), name, strlen(name));
 }
 
 /* Makes sure the table has buckets, doubling them when it is full (best effort: a table that cannot
@@ -604,20 +593,23 @@ static void set_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t l
     reschedule(e, i);
 }
 
-int eph_set_health(struct eph *e, struct eph_inst *i, bool healthy)
+/* set_state as a write: room first, then what undoes it. */
+static int change_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t last_beat_ms)
 {
     if (undo_reserve(e, 1) || sched_reserve(e)) return -1;
     undo_push(e, U_STATE, i);
-    set_state(e, i, healthy, i->rec.last_beat_ms);
+    set_state(e, i, healthy, last_beat_ms);
     return 0;
+}
+
+int eph_set_health(struct eph *e, struct eph_inst *i, bool healthy)
+{
+    return change_state(e, i, healthy, i->rec.last_beat_ms);
 }
 
 int eph_beat(struct eph *e, struct eph_inst *i, int64_t now_ms)
 {
-    if (undo_reserve(e, 1) || sched_reserve(e)) return -1;
-    undo_push(e, U_STATE, i);
-    set_state(e, i, true, now_ms > i->rec.last_beat_ms ? now_ms : i->rec.last_beat_ms);
-    return 0;
+    return change_state(e, i, true, now_ms > i->rec.last_beat_ms ? now_ms : i->rec.last_beat_ms);
 }
 
 /* Unlinks the group (it must be empty); freed now, or at commit inside a transaction. */

@@ -285,13 +285,20 @@ static void put_int(struct log_batch *b, int64_t v)   /* room reserved (21 bytes
     while (n) b->buf[b->len++] = tmp[--n];
 }
 
+/* Room one transition line can take: each client byte may become a 6-byte escape. */
+static size_t line_room(const char *instance_id, const char *ns, const char *service, const char *from,
+                        const char *to)
+{
+    return 256 + 6 * (strlen(instance_id) + strlen(ns) + strlen(service)) + strlen(from) + strlen(to);
+}
+
 void log_batch_transition(struct log_batch *b, const char *instance_id, const char *ns, const char *service,
                           const char *from, const char *to, int64_t since_beat_ms)
 {
     if (g_level > LOG_INFO) return;
     if (!b->len) timestamp(b->ts, sizeof b->ts);
     bool json = g_format == LOG_JSON;
-    size_t need = 256 + 6 * (strlen(instance_id) + strlen(ns) + strlen(service)) + strlen(from) + strlen(to);
+    size_t need = line_room(instance_id, ns, service, from, to);
     if (batch_reserve(b, need)) {
         log_batch_flush(b);   /* out of memory: write what there is, then this line alone */
         log_transition(instance_id, ns, service, from, to, since_beat_ms);
@@ -352,7 +359,7 @@ void log_transition(const char *instance_id, const char *ns, const char *service
     char stack[4096];
     struct log_batch b = {.buf = stack, .cap = sizeof stack};
     if (g_level > LOG_INFO) return;
-    size_t need = 256 + 6 * (strlen(instance_id) + strlen(ns) + strlen(service)) + strlen(from) + strlen(to);
+    size_t need = line_room(instance_id, ns, service, from, to);
     if (need > sizeof stack) {   /* very long names: a line of its own on the heap */
         b.buf = NULL;
         b.cap = 0;

@@ -85,7 +85,7 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_SVC_COUNT] = "SELECT count(*) FROM services WHERE (?1 IS NULL OR ns=?1)"
                     " AND (?2 IS NULL OR (name >= ?2 AND name < ?3))",
     [S_SVC_TOUCH] = "UPDATE services SET revision=max(revision+1, ?3), empty_since_ms=CASE"
-                    " WHEN ?4 THEN 0 WHEN EXISTS(SELECT 1 FROM instances WHERE service_id=?1) THEN 0"
+                    " WHEN nm_eph_count(?1) > 0 THEN 0 WHEN EXISTS(SELECT 1 FROM instances WHERE service_id=?1) THEN 0"
                     " WHEN empty_since_ms=0 THEN ?2 ELSE empty_since_ms END WHERE id=?1",
     [S_SVC_TOUCH_MANY] = "UPDATE services SET revision=max(revision+1, ?3), empty_since_ms=CASE"
                          " WHEN nm_eph_count(id) > 0 THEN 0"
@@ -176,8 +176,8 @@ static int exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
     return 0;
 }
 
-/* nm_eph_count(service_id): how many ephemeral instances the service has (the empty-service cleaner
- * must not collect a service whose instances are all in memory). */
+/* nm_eph_count(service_id): how many ephemeral instances the service has, for the statements that
+ * ask whether a service is empty (touch, the empty-service cleaner). */
 static void sql_eph_count(sqlite3_context *c, int argc, sqlite3_value **argv)
 {
     (void)argc;
@@ -431,7 +431,6 @@ int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t st
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
     sqlite3_bind_int64(s, 3, stamp_ms);
-    sqlite3_bind_int(s, 4, eph_count(st->eph, id) > 0);
     return run(s);
 }
 

@@ -28,16 +28,17 @@ char *util_read_file(const char *path, size_t *len)
     return text;
 }
 
-uint64_t util_fnv1a(const void *p, size_t n)
+uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < n; i++) {
         h ^= b[i];
         h *= 1099511628211ull;
     }
     return h;
 }
+
+uint64_t util_fnv1a(const void *p, size_t n) { return util_fnv1a_more(UTIL_FNV1A_BASIS, p, n); }
 
 int util_grow(void **v, size_t *cap, size_t n, size_t elem)
 {

@@ -1,13 +1,14 @@
 /*
- * store — the registry in SQLite, and the only module that says sqlite3_. Services and instances,
- * every statement prepared once at open, parameters always bound. `:memory:` by default; a file
- * path opens it in WAL mode with a busy timeout, and ephemeral instances are dropped at open (a
- * restarted Nacos has lost them too) while services and persistent instances survive.
+ * store — the registry, and the only module that says sqlite3_. Services and persistent instances
+ * are SQLite rows, every statement prepared once at open, parameters always bound; ephemeral
+ * instances live in memory (ephemeral.h says why) and never reach the database. `:memory:` by
+ * default; a file path opens it in WAL mode with a busy timeout, and services and persistent
+ * instances survive a restart while ephemeral ones do not (a restarted Nacos has lost them too).
  *
- * Invariants: an instance belongs to exactly one service (ON DELETE CASCADE); an instance is keyed
- * by (namespace, grouped service, cluster, ip, port); `expire_at` is the virtual time at which the
- * sweeper must look at an ephemeral instance next (NULL for persistent ones), kept consistent by
- * every write here.
+ * Invariants: an instance belongs to exactly one service (deleting the service deletes it, in either
+ * home); an instance is keyed by (namespace, grouped service, cluster, ip, port), unique across both
+ * homes; an ephemeral instance's due time (last beat + beat timeout while healthy, + delete timeout
+ * once unhealthy) is kept by every write. Transactions (store_begin/commit/rollback) span both.
  * Threading: not thread-safe; callers hold app->mu.
  * Ownership: *_rec filled by store_*_get own their strings (free with store_*_rec_free); records
  * handed to *_foreach callbacks are views valid only during the callback.

@@ -14,5 +14,9 @@ char *util_read_file(const char *path, size_t *len);
 int util_grow(void **v, size_t *cap, size_t n, size_t elem);
 /* 64-bit FNV-1a of n bytes (hash tables of names and keys). */
 uint64_t util_fnv1a(const void *p, size_t n);
+/* The same continued over more bytes: a key of several fields hashes as
+ * util_fnv1a_more(util_fnv1a_more(UTIL_FNV1A_BASIS, a, na), b, nb). */
+#define UTIL_FNV1A_BASIS 1469598103934665603ull
+uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n);
 
 #endif
