@@ -249,8 +249,8 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
     long removed = 0;
     /* a restarted Nacos has lost both; the subscriptions of exactly these services go, so nobody is pushed */
     long subs = push_forget(app->push, ns, has_service ? grouped : NULL);
-    int rc = store_forget_ephemeral(app->store, ns, has_service ? grouped : NULL, clock_now_ms(&app->clock), NULL,
-                                    NULL, &removed);
+    int rc = store_forget_ephemeral(app->store, ns, has_service ? grouped : NULL, clock_now_ms(&app->clock),
+                                    clock_real_ms(), NULL, NULL, &removed);
     cJSON_Delete(body);
     if (rc) {
         reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));

@@ -455,9 +455,10 @@ static cJSON *list_render_service(struct app *app, const struct list_query *q, c
     lc.hosts = cJSON_CreateArray();
     double threshold = 0;
     cJSON *svc_md = NULL;
-    int64_t ref = clock_real_ms();   /* unknown or never-changed service: now */
+    /* same state ⇒ same stamp, in lists and pushes alike; an unknown or never-changed service: now, or
+     * above every stamp handed out so far if that is later (store.h, "change stamps") */
+    int64_t ref = s && s->revision > 0 ? s->revision : store_stamp_peek(app->store, clock_real_ms());
     if (s) {
-        if (s->revision > 0) ref = s->revision;   /* same state ⇒ same stamp, in lists and pushes alike */
         threshold = s->protect_threshold;
         svc_md = json_object_or_empty(s->metadata);
         if (store_instance_foreach(app->store, s->id, add_host, &lc)) goto fail;

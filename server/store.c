@@ -13,6 +13,8 @@
  */
 #include "nacos_mock/store.h"
 
+#include <stdatomic.h>
+
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -78,7 +80,7 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_SVC_INSERT] = "INSERT INTO services(ns, name, protect_threshold, metadata, selector, explicit, created_ms,"
                      " empty_since_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     [S_SVC_UPDATE] = "UPDATE services SET protect_threshold=?2, metadata=coalesce(?3, metadata),"
-                     " selector=coalesce(?4, selector), revision=revision+1 WHERE id=?1",
+                     " selector=coalesce(?4, selector) WHERE id=?1",
     [S_SVC_DELETE] = "DELETE FROM services WHERE id=?1",
     [S_SVC_LIST] = "SELECT " SVC_COLS " FROM services WHERE (?1 IS NULL OR ns=?1)"
                    " AND (?2 IS NULL OR (name >= ?2 AND name < ?3)) ORDER BY ns, name LIMIT ?4 OFFSET ?5",
@@ -134,7 +136,32 @@ struct store {
     sqlite3_stmt *stmt[S__COUNT];
     struct eph *eph;      /* the ephemeral instances (ephemeral.h) */
     int64_t generation;   /* bumped whenever a service row goes (store_generation) */
+    _Atomic int64_t stamp_floor;   /* the highest change stamp handed out (store_stamp_*) */
 };
+
+/* The registry's one source of change stamps (store.h, "Change stamps"). */
+int64_t store_stamp_next(struct store *st, int64_t real_ms)
+{
+    int64_t cur = atomic_load(&st->stamp_floor), next;
+    do next = real_ms > cur ? real_ms : cur + 1;
+    while (!atomic_compare_exchange_weak(&st->stamp_floor, &cur, next));
+    return next;
+}
+
+int64_t store_stamp_peek(struct store *st, int64_t real_ms)
+{
+    int64_t cur = atomic_load(&st->stamp_floor);
+    while (real_ms > cur && !atomic_compare_exchange_weak(&st->stamp_floor, &cur, real_ms)) {}
+    return real_ms > cur ? real_ms : cur;
+}
+
+/* A service row goes (deleted, cleared, collected): caches must not meet its old entries again, and
+ * whatever the service answers next must carry a stamp above every stamp it had. */
+static void service_rows_gone(struct store *st)
+{
+    st->generation++;
+    atomic_fetch_add(&st->stamp_floor, 1);
+}
 
 /* Returns the statement, reset and with bindings cleared. */
 static sqlite3_stmt *S(struct store *st, enum stmt_id id)
@@ -246,6 +273,12 @@ struct store *store_open(const char *path, char *err, size_t errlen)
             goto fail;
         }
     }
+    /* a database file carries the stamps of an earlier run: the first new one must be above them */
+    sqlite3_stmt *mr = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(revision), 0) FROM services", -1, &mr, NULL) == SQLITE_OK &&
+        sqlite3_step(mr) == SQLITE_ROW)
+        atomic_store(&st->stamp_floor, sqlite3_column_int64(mr, 0));
+    sqlite3_finalize(mr);
     return st;
 fail:
     store_close(st);
@@ -382,7 +415,7 @@ int store_service_delete(struct store *st, int64_t id)
 {
     sqlite3_stmt *s = S(st, S_SVC_DELETE);
     sqlite3_bind_int64(s, 1, id);
-    st->generation++;   /* before the write: a failed one may still have changed something */
+    service_rows_gone(st);   /* before the write: a failed one may still have changed something */
     if (run(s)) return -1;
     if (!sqlite3_changes(st->db)) return 1;
     return eph_remove_service(st->eph, id, NULL);
@@ -425,16 +458,16 @@ int store_service_list(struct store *st, const char *ns, const char *group, long
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t stamp_ms)
+int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t real_ms)
 {
     sqlite3_stmt *s = S(st, S_SVC_TOUCH);
     sqlite3_bind_int64(s, 1, id);
     sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
-    sqlite3_bind_int64(s, 3, stamp_ms);
+    sqlite3_bind_int64(s, 3, store_stamp_next(st, real_ms));
     return run(s);
 }
 
-int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t stamp_ms)
+int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t real_ms)
 {
     if (!n) return 0;
     size_t cap = n * 22 + 3, len = 1;   /* the ids as a JSON array, bound as text: ≤ 21 bytes each */
@@ -447,7 +480,7 @@ int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int
     sqlite3_stmt *s = S(st, S_SVC_TOUCH_MANY);
     sqlite3_bind_text(s, 1, list, (int)len, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, now_ms > 0 ? now_ms : 1);
-    sqlite3_bind_int64(s, 3, stamp_ms);
+    sqlite3_bind_int64(s, 3, store_stamp_next(st, real_ms));   /* one stamp for the batch: each service's own grows */
     int rc = run(s);
     free(list);
     return rc;
@@ -899,7 +932,7 @@ int store_counts(struct store *st, long *services, long *instances, long *health
     return 0;
 }
 
-int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms,
+int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms, int64_t real_ms,
                            store_service_id_cb cb, void *ctx, long *removed)
 {
     int64_t *ids = NULL;
@@ -911,7 +944,7 @@ int store_forget_ephemeral(struct store *st, const char *ns, const char *service
         long k = 0;
         if (eph_remove_instances(st->eph, ids[i], &k)) { rc = -1; break; }
         total += k;
-        store_service_touch(st, ids[i], now_ms, 0);
+        store_service_touch(st, ids[i], now_ms, real_ms);
         if (cb) cb(ctx, ids[i]);
     }
     free(ids);
@@ -921,7 +954,7 @@ int store_forget_ephemeral(struct store *st, const char *ns, const char *service
 
 int store_clear(struct store *st)
 {
-    st->generation++;
+    service_rows_gone(st);
     if (run(S(st, S_CLEAR_INST)) || run(S(st, S_CLEAR_SVC))) return -1;
     return eph_clear(st->eph);
 }
@@ -937,8 +970,8 @@ int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed)
         n++;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE || oom) { st->generation++; return -1; }
-    if (n) st->generation++;
+    if (rc != SQLITE_DONE || oom) { service_rows_gone(st); return -1; }
+    if (n) service_rows_gone(st);
     if (removed) *removed = n;
     return 0;
 }

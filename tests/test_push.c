@@ -288,6 +288,79 @@ static void test_last_ref_time_only_grows(void **state)
     nm_test_stop(s);
 }
 
+/* Over HTTP, every path by which a service goes away or is rebuilt: whatever it answers next carries a
+ * lastRefTime above the last one a client saw, even when a burst of changes had pushed that stamp
+ * ahead of real time (test_store checks the same at one fixed millisecond; this is the whole path). */
+static long long ref_of(struct nm_server *s, const char *svc)
+{
+    cJSON *l = list_ua(s, nm_fmt("serviceName=%s", svc), NULL);
+    long long r = num(l, "lastRefTime");
+    cJSON_Delete(l);
+    return r;
+}
+
+static long long burst_then_ref(struct nm_server *s, const char *svc)
+{
+    for (int i = 0; i < 40; i++) reg(s, NULL, svc, nm_fmt("10.1.%d.%d", i / 200, i % 200));
+    return ref_of(s, svc);
+}
+
+static void control(struct nm_server *s, const char *method, const char *path, const char *body)
+{
+    struct nm_resp r;
+    long st = nm_http(s, method, path, body, "application/json", NULL, &r);
+    if (st != 200) fail_msg("%s %s -> %ld %s", method, path, st, r.body);
+    nm_resp_free(&r);
+}
+
+static void test_last_ref_time_grows_across_every_path(void **state)
+{
+    (void)state;
+    struct nm_server *s = nm_test_start((const char *const[]){"--beat-interval-ms", "1000", NULL});
+    struct { const char *name; long long before; } seen;
+    /* reset */
+    seen.before = burst_then_ref(s, "p1");
+    control(s, "POST", "/__mock/reset", "");
+    assert_true(ref_of(s, "p1") > seen.before);   /* unknown now */
+    reg(s, NULL, "p1", "10.0.0.1");
+    assert_true(ref_of(s, "p1") > seen.before);
+    /* forget (the service stays, emptied) */
+    seen.before = burst_then_ref(s, "p2");
+    control(s, "POST", "/__mock/forget", "");
+    long long after_forget = ref_of(s, "p2");
+    assert_true(after_forget > seen.before);
+    reg(s, NULL, "p2", "10.0.0.1");
+    assert_true(ref_of(s, "p2") > after_forget);
+    /* service deletion and re-creation */
+    seen.before = burst_then_ref(s, "p3");
+    for (int i = 0; i < 40; i++) dereg(s, "p3", nm_fmt("10.1.%d.%d", i / 200, i % 200));
+    seen.before = ref_of(s, "p3");
+    struct nm_resp r;
+    assert_int_equal(nm_http(s, "DELETE", "/nacos/v1/ns/service?serviceName=p3", NULL, NULL, NULL, &r), 200);
+    nm_resp_free(&r);
+    assert_true(ref_of(s, "p3") > seen.before);
+    assert_int_equal(nm_post_form(s, "/nacos/v1/ns/service", "serviceName=p3", &r), 200);
+    nm_resp_free(&r);
+    assert_true(ref_of(s, "p3") > seen.before);
+    reg(s, NULL, "p3", "10.0.0.1");
+    assert_true(ref_of(s, "p3") > seen.before);
+    /* a snapshot load, after a reset */
+    seen.before = burst_then_ref(s, "p4");
+    control(s, "POST", "/__mock/reset", "");
+    control(s, "POST", "/__mock/registry",
+            "{\"namespaces\":[{\"namespaceId\":\"public\",\"services\":[{\"name\":\"DEFAULT_GROUP@@p4\","
+            "\"instances\":[{\"ip\":\"10.0.0.9\",\"port\":1}]}]}]}");
+    assert_true(ref_of(s, "p4") > seen.before);
+    /* the empty-service cleaner (virtual time) */
+    seen.before = burst_then_ref(s, "p5");
+    advance(s, 3600000);   /* every instance expires, then the empty service is collected */
+    advance(s, 3600000);
+    assert_true(ref_of(s, "p5") > seen.before);
+    reg(s, NULL, "p5", "10.0.0.1");
+    assert_true(ref_of(s, "p5") > seen.before);
+    nm_test_stop(s);
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void test_subscribe_cache_millis_and_ua(void **state)
@@ -621,6 +694,7 @@ int main(void)
         cmocka_unit_test_teardown(test_push_goes_to_peer_not_client_ip, nm_test_teardown),
         cmocka_unit_test_teardown(test_subscribe_count, nm_test_teardown),
         cmocka_unit_test_teardown(test_last_ref_time_only_grows, nm_test_teardown),
+        cmocka_unit_test_teardown(test_last_ref_time_grows_across_every_path, nm_test_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -186,14 +186,14 @@ static void test_service_update(void **state)
     assert_true(s.protect_threshold == 0.7);
     assert_string_equal(s.metadata, "{\"a\":\"1\"}");   /* NULL = keep */
     assert_string_equal(s.selector, "{\"type\":\"label\",\"expression\":\"x\"}");
-    assert_int_equal(s.revision, 1);
+    assert_int_equal(s.revision, 0);   /* the caller stamps the change (store_service_touch) */
     store_service_rec_free(&s);
     assert_int_equal(store_service_update(st, id, 0.1, "{\"b\":\"2\"}", "{\"type\":\"none\"}"), 0);
     assert_int_equal(store_service_get(st, NS, SVC, &s), 0);
     assert_true(s.protect_threshold == 0.1);
     assert_string_equal(s.metadata, "{\"b\":\"2\"}");
     assert_string_equal(s.selector, "{\"type\":\"none\"}");
-    assert_int_equal(s.revision, 2);
+    assert_int_equal(s.revision, 0);
     store_service_rec_free(&s);
     assert_int_equal(store_service_update(st, id + 1000, 0.1, NULL, NULL), 1);
 }
@@ -949,7 +949,7 @@ static void test_forget_ephemeral(void **state)
     /* narrowed to one service of one namespace */
     struct seen seen = {0};
     long removed = -1;
-    assert_int_equal(store_forget_ephemeral(st, NS, "g@@a", T0 + 10, on_forgot, &seen, &removed), 0);
+    assert_int_equal(store_forget_ephemeral(st, NS, "g@@a", T0 + 10, 0, on_forgot, &seen, &removed), 0);
     assert_int_equal(removed, 2);
     assert_int_equal(seen.n, 1);
     assert_int_equal(seen.ids[0], a);
@@ -961,13 +961,13 @@ static void test_forget_ephemeral(void **state)
     store_instance_rec_free(&r);
     struct service_rec s;
     assert_int_equal(store_service_get(st, NS, "g@@a", &s), 0);
-    assert_int_equal(s.revision, 2);           /* touched again */
+    assert_int_equal(s.revision, 4);           /* touched again: a stamp above the three handed out before */
     assert_int_equal(s.empty_since_ms, 0);     /* still has the persistent one */
     store_service_rec_free(&s);
 
     /* everything else */
     memset(&seen, 0, sizeof seen);
-    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 20, on_forgot, &seen, &removed), 0);
+    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 20, 0, on_forgot, &seen, &removed), 0);
     assert_int_equal(removed, 2);
     assert_int_equal(seen.n, 2);
     assert_int_equal(store_service_get(st, NS, "g@@b", &s), 0);
@@ -978,7 +978,7 @@ static void test_forget_ephemeral(void **state)
     assert_int_equal(ni, 1);
 
     /* nothing left to forget; a NULL callback is fine */
-    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 30, NULL, NULL, &removed), 0);
+    assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0 + 30, 0, NULL, NULL, &removed), 0);
     assert_int_equal(removed, 0);
 }
 
@@ -1193,6 +1193,144 @@ static void test_open_bad_path(void **state)
     assert_non_null(strstr(err, "/nonexistent-dir-for-nacos-mock/x.db"));
 }
 
+
+/* ---- change stamps: what a service answers as lastRefTime never goes back (store.h). Real time is a
+ * parameter, so the case that breaks naive stamps — many changes within one millisecond pushing a
+ * service's stamp ahead of real time, then the service going away — is reproduced exactly. */
+
+/* A burst of n changes of service `id` at one real millisecond; returns the last stamp. */
+static int64_t burst(struct store *st, int64_t id, int n)
+{
+    for (int i = 0; i < n; i++) assert_int_equal(store_service_touch(st, id, T0, T0), 0);
+    struct service_rec s;
+    int64_t rev = 0;
+    const char *names[2][2] = {{NS, SVC}, {"dev", "g@@other"}};
+    for (int k = 0; k < 2 && !rev; k++)
+        if (store_service_get(st, names[k][0], names[k][1], &s) == 0) {
+            if (s.id == id) rev = s.revision;
+            store_service_rec_free(&s);
+        }
+    assert_true(rev >= T0 + n - 1);   /* ahead of real time */
+    return rev;
+}
+
+static int64_t revision_of(struct store *st, const char *ns, const char *name)
+{
+    struct service_rec s;
+    assert_int_equal(store_service_get(st, ns, name, &s), 0);
+    int64_t r = s.revision;
+    store_service_rec_free(&s);
+    return r;
+}
+
+static void test_stamps_only_grow_within_a_service(void **state)
+{
+    struct store *st = *state;
+    int64_t id = svc(st, NS, SVC);
+    assert_int_equal(revision_of(st, NS, SVC), 0);
+    int64_t last = burst(st, id, 50);
+    /* a later real time than the burst's lead: real time again */
+    assert_int_equal(store_service_touch(st, id, T0, T0 + 1000), 0);
+    assert_int_equal(revision_of(st, NS, SVC), T0 + 1000);
+    /* the same millisecond again, and an earlier one (a clock step back): still above */
+    assert_int_equal(store_service_touch(st, id, T0, T0 + 1000), 0);
+    assert_int_equal(revision_of(st, NS, SVC), T0 + 1001);
+    assert_int_equal(store_service_touch(st, id, T0, T0 - 5000), 0);
+    assert_true(revision_of(st, NS, SVC) > T0 + 1001 && last < T0 + 1001);
+    /* several services in one statement (the sweeper): each above everything before */
+    int64_t other = svc(st, "dev", "g@@other");
+    int64_t ids[] = {id, other};
+    int64_t before = revision_of(st, NS, SVC);
+    assert_int_equal(store_service_touch_many(st, ids, 2, T0, T0), 0);
+    assert_true(revision_of(st, NS, SVC) > before);
+    assert_true(revision_of(st, "dev", "g@@other") > before);
+    /* an update of settings alone does not stamp (its caller touches) and never lowers the stamp */
+    before = revision_of(st, NS, SVC);
+    assert_int_equal(store_service_update(st, id, 0.5, NULL, NULL), 0);
+    assert_int_equal(revision_of(st, NS, SVC), before);
+}
+
+/* Every way a service can go, then come back (or be asked for while gone): the next stamp it
+ * answers is above the last one it had. */
+static void test_stamps_survive_the_service_going(void **state)
+{
+    struct store *st = *state;
+    enum { DELETE, CLEAR, GC, FORGET, N_PATHS };
+    const char *names[] = {"delete", "clear (reset)", "empty-service collection", "forget"};
+    for (int path = 0; path < N_PATHS; path++) {
+        int64_t id = svc(st, NS, SVC);
+        struct instance_rec e = inst(id, "DEFAULT", "10.0.0.1", 1, "e");
+        put(st, &e, true);
+        int64_t last = burst(st, id, 200);   /* the service's stamp is 199 ms ahead of real time */
+        long n = 0;
+        switch (path) {
+        case DELETE: assert_int_equal(store_service_delete(st, id), 0); break;
+        case CLEAR: assert_int_equal(store_clear(st), 0); break;
+        case GC:
+            assert_int_equal(store_instance_delete(st, id, "DEFAULT", "10.0.0.1", 1, true), 0);
+            assert_int_equal(store_service_touch(st, id, T0, T0), 0);   /* empty since T0 */
+            last = revision_of(st, NS, SVC);
+            assert_int_equal(store_gc_empty_services(st, T0 + 1, &n), 0);
+            assert_int_equal(n, 1);
+            break;
+        case FORGET:
+            assert_int_equal(store_forget_ephemeral(st, NULL, NULL, T0, T0, NULL, NULL, &n), 0);
+            assert_int_equal(n, 1);
+            break;
+        }
+        /* gone (or emptied): what an unknown service answers at the same real millisecond */
+        int64_t peek = store_stamp_peek(st, T0);
+        if (peek <= last) fail_msg("%s: an unknown service's stamp %lld is not above %lld", names[path],
+                                   (long long)peek, (long long)last);
+        /* created again and changed at the same real millisecond */
+        int64_t again = svc(st, NS, SVC);
+        assert_int_equal(store_service_touch(st, again, T0, T0), 0);
+        int64_t now = revision_of(st, NS, SVC);
+        if (now <= peek) fail_msg("%s: the re-created service's stamp %lld is not above %lld", names[path],
+                                  (long long)now, (long long)peek);
+        assert_int_equal(store_clear(st), 0);
+    }
+}
+
+/* What an unknown or unchanged service answers is never below a stamp handed out, and a change made
+ * in the same millisecond as such an answer gets a higher one. */
+static void test_stamp_peek_then_change(void **state)
+{
+    struct store *st = *state;
+    int64_t p1 = store_stamp_peek(st, T0);
+    assert_int_equal(p1, T0);
+    assert_int_equal(store_stamp_peek(st, T0), T0);   /* reading twice changes nothing */
+    int64_t id = svc(st, NS, SVC);
+    assert_int_equal(store_service_touch(st, id, T0, T0), 0);
+    assert_true(revision_of(st, NS, SVC) > p1);
+    assert_true(store_stamp_peek(st, T0 - 10) >= revision_of(st, NS, SVC));   /* a clock step back */
+    assert_int_equal(store_stamp_next(st, T0 + 5000), T0 + 5000);
+}
+
+/* A database file carries its stamps into the next run: the first new stamp is above them. */
+static void test_stamps_survive_a_restart(void **state)
+{
+    (void)state;
+    struct tmp_db t;
+    tmp_db_make(&t, "stamps.db");
+    char err[256] = "";
+    struct store *st = store_open(t.path, err, sizeof err);
+    if (!st) fail_msg("store_open(%s): %s", t.path, err);
+    int64_t id = 0;
+    assert_int_equal(store_service_create(st, NS, SVC, 0, NULL, NULL, true, T0, &id), 0);
+    int64_t last = 0;
+    for (int i = 0; i < 300; i++) assert_int_equal(store_service_touch(st, id, T0, T0), 0);
+    last = revision_of(st, NS, SVC);
+    assert_int_equal(last, T0 + 299);
+    store_close(st);
+    st = store_open(t.path, err, sizeof err);
+    if (!st) fail_msg("reopen %s: %s", t.path, err);
+    assert_true(store_stamp_peek(st, T0) >= last);
+    assert_true(store_stamp_next(st, T0) > last);
+    store_close(st);
+    tmp_db_remove(&t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1220,6 +1358,10 @@ int main(void)
         T(test_forget_ephemeral),
         T(test_gc_empty_services),
         T(test_transactions_and_clear),
+        T(test_stamps_only_grow_within_a_service),
+        T(test_stamps_survive_the_service_going),
+        T(test_stamp_peek_then_change),
+        cmocka_unit_test(test_stamps_survive_a_restart),
         cmocka_unit_test(test_file_db_survives_restart),
         cmocka_unit_test(test_migrates_schema_1),
         cmocka_unit_test(test_open_bad_path),

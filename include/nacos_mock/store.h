@@ -31,8 +31,8 @@ struct service_rec {
     bool explicit_;              /* created by POST /service (kept when empty) */
     int64_t created_ms;
     int64_t empty_since_ms;      /* virtual time it became empty, 0 when it has instances */
-    int64_t revision;            /* change stamp: max(previous + 1, stamp given), so it only grows;
-                                    reported as lastRefTime (clients drop data that looks older) */
+    int64_t revision;            /* change stamp of its last change (store_stamp_next), 0 = never
+                                    changed; reported as lastRefTime (clients drop data that looks older) */
 };
 
 struct instance_rec {
@@ -81,11 +81,23 @@ typedef int (*store_service_cb)(void *ctx, const struct service_rec *s);   /* no
  * the count before paging. */
 int store_service_list(struct store *st, const char *ns, const char *group, long offset, long limit,
                        store_service_cb cb, void *ctx, long *total);
-/* After a change of its instances: revision = max(revision + 1, stamp_ms), and empty_since set (to
- * now_ms, virtual) or cleared. */
-int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t stamp_ms);
+/* After a change of its instances, health, threshold or metadata: revision = a new stamp
+ * (store_stamp_next at real time real_ms), and empty_since set (to now_ms, virtual) or cleared. */
+int store_service_touch(struct store *st, int64_t id, int64_t now_ms, int64_t real_ms);
 /* The same for n services in one statement (the sweeper changes hundreds per batch). */
-int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t stamp_ms);
+int store_service_touch_many(struct store *st, const int64_t *ids, size_t n, int64_t now_ms, int64_t real_ms);
+
+/* ---- change stamps (lastRefTime). Clients keep the newest stamp they saw per service and drop any
+ * answer or push that is not newer (Go: `>=`), so within one store no stamp a client can have seen is
+ * ever given again, across every way a service can change or go (delete, clear/reset, forget,
+ * collection of empty services, snapshot loads) and whichever transport or node asks. One floor for
+ * the whole store: the highest stamp handed out (at open: the highest revision in a database file).
+ * Thread-safe (atomic), so readers outside the registry lock may use it. */
+/* A stamp for a change: max(floor + 1, real_ms); the floor becomes it. */
+int64_t store_stamp_next(struct store *st, int64_t real_ms);
+/* The stamp of an unknown or never-changed service's answer: max(floor, real_ms), and the floor
+ * becomes it, so any later change gets a higher one. */
+int64_t store_stamp_peek(struct store *st, int64_t real_ms);
 
 /* ---- instances */
 /* Inserts or replaces the instance keyed by (service, cluster, ip, port). A replaced instance keeps
@@ -142,7 +154,7 @@ int store_counts(struct store *st, long *services, long *instances, long *health
 typedef void (*store_service_id_cb)(void *ctx, int64_t service_id);
 /* Removes ephemeral instances (ns/service NULL = all); returns how many via *removed. Each service
  * that lost instances is touched and reported to cb (may be NULL). */
-int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms,
+int store_forget_ephemeral(struct store *st, const char *ns, const char *service, int64_t now_ms, int64_t real_ms,
                            store_service_id_cb cb, void *ctx, long *removed);
 /* Empties the whole registry. */
 int store_clear(struct store *st);
