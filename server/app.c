@@ -1,5 +1,6 @@
 /*
- * app.c — wiring of the context: store, clock, listener, and the change hook (see app.h).
+ * app.c — the context: store, clock, subscribers, clients, faults, journal, metrics, and the change
+ * hook (see app.h). Listeners and threads are started above it, in server.c.
  */
 #include "nacos_mock/app.h"
 
@@ -11,18 +12,15 @@
 
 #include <cjson/cJSON.h>
 
+#include "nacos_mock/clients.h"
 #include "nacos_mock/faults.h"
-#include "nacos_mock/http.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
-#include "nacos_mock/log.h"
-#include "nacos_mock/push.h"
-#include "nacos_mock/registry.h"
 #include "nacos_mock/reply.h"
-#include "nacos_mock/sweeper.h"
-#include "nacos_mock/util.h"
 #include "nacos_mock/store.h"
+#include "nacos_mock/subs.h"
+#include "nacos_mock/util.h"
 
 static const char *const STATUS_NAMES[] = {"UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY"};
 
@@ -53,6 +51,10 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (!(app->subs = subs_create()) || !(app->clients = clients_create())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (!(app->metrics = metrics_create())) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -76,9 +78,7 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (app_load_start_faults(app, err, errlen)) return -1;
-    if (cfg->fixtures_file && registry_load_file(app, cfg->fixtures_file, err, errlen)) return -1;
-    return 0;
+    return app_load_start_faults(app, err, errlen);
 }
 
 int app_load_start_faults(struct app *app, char *err, size_t errlen)
@@ -118,32 +118,8 @@ int app_load_start_faults(struct app *app, char *err, size_t errlen)
     return rc;
 }
 
-int app_start(struct app *app, char *err, size_t errlen)
-{
-    if (!(app->push = push_start(app, err, errlen))) return -1;
-    if (!(app->sweeper = sweeper_start(app))) {
-        snprintf(err, errlen, "cannot start the health sweeper thread");
-        return -1;
-    }
-    app->http = http_start(app, err, errlen);
-    return app->http ? 0 : -1;
-}
-
-int app_port(const struct app *app) { return http_port(app->http); }
-
-void app_stop(struct app *app)
-{
-    http_stop(app->http);   /* answers requests in flight, then joins the workers */
-    app->http = NULL;
-    sweeper_stop(app->sweeper);
-    app->sweeper = NULL;
-    push_stop(app->push);
-    app->push = NULL;
-}
-
 void app_free(struct app *app)
 {
-    app_stop(app);
     store_close(app->store);
     app->store = NULL;
     list_cache_free(app->list_cache);
@@ -154,14 +130,18 @@ void app_free(struct app *app)
     app->journal = NULL;
     metrics_free(app->metrics);
     app->metrics = NULL;
+    clients_free(app->clients);
+    app->clients = NULL;
+    subs_free(app->subs);
+    app->subs = NULL;
     pthread_mutex_destroy(&app->mu);
 }
 
-/* The stamp is real time, so a virtual clock reset never makes new data look older than cached data. */
+/* Stamps follow real time (store.h), so a virtual clock reset never makes new data look older than cached data. */
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service)
 {
     if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
-    push_service_changed(app->push, ns, service);
+    subs_changed(app->subs, ns, service);
 }
 
 int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n)

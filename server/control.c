@@ -9,15 +9,16 @@
 #include <string.h>
 
 #include "nacos_mock/app.h"
+#include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
-#include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
 #include "nacos_mock/store.h"
+#include "nacos_mock/subs.h"
 #include "nacos_mock/sweeper.h"
 
 cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty, const char *expected)
@@ -246,9 +247,17 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         cJSON_Delete(body);
         return;
     }
-    long removed = 0;
-    /* a restarted Nacos has lost both; the subscriptions of exactly these services go, so nobody is pushed */
-    long subs = push_forget(app->push, ns, has_service ? grouped : NULL);
+    long removed = 0, conns = 0;
+    /* a restarted Nacos has lost both; the subscriptions of exactly these services go, so nobody is
+     * pushed; un-narrowed, every gRPC connection goes too (a restarted server has none): their
+     * subscriptions go with them and their clients reconnect and redo their registrations */
+    long subs = subs_forget_udp(app->subs, ns, has_service ? grouped : NULL);
+    if (!ns && !has_service) {
+        struct subs_stats ss;
+        subs_get_stats(app->subs, &ss);
+        subs += ss.conn;
+        if (app->transport.close_all) conns = app->transport.close_all(app->transport.ctx);
+    }
     int rc = store_forget_ephemeral(app->store, ns, has_service ? grouped : NULL, clock_now_ms(&app->clock),
                                     clock_real_ms(), NULL, NULL, &removed);
     cJSON_Delete(body);
@@ -259,6 +268,7 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "removed", removed);
     json_add_int(o, "subscriptions", subs);
+    json_add_int(o, "connections", conns);
     reply_json(rep, 200, o);
 }
 
@@ -269,7 +279,8 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
         return;
     }
     list_cache_clear(app->list_cache);   /* not needed for correctness (store generation); frees memory */
-    push_forget(app->push, NULL, NULL);
+    subs_forget_udp(app->subs, NULL, NULL);
+    if (app->transport.close_all) app->transport.close_all(app->transport.ctx);   /* their instances went above */
     clock_reset(&app->clock);
     faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */
     journal_clear(app->journal);
@@ -354,8 +365,20 @@ void h_mock_requests_clear(struct app *app, struct request *req, struct reply *r
 
 void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
 {
+    struct metrics_gauges g = {.faults = app->faults, .now_ms = clock_now_ms(&app->clock),
+                               .up = atomic_load(&app->status) == STATUS_UP,
+                               .uptime_s = (double)(clock_real_ms() - app->started_ms) / 1000.0};
+    struct subs_stats ss;
+    subs_get_stats(app->subs, &ss);
+    g.udp_subscribers = ss.udp;
+    g.grpc_subscribers = ss.conn;
+    pthread_mutex_lock(&app->mu);
+    store_counts(app->store, &g.services, &g.instances, &g.healthy);
+    list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
+    g.grpc_connections = (long)clients_count(app->clients);
+    pthread_mutex_unlock(&app->mu);
     size_t len = 0;
-    char *text = metrics_render(app, &len);
+    char *text = metrics_render(app->metrics, &g, &len);
     if (!text) {
         reply_error_json(rep, 500, "out of memory");
         return;

@@ -37,7 +37,7 @@ struct eph_inst {
     struct hnode by_key, by_id;
     struct group *g;
     struct eph_inst *gnext, *gprev;
-    struct bucket *bk;            /* its due-time bucket, NULL when never due (marked) */
+    struct bucket *bk;            /* its due-time bucket, NULL when never due (marked, or connection-owned) */
     struct eph_inst *bnext, *bprev;
     int64_t expire_at;
     struct instance_rec rec;      /* strings point into data and into the group */
@@ -421,7 +421,7 @@ static void inst_link(struct eph *e, struct eph_inst *i)
     g->count++;
     e->n++;
     if (r->healthy) e->n_healthy++;
-    if (!r->marked) sched(e, i);
+    if (!r->marked && !r->owner) sched(e, i);
 }
 
 static void inst_unlink(struct eph *e, struct eph_inst *i)
@@ -553,6 +553,7 @@ int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const 
     r->enabled = in->enabled;
     r->ephemeral = true;
     r->marked = in->marked;
+    r->owner = in->owner;
     r->registered_ms = in->registered_ms;
     r->last_beat_ms = in->last_beat_ms;
     r->hb_interval_ms = in->hb_interval_ms;

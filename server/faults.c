@@ -19,6 +19,8 @@ static const char *const API_NAMES[] = {
     "register", "deregister", "update", "patch", "detail", "list", "beat", "health", "service.create",
     "service.delete", "service.update", "service.get", "service.list", "metrics", "servers", "login", "push", "any",
     "statuses", "metadata.batch", "switches", "liveness", "readiness", "serverlist",
+    /* gRPC (control-api.md "gRPC") */
+    "subscribe", "servercheck", "healthcheck", "setup",
 };
 
 bool faults_api_known(const char *api)
@@ -30,10 +32,11 @@ bool faults_api_known(const char *api)
 
 struct rule {
     char id[64];
-    char *api, *method, *path, *ns, *group, *service, *cluster, *ip;
+    char *api, *method, *path, *ns, *group, *service, *cluster, *ip, *transport;
     uint64_t service_hash;           /* of the bare service name (after any `group@@`), 0 = any */
     int port;
     int status;
+    int grpc_status;                 /* gRPC only: end the call with this grpc-status, 0 = none */
     char *body;
     int64_t delay_ms, jitter_ms;
     enum reply_drop drop;
@@ -96,7 +99,7 @@ struct faults *faults_create(uint64_t seed)
 static void rule_free(struct rule *r)
 {
     free(r->api); free(r->method); free(r->path); free(r->ns); free(r->group); free(r->service);
-    free(r->cluster); free(r->ip); free(r->body);
+    free(r->cluster); free(r->ip); free(r->body); free(r->transport);
     memset(r, 0, sizeof *r);
 }
 
@@ -165,8 +168,9 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *al
 static const char *const TOP_KEYS[] = {"id", "match", "action", "probability", "after", "times", "forMs",
                                        "hits", "remaining", "expired", NULL};
 static const char *const MATCH_KEYS[] = {"api", "method", "path", "namespaceId", "groupName", "serviceName",
-                                         "clusterName", "ip", "port", NULL};
-static const char *const ACTION_KEYS[] = {"status", "body", "delayMs", "jitterMs", "drop", "beatCode", NULL};
+                                         "clusterName", "ip", "port", "transport", NULL};
+static const char *const ACTION_KEYS[] = {"status", "body", "delayMs", "jitterMs", "drop", "beatCode", "grpcStatus",
+                                          NULL};
 
 static bool valid_id(const char *s)
 {
@@ -200,8 +204,11 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
         get_str(m, "namespaceId", "match.", &r->ns, err, errlen) ||
         get_str(m, "groupName", "match.", &r->group, err, errlen) ||
         get_str(m, "serviceName", "match.", &r->service, err, errlen) ||
-        get_str(m, "clusterName", "match.", &r->cluster, err, errlen) || get_str(m, "ip", "match.", &r->ip, err, errlen))
+        get_str(m, "clusterName", "match.", &r->cluster, err, errlen) || get_str(m, "ip", "match.", &r->ip, err, errlen) ||
+        get_str(m, "transport", "match.", &r->transport, err, errlen))
         return -1;
+    if (r->transport && strcmp(r->transport, "http") && strcmp(r->transport, "grpc"))
+        return fail(err, errlen, "field 'match.transport' must be \"http\" or \"grpc\", got \"%s\"", r->transport);
     if (r->service) {
         const char *sep = strstr(r->service, "@@");
         r->service_hash = name_hash(sep ? sep + 2 : r->service);
@@ -229,6 +236,9 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
     v = 0;
     if (get_int(a, "beatCode", "action.", 1, 2147483647LL, &v, err, errlen)) return -1;
     r->beat_code = (int)v;
+    v = 0;
+    if (get_int(a, "grpcStatus", "action.", 1, 16, &v, err, errlen)) return -1;
+    r->grpc_status = (int)v;
     const cJSON *drop = cJSON_GetObjectItemCaseSensitive(a, "drop");
     if (drop && !cJSON_IsNull(drop)) {
         if (!cJSON_IsString(drop)) return fail(err, errlen, "field 'action.drop' must be \"reset\", \"close\" or \"hang\"");
@@ -238,16 +248,22 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
         else return fail(err, errlen, "field 'action.drop' must be \"reset\", \"close\" or \"hang\", got \"%s\"", drop->valuestring);
     }
     bool has_beat = r->beat_code != 0;
-    if (!r->status && !r->delay_ms && !r->drop && !has_beat)
-        return fail(err, errlen, "field 'action' needs at least one of status, delayMs, drop, beatCode");
-    if (r->drop && (r->status || has_beat))
-        return fail(err, errlen, "field 'action.drop' cannot be combined with status or beatCode");
+    if (!r->status && !r->delay_ms && !r->drop && !has_beat && !r->grpc_status)
+        return fail(err, errlen, "field 'action' needs at least one of status, delayMs, drop, beatCode, grpcStatus");
+    if (r->drop && (r->status || has_beat || r->grpc_status))
+        return fail(err, errlen, "field 'action.drop' cannot be combined with status, beatCode or grpcStatus");
+    if (r->grpc_status && (r->status || has_beat))
+        return fail(err, errlen, "field 'action.grpcStatus' cannot be combined with status or beatCode");
+    if (r->grpc_status && r->transport && strcmp(r->transport, "grpc"))
+        return fail(err, errlen, "field 'action.grpcStatus' applies only to gRPC calls (match.transport \"grpc\")");
+    if (r->grpc_status && !r->transport && !(r->transport = strdup("grpc")))   /* it implies the transport */
+        return fail(err, errlen, "out of memory");
     if (r->status && has_beat) return fail(err, errlen, "field 'action.beatCode' cannot be combined with status");
     if (has_beat && strcmp(r->api, "beat"))
         return fail(err, errlen, "field 'action.beatCode' applies only to match.api \"beat\", not \"%s\"", r->api);
     if (r->body && !r->status) return fail(err, errlen, "field 'action.body' needs action.status");
-    if (!strcmp(r->api, "push") && (r->status || has_beat))
-        return fail(err, errlen, "match.api \"push\" (UDP) takes only action.drop and action.delayMs");
+    if (!strcmp(r->api, "push") && (r->status || has_beat || r->grpc_status))
+        return fail(err, errlen, "match.api \"push\" takes only action.drop and action.delayMs");
     if (!strcmp(r->api, "push") && r->drop == DROP_RESET)
         return fail(err, errlen, "field 'action.drop' for \"push\" must be \"close\" or \"hang\" (UDP has no reset)");
 
@@ -281,7 +297,7 @@ static cJSON *rule_json(const struct rule *r, int64_t now)
     cJSON *m = cJSON_AddObjectToObject(o, "match");
     const struct { const char *k; const char *v; } ms[] = {
         {"api", r->api}, {"method", r->method}, {"path", r->path}, {"namespaceId", r->ns}, {"groupName", r->group},
-        {"serviceName", r->service}, {"clusterName", r->cluster}, {"ip", r->ip}};
+        {"serviceName", r->service}, {"clusterName", r->cluster}, {"ip", r->ip}, {"transport", r->transport}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         if (ms[i].v) cJSON_AddStringToObject(m, ms[i].k, ms[i].v);
     if (r->port) cJSON_AddNumberToObject(m, "port", r->port);
@@ -292,6 +308,7 @@ static cJSON *rule_json(const struct rule *r, int64_t now)
     if (r->jitter_ms) cJSON_AddNumberToObject(a, "jitterMs", (double)r->jitter_ms);
     if (r->drop) cJSON_AddStringToObject(a, "drop", r->drop == DROP_RESET ? "reset" : r->drop == DROP_CLOSE ? "close" : "hang");
     if (r->beat_code) cJSON_AddNumberToObject(a, "beatCode", r->beat_code);
+    if (r->grpc_status) cJSON_AddNumberToObject(a, "grpcStatus", r->grpc_status);
     cJSON_AddNumberToObject(o, "probability", r->probability);
     cJSON_AddNumberToObject(o, "after", (double)r->after);
     if (r->times >= 0) cJSON_AddNumberToObject(o, "times", (double)r->times);
@@ -358,7 +375,8 @@ int faults_add_json(struct faults *f, const cJSON *rule, int64_t now_ms, bool in
     return rc;
 }
 
-static const char *const COMPACT_INT[] = {"port", "status", "delayMs", "jitterMs", "beatCode", "after", "times", "forMs", NULL};
+static const char *const COMPACT_INT[] = {"port", "status", "delayMs", "jitterMs", "beatCode", "grpcStatus", "after",
+                                          "times", "forMs", NULL};
 
 static bool in_list(const char *k, const char *const *list)
 {
@@ -492,10 +510,12 @@ static bool rule_matches(const struct rule *r, const struct fault_request *q)
 {
     /* (the service hash was compared by the caller) */
     if (!strcmp(r->api, "any")) {
-        if (q->api && !strcmp(q->api, "push")) return false;   /* "any" means HTTP requests */
+        if (q->api && !strcmp(q->api, "push")) return false;   /* "any" means requests, not pushes */
     } else if (!q->api || strcmp(r->api, q->api)) {
         return false;
     }
+    /* a request without a transport is an HTTP one */
+    if (r->transport && strcmp(r->transport, q->transport ? q->transport : "http")) return false;
     if (r->method && (!q->method || strcasecmp(r->method, q->method))) return false;
     if (!eq_opt(r->path, q->path) || !eq_opt(r->ns, q->ns) || !eq_opt(r->cluster, q->cluster) || !eq_opt(r->ip, q->ip))
         return false;
@@ -536,6 +556,7 @@ bool faults_match(struct faults *f, const struct fault_request *q, int64_t now_m
         hit->delay_ms = r->delay_ms + (r->jitter_ms ? (int64_t)(draw(f) * (double)(r->jitter_ms + 1)) : 0);
         hit->drop = r->drop;
         hit->beat_code = r->beat_code;
+        hit->grpc_status = r->grpc_status;
     }
     pthread_mutex_unlock(&f->mu);
     return fired;

@@ -43,6 +43,7 @@ struct http_server {
     struct MHD_Daemon *daemon;
     struct app *app;
     int port;
+    int node;
     pthread_t timer_thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;
@@ -389,27 +390,28 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_warn("libmicrohttpd: %s", buf);
 }
 
-struct http_server *http_start(struct app *app, char *err, size_t errlen)
+struct http_server *http_start(struct app *app, const char *host, int port, int node, char *err, size_t errlen)
 {
     const struct config *cfg = app->cfg;
     struct http_server *srv = calloc(1, sizeof *srv);
     if (!srv) { snprintf(err, errlen, "out of memory"); return NULL; }
     srv->app = app;
+    srv->node = node;
 
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *ai = NULL;
     char portstr[16];
-    snprintf(portstr, sizeof portstr, "%d", cfg->port);
-    int gai = getaddrinfo(cfg->host, portstr, &hints, &ai);
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int gai = getaddrinfo(host, portstr, &hints, &ai);
     if (gai || !ai) {
-        snprintf(err, errlen, "cannot resolve --host %s: %s", cfg->host, gai_strerror(gai));
+        snprintf(err, errlen, "cannot resolve --host %s: %s", host, gai_strerror(gai));
         free(srv);
         return NULL;
     }
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
@@ -417,12 +419,12 @@ struct http_server *http_start(struct app *app, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
-        snprintf(err, errlen, "cannot listen on %s:%d (address in use, or not permitted)", cfg->host, cfg->port);
+        snprintf(err, errlen, "cannot listen on %s:%d (address in use, or not permitted)", host, port);
         free(srv);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    srv->port = di ? di->port : cfg->port;
+    srv->port = di ? di->port : port;
     pthread_mutex_init(&srv->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nacos_mock/app.h"
 #include "nacos_mock/config.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/server.h"
 
 static volatile sig_atomic_t g_stop = 0;
 
@@ -40,9 +40,9 @@ static int write_ready_file(const char *path, const char *url)
 int main(int argc, char **argv)
 {
     struct config cfg;
-    struct app app;
+    struct server srv;
     int rc = 1;
-    bool app_ready = false;
+    bool srv_ready = false;
     char err[512] = "";
 
     enum config_result cr = config_parse(&cfg, argc, argv, stdout, stderr);
@@ -68,22 +68,22 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &block, &orig);
 
     if (cfg.ready_file) unlink(cfg.ready_file);   /* a file left by a killed run must not say "ready" */
-    if (app_init(&app, &cfg, err, sizeof err)) {
+    srv_ready = true;
+    if (server_init(&srv, &cfg, err, sizeof err)) {
         fprintf(stderr, "nacos-mock: %s\n", err);
         goto out_app;
     }
-    app_ready = true;
-    if (app_start(&app, err, sizeof err)) {
+    if (server_start(&srv, err, sizeof err)) {
         fprintf(stderr, "nacos-mock: %s\n", err);
         goto out_app;
     }
 
     char url[300];
     bool v6 = strchr(cfg.host, ':') != NULL;
-    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", app_port(&app));
+    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", server_http_port(&srv));
     /* the start-up log line first: once stdout says so, clients come, and their request lines follow it */
     log_info("nacos-mock %s listening on %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, cfg.db_path,
-             (unsigned long long)faults_seed(app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
+             (unsigned long long)faults_seed(srv.app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
     printf("nacos-mock listening on %s\n", url);
     fflush(stdout);
     if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {
@@ -95,7 +95,7 @@ int main(int argc, char **argv)
     log_info("stopping");
     rc = 0;
 out_app:
-    if (app_ready) app_free(&app);
+    if (srv_ready) server_free(&srv);
     if (cfg.ready_file && rc == 0) unlink(cfg.ready_file);
 out:
     config_free(&cfg);

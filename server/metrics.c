@@ -10,19 +10,13 @@
 
 #include <cjson/cJSON.h>
 
-#include "nacos_mock/app.h"
-#include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
-#include "nacos_mock/list_cache.h"
-#include "nacos_mock/push.h"
-#include "nacos_mock/store.h"
-#include "nacos_mock/sweeper.h"
 #include "nacos_mock/util.h"
 
 static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof BUCKETS / sizeof BUCKETS[0])
 
-struct counter { char api[40]; int status; unsigned long long n; };
+struct counter { char transport[8], api[40]; int status; unsigned long long n; };
 struct histo { char api[40]; unsigned long long bucket[N_BUCKETS], count; double sum; };
 
 struct metrics {
@@ -31,6 +25,9 @@ struct metrics {
     size_t nc, capc;
     struct histo *h;
     size_t nh, caph;
+    long push[PUSH_KIND__COUNT][PUSH__COUNT];
+    long sweeps;
+    double sweep_last_ms, sweep_max_ms;
 };
 
 struct metrics *metrics_create(void)
@@ -56,16 +53,19 @@ void metrics_reset(struct metrics *m)
     pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_record(struct metrics *m, const char *api, int status, double seconds)
+void metrics_record(struct metrics *m, const char *transport, const char *api, int status, double seconds)
 {
     if (!m) return;
     if (!api) api = "none";
     pthread_mutex_lock(&m->mu);
     size_t i;
-    for (i = 0; i < m->nc && (m->c[i].status != status || strcmp(m->c[i].api, api)); i++) {}
+    for (i = 0; i < m->nc && (m->c[i].status != status || strcmp(m->c[i].api, api) ||
+                              strcmp(m->c[i].transport, transport));
+         i++) {}
     if (i == m->nc) {
         if (util_grow((void **)&m->c, &m->capc, m->nc, sizeof *m->c)) goto out;
         memset(&m->c[i], 0, sizeof m->c[i]);
+        snprintf(m->c[i].transport, sizeof m->c[i].transport, "%s", transport);
         snprintf(m->c[i].api, sizeof m->c[i].api, "%s", api);
         m->c[i].status = status;
         m->nc++;
@@ -86,6 +86,23 @@ out:
     pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_push(struct metrics *m, enum metrics_push_kind kind, enum metrics_push what)
+{
+    if (!m) return;
+    pthread_mutex_lock(&m->mu);
+    m->push[kind][what]++;
+    pthread_mutex_unlock(&m->mu);
+}
+
+void metrics_sweep(struct metrics *m, double ms)
+{
+    pthread_mutex_lock(&m->mu);
+    m->sweeps++;
+    m->sweep_last_ms = ms;
+    if (ms > m->sweep_max_ms) m->sweep_max_ms = ms;
+    pthread_mutex_unlock(&m->mu);
+}
+
 /* Label values are escaped per the exposition format: backslash, quote, newline. */
 static void label(FILE *f, const char *v)
 {
@@ -96,19 +113,22 @@ static void label(FILE *f, const char *v)
     }
 }
 
-char *metrics_render(struct app *app, size_t *len)
+static const char *const PUSH_RESULTS[PUSH__COUNT] = {"sent", "acked", "resent", "failed", "dropped"};
+
+char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *len)
 {
     char *buf = NULL;
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     if (!f) return NULL;
-    struct metrics *m = app->metrics;
 
-    fprintf(f, "# HELP nacos_mock_requests_total Requests answered, by API and HTTP status (0 = connection dropped).\n"
+    fprintf(f, "# HELP nacos_mock_requests_total Requests answered, by transport, API and status (HTTP status; gRPC: "
+               "the Nacos resultCode; 0 = no answer).\n"
                "# TYPE nacos_mock_requests_total counter\n");
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < m->nc; i++)
-        fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\"} %llu\n", m->c[i].api, m->c[i].status, m->c[i].n);
+        fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\",transport=\"%s\"} %llu\n", m->c[i].api,
+                m->c[i].status, m->c[i].transport, m->c[i].n);
     fprintf(f, "# HELP nacos_mock_request_duration_seconds Time from request arrival to answer, by API.\n"
                "# TYPE nacos_mock_request_duration_seconds histogram\n");
     for (size_t i = 0; i < m->nh; i++) {
@@ -119,61 +139,60 @@ char *metrics_render(struct app *app, size_t *len)
         fprintf(f, "nacos_mock_request_duration_seconds_sum{api=\"%s\"} %.9g\n", m->h[i].api, m->h[i].sum);
         fprintf(f, "nacos_mock_request_duration_seconds_count{api=\"%s\"} %llu\n", m->h[i].api, m->h[i].count);
     }
+    long push[PUSH_KIND__COUNT][PUSH__COUNT], sweeps = m->sweeps;
+    memcpy(push, m->push, sizeof push);
+    double sweep_last = m->sweep_last_ms, sweep_max = m->sweep_max_ms;
     pthread_mutex_unlock(&m->mu);
 
     fprintf(f, "# HELP nacos_mock_faults_injected_total Requests or pushes a fault rule acted on, by rule.\n"
                "# TYPE nacos_mock_faults_injected_total counter\n");
-    cJSON *rules = faults_list_json(app->faults, clock_now_ms(&app->clock));
-    for (const cJSON *r = cJSON_GetObjectItemCaseSensitive(rules, "faults")->child; r; r = r->next) {
+    cJSON *rules = g->faults ? faults_list_json(g->faults, g->now_ms) : NULL;
+    for (const cJSON *r = rules ? cJSON_GetObjectItemCaseSensitive(rules, "faults")->child : NULL; r; r = r->next) {
         fputs("nacos_mock_faults_injected_total{rule=\"", f);
         label(f, cJSON_GetObjectItemCaseSensitive(r, "id")->valuestring);
         fprintf(f, "\"} %.0f\n", cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "hits")));
     }
     cJSON_Delete(rules);
 
-    long services = 0, instances = 0, healthy = 0;
-    size_t lc_bytes = 0;
-    uint64_t lc_hits = 0, lc_misses = 0;
-    pthread_mutex_lock(&app->mu);
-    store_counts(app->store, &services, &instances, &healthy);
-    list_cache_stats(app->list_cache, NULL, &lc_bytes, &lc_hits, &lc_misses);
-    pthread_mutex_unlock(&app->mu);
     fprintf(f, "# HELP nacos_mock_list_cache_lookups_total instance/list answers looked up in the rendered-answer cache.\n"
                "# TYPE nacos_mock_list_cache_lookups_total counter\n"
                "nacos_mock_list_cache_lookups_total{result=\"hit\"} %llu\n"
                "nacos_mock_list_cache_lookups_total{result=\"miss\"} %llu\n",
-            (unsigned long long)lc_hits, (unsigned long long)lc_misses);
+            (unsigned long long)g->list_cache_hits, (unsigned long long)g->list_cache_misses);
     fprintf(f, "# HELP nacos_mock_list_cache_bytes Bytes held by the rendered-answer cache.\n"
-               "# TYPE nacos_mock_list_cache_bytes gauge\nnacos_mock_list_cache_bytes %zu\n", lc_bytes);
+               "# TYPE nacos_mock_list_cache_bytes gauge\nnacos_mock_list_cache_bytes %zu\n", g->list_cache_bytes);
     fprintf(f, "# HELP nacos_mock_services Services in the registry.\n# TYPE nacos_mock_services gauge\n"
-               "nacos_mock_services %ld\n", services);
+               "nacos_mock_services %ld\n", g->services);
     fprintf(f, "# HELP nacos_mock_instances Instances in the registry, by health.\n# TYPE nacos_mock_instances gauge\n"
                "nacos_mock_instances{health=\"healthy\"} %ld\nnacos_mock_instances{health=\"unhealthy\"} %ld\n",
-            healthy, instances - healthy);
+            g->healthy, g->instances - g->healthy);
 
-    long sweeps = 0;
-    double last = 0, max = 0;
-    if (app->sweeper) sweeper_stats(app->sweeper, &sweeps, &last, &max);
     fprintf(f, "# HELP nacos_mock_sweeps_total Health sweeps run by the sweeper thread.\n"
                "# TYPE nacos_mock_sweeps_total counter\nnacos_mock_sweeps_total %ld\n", sweeps);
     fprintf(f, "# HELP nacos_mock_sweep_duration_seconds Duration of the last and the longest sweep.\n"
                "# TYPE nacos_mock_sweep_duration_seconds gauge\n"
                "nacos_mock_sweep_duration_seconds{sweep=\"last\"} %.6f\n"
-               "nacos_mock_sweep_duration_seconds{sweep=\"max\"} %.6f\n", last / 1000.0, max / 1000.0);
+               "nacos_mock_sweep_duration_seconds{sweep=\"max\"} %.6f\n", sweep_last / 1000.0, sweep_max / 1000.0);
 
-    struct push_stats ps;
-    push_get_stats(app->push, &ps);
     fprintf(f, "# HELP nacos_mock_push_subscribers UDP push subscriptions.\n# TYPE nacos_mock_push_subscribers gauge\n"
-               "nacos_mock_push_subscribers %ld\n", ps.subscribers);
-    fprintf(f, "# HELP nacos_mock_pushes_total UDP push packets, by outcome.\n# TYPE nacos_mock_pushes_total counter\n"
-               "nacos_mock_pushes_total{result=\"sent\"} %ld\nnacos_mock_pushes_total{result=\"acked\"} %ld\n"
-               "nacos_mock_pushes_total{result=\"resent\"} %ld\nnacos_mock_pushes_total{result=\"failed\"} %ld\n"
-               "nacos_mock_pushes_total{result=\"dropped\"} %ld\n", ps.sent, ps.acked, ps.resent, ps.failed, ps.dropped);
+               "nacos_mock_push_subscribers %ld\n", g->udp_subscribers);
+    fprintf(f, "# HELP nacos_mock_pushes_total UDP push packets, by outcome.\n# TYPE nacos_mock_pushes_total counter\n");
+    for (int r = 0; r < PUSH__COUNT; r++)
+        fprintf(f, "nacos_mock_pushes_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_UDP][r]);
+    fprintf(f, "# HELP nacos_mock_grpc_connections Open gRPC connections.\n# TYPE nacos_mock_grpc_connections gauge\n"
+               "nacos_mock_grpc_connections %ld\n", g->grpc_connections);
+    fprintf(f, "# HELP nacos_mock_grpc_subscribers gRPC service subscriptions.\n"
+               "# TYPE nacos_mock_grpc_subscribers gauge\nnacos_mock_grpc_subscribers %ld\n", g->grpc_subscribers);
+    fprintf(f, "# HELP nacos_mock_grpc_pushes_total NotifySubscriberRequest pushes, by outcome.\n"
+               "# TYPE nacos_mock_grpc_pushes_total counter\n");
+    for (int r = 0; r < PUSH__COUNT; r++)
+        if (r != PUSH_RESENT)
+            fprintf(f, "nacos_mock_grpc_pushes_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_GRPC][r]);
 
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
-               "nacos_mock_up %d\n", atomic_load(&app->status) == STATUS_UP);
+               "nacos_mock_up %d\n", g->up);
     fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"
-               "nacos_mock_uptime_seconds %.3f\n", (double)(clock_real_ms() - app->started_ms) / 1000.0);
+               "nacos_mock_uptime_seconds %.3f\n", g->uptime_s);
     fclose(f);
     *len = n;
     return buf;

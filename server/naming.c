@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,31 +31,57 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-int naming_check_name_or_reply(const char *field, const char *v, size_t len, struct reply *rep)
+void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
+{
+    e->code = code;
+    e->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void naming_err_reply(const struct naming_err *e, struct reply *rep)
+{
+    reply_caused(rep, e->status, "%s", e->msg);
+}
+
+int naming_check_name(const char *field, const char *v, size_t len, struct naming_err *e)
 {
     if (len > NAME_MAX_BYTES) {
-        reply_caused(rep, 400, "Param '%s' is too long: %zu bytes, at most %d", field, len, NAME_MAX_BYTES);
+        naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' is too long: %zu bytes, at most %d", field, len,
+                       NAME_MAX_BYTES);
         return -1;
     }
     const unsigned char *s = (const unsigned char *)v;
     for (size_t i = 0; i < len;) {
         if (s[i] < 0x20 || s[i] == 0x7F) {
-            reply_caused(rep, 400, "Param '%s' contains a control character (byte 0x%02x at %zu)", field, s[i], i);
+            naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' contains a control character (byte 0x%02x at %zu)",
+                           field, s[i], i);
             return -1;
         }
         size_t k = utf8_seq(s + i, len - i);
         if (!k) {
-            reply_caused(rep, 400, "Param '%s' is not valid UTF-8 (byte %zu)", field, i);
+            naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' is not valid UTF-8 (byte %zu)", field, i);
             return -1;
         }
         i += k;
     }
     if (len >= 2 && memmem(v, len, GROUP_SEP, 2)) {   /* bounded: v need not be NUL-terminated at len */
-        reply_caused(rep, 400, "Param '%s' is illegal: '@@' may only separate group and service, got \"%.*s\"",
-                     field, (int)len, v);
+        naming_err_set(e, NAMING_PARAM_INVALID, 400,
+                       "Param '%s' is illegal: '@@' may only separate group and service, got \"%.*s\"", field, (int)len,
+                       v);
         return -1;
     }
     return 0;
+}
+
+int naming_check_name_or_reply(const char *field, const char *v, size_t len, struct reply *rep)
+{
+    struct naming_err e;
+    if (naming_check_name(field, v, len, &e) == 0) return 0;
+    naming_err_reply(&e, rep);
+    return -1;
 }
 
 static bool valid_hostname(const char *v)
@@ -79,12 +106,12 @@ static bool valid_hostname(const char *v)
     return prev != '-' && prev != '.';
 }
 
-int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep)
+int naming_check_ip(const char *field, const char *v, struct naming_err *e)
 {
     unsigned char buf[sizeof(struct in6_addr)];
     if (strchr(v, ':')) {
         if (inet_pton(AF_INET6, v, buf) == 1) return 0;
-        reply_caused(rep, 400, "Param '%s' is not a valid IPv6 address: \"%s\"", field, v);
+        naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' is not a valid IPv6 address: \"%.300s\"", field, v);
         return -1;
     }
     bool dotted = *v != '\0';
@@ -92,12 +119,22 @@ int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep
         if (!isdigit((unsigned char)*c) && *c != '.') dotted = false;
     if (dotted) {
         if (inet_pton(AF_INET, v, buf) == 1) return 0;
-        reply_caused(rep, 400,
-                     "instance format invalid: Your IP address is spelled incorrectly (param '%s': \"%s\")", field, v);
+        naming_err_set(e, NAMING_PARAM_INVALID, 400,
+                       "instance format invalid: Your IP address is spelled incorrectly (param '%s': \"%.300s\")",
+                       field, v);
         return -1;
     }
     if (valid_hostname(v)) return 0;
-    reply_caused(rep, 400, "Param '%s' is neither an IP address nor a host name: \"%s\"", field, v);
+    naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' is neither an IP address nor a host name: \"%.300s\"",
+                   field, v);
+    return -1;
+}
+
+int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep)
+{
+    struct naming_err e;
+    if (naming_check_ip(field, v, &e) == 0) return 0;
+    naming_err_reply(&e, rep);
     return -1;
 }
 
@@ -119,11 +156,10 @@ int naming_split(const char *grouped, char *buf, size_t buflen, const char **gro
     return 0;
 }
 
-int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, char *out, size_t outlen)
+int naming_group_service(const char *svc, const char *group, char *out, size_t outlen, struct naming_err *e)
 {
-    const char *svc = params_get(p, "serviceName");
-    if (!svc) {
-        reply_caused(rep, 400, "Param 'serviceName' is required.");
+    if (!svc || !*svc) {
+        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
         return -1;
     }
     const char *sep = strstr(svc, GROUP_SEP);
@@ -131,31 +167,38 @@ int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, c
         size_t glen = (size_t)(sep - svc);
         const char *name = sep + 2;
         if (glen == 0 || !*name) {
-            reply_caused(rep, 400, "Param 'serviceName' is illegal: group and service around '@@' must not be "
-                                   "empty, got \"%s\"", svc);
+            naming_err_set(e, NAMING_PARAM_INVALID, 400,
+                           "Param 'serviceName' is illegal: group and service around '@@' must not be empty, got "
+                           "\"%.600s\"", svc);
             return -1;
         }
-        char group[NAME_MAX_BYTES + 1];
+        char g[NAME_MAX_BYTES + 1];
         if (glen > NAME_MAX_BYTES) {
-            reply_caused(rep, 400, "Param 'serviceName' is too long: group part of %zu bytes, at most %d", glen,
-                         NAME_MAX_BYTES);
+            naming_err_set(e, NAMING_PARAM_INVALID, 400,
+                           "Param 'serviceName' is too long: group part of %zu bytes, at most %d", glen, NAME_MAX_BYTES);
             return -1;
         }
-        memcpy(group, svc, glen);
-        group[glen] = '\0';
-        if (naming_check_name_or_reply("groupName", group, glen, rep) ||
-            naming_check_name_or_reply("serviceName", name, strlen(name), rep))
+        memcpy(g, svc, glen);
+        g[glen] = '\0';
+        if (naming_check_name("groupName", g, glen, e) || naming_check_name("serviceName", name, strlen(name), e))
             return -1;
         snprintf(out, outlen, "%s", svc);
         return 0;
     }
-    const char *group = params_get(p, "groupName");
-    if (!group) group = DEFAULT_GROUP;
-    if (naming_check_name_or_reply("serviceName", svc, strlen(svc), rep) ||
-        naming_check_name_or_reply("groupName", group, strlen(group), rep))
+    if (!group || !*group) group = DEFAULT_GROUP;
+    if (naming_check_name("serviceName", svc, strlen(svc), e) || naming_check_name("groupName", group, strlen(group), e))
         return -1;
     snprintf(out, outlen, "%s" GROUP_SEP "%s", group, svc);
     return 0;
+}
+
+int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, char *out, size_t outlen)
+{
+    struct naming_err e;
+    if (naming_group_service(params_get(p, "serviceName"), params_get(p, "groupName"), out, outlen, &e) == 0)
+        return 0;
+    naming_err_reply(&e, rep);
+    return -1;
 }
 
 char *naming_instance_id(char *out, size_t outlen, const char *ip, int port, const char *cluster, const char *grouped)

@@ -12,7 +12,9 @@
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/naming.h"
-#include "nacos_mock/push.h"
+#include "nacos_mock/clients.h"
+#include "nacos_mock/naming_core.h"
+#include "nacos_mock/subs.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/validate.h"
 
@@ -40,14 +42,15 @@ void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
     cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
     json_add_int(o, "serviceCount", services);
     json_add_int(o, "instanceCount", instances);
-    struct push_stats ps;
-    push_get_stats(app->push, &ps);
-    json_add_int(o, "subscribeCount", ps.subscribers);
+    struct subs_stats ss;
+    subs_get_stats(app->subs, &ss);
+    long conns = (long)clients_count(app->clients);
+    json_add_int(o, "subscribeCount", ss.udp + ss.conn);
     json_add_int(o, "raftNotifyTaskCount", 0);
     json_add_int(o, "responsibleServiceCount", services);
     json_add_int(o, "responsibleInstanceCount", instances);
-    json_add_int(o, "clientCount", instances);
-    json_add_int(o, "connectionBasedClientCount", 0);
+    json_add_int(o, "clientCount", instances + conns);
+    json_add_int(o, "connectionBasedClientCount", conns);
     json_add_int(o, "ephemeralIpPortClientCount", instances);
     json_add_int(o, "persistentIpPortClientCount", 0);
     json_add_int(o, "responsibleClientCount", instances);
@@ -64,10 +67,10 @@ void h_operator_servers(struct app *app, struct request *req, struct reply *rep)
     if (up || !params_parse_boolean(params_get(&req->params, "healthy"))) {
         const char *host = advertised_host(app);
         char addr[300];
-        snprintf(addr, sizeof addr, "%s:%d", host, app_port(app));
+        snprintf(addr, sizeof addr, "%s:%d", host, atomic_load(&app->http_port));
         cJSON *s = cJSON_CreateObject();
         cJSON_AddStringToObject(s, "ip", host);
-        json_add_int(s, "port", app_port(app));
+        json_add_int(s, "port", atomic_load(&app->http_port));
         cJSON_AddStringToObject(s, "state", up ? "UP" : "DOWN");
         cJSON *ext = cJSON_AddObjectToObject(s, "extendInfo");
         cJSON_AddStringToObject(ext, "raftPort", "7848");
@@ -120,46 +123,17 @@ void h_health_instance(struct app *app, struct request *req, struct reply *rep)
     }
     bool healthy = params_truthy(hv);
     char service[GROUPED_MAX];
-    const char *ns = naming_namespace(p), *ip;
-    int port;
-    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
+    struct nc_key k = {.ns = naming_namespace(p)};
+    if (naming_check_name_or_reply("namespaceId", k.ns, strlen(k.ns), rep) ||
         naming_grouped_service_or_reply(p, rep, service, sizeof service) ||
-        param_required_or_reply(p, rep, "ip", &ip) || naming_check_ip_or_reply("ip", ip, rep) ||
-        param_port_or_reply(p, rep, "port", &port))
+        param_required_or_reply(p, rep, "ip", &k.ip) || naming_check_ip_or_reply("ip", k.ip, rep) ||
+        param_port_or_reply(p, rep, "port", &k.port))
         return;
-    const char *cluster = params_get(p, "clusterName");
-    if (!cluster) cluster = DEFAULT_CLUSTER;
-    struct service_rec s;
-    struct instance_rec r;
-    int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) goto store_err;
-    if (f == 1) {
-        reply_caused(rep, 500, "no service %s found!", service);
-        return;
-    }
-    int g = store_instance_get(app->store, s.id, cluster, ip, port, &r);
-    if (g != 0) {
-        store_service_rec_free(&s);
-        if (g < 0) goto store_err;
-        reply_caused(rep, 500, "no matched ip found! (%s:%d in cluster %s of service %s)", ip, port, cluster, service);
-        return;
-    }
-    if (r.healthy != healthy) {
-        if (store_instance_set_health(app->store, r.id, healthy)) {
-            store_instance_rec_free(&r);
-            store_service_rec_free(&s);
-            goto store_err;
-        }
-        log_transition(r.instance_id, ns, service, r.healthy ? "HEALTHY" : "UNHEALTHY",
-                       healthy ? "HEALTHY" : "UNHEALTHY", req->now_ms - r.last_beat_ms);
-        app_service_changed(app, req->now_ms, s.id, ns, service);
-    }
-    store_instance_rec_free(&r);
-    store_service_rec_free(&s);
-    reply_ok(rep);
-    return;
-store_err:
-    app_reply_store_error(app, rep);
+    k.service = service;
+    k.cluster = params_get(p, "clusterName");
+    struct naming_err e;
+    if (nc_set_health(app, &k, healthy, req->now_ms, &e)) naming_err_reply(&e, rep);
+    else reply_ok(rep);
 }
 
 void h_console_liveness(struct app *app, struct request *req, struct reply *rep)
@@ -175,7 +149,7 @@ void h_console_readiness(struct app *app, struct request *req, struct reply *rep
 
 void h_serverlist(struct app *app, struct request *req, struct reply *rep)
 {
-    reply_textf(rep, 200, "%s:%d\n", advertised_host(app), app_port(app));
+    reply_textf(rep, 200, "%s:%d\n", advertised_host(app), atomic_load(&app->http_port));
     rep->content_type = "text/plain";
 }
 

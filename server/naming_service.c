@@ -1,6 +1,6 @@
 /*
- * naming_service.c — /nacos/v1/ns/service family: create, delete, update, get, list (nacos-api.md
- * §2.2, 1.x wording).
+ * naming_service.c — the v1 HTTP adapter of /nacos/v1/ns/service*: create, delete, update, get, list
+ * (nacos-api.md §2.2, 1.x wording) over the naming core.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include "nacos_mock/clock.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/naming_core.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/validate.h"
 
@@ -72,14 +73,19 @@ static int body_or_reply(const struct request *req, struct reply *rep, struct sv
     return 0;
 }
 
+static struct nc_service core_of(const struct svc_params *sp)
+{
+    return (struct nc_service){.ns = sp->ns, .service = sp->name, .protect_threshold = sp->threshold,
+                               .metadata = sp->metadata, .selector = sp->selector};
+}
+
 void h_service_create(struct app *app, struct request *req, struct reply *rep)
 {
     struct svc_params sp;
+    struct naming_err e;
     if (key_or_reply(req, rep, &sp) == 0 && body_or_reply(req, rep, &sp) == 0) {
-        int rc = store_service_create(app->store, sp.ns, sp.name, sp.threshold, sp.metadata, sp.selector, true,
-                                      clock_now_ms(&app->clock), NULL);
-        if (rc < 0) app_reply_store_error(app, rep);
-        else if (rc == 1) reply_caused(rep, 400, "specified service already exists, serviceName : %s", sp.name);
+        struct nc_service cs = core_of(&sp);
+        if (nc_service_create(app, &cs, req->now_ms, &e)) naming_err_reply(&e, rep);
         else reply_ok(rep);
     }
     svc_params_free(&sp);
@@ -88,45 +94,23 @@ void h_service_create(struct app *app, struct request *req, struct reply *rep)
 void h_service_delete(struct app *app, struct request *req, struct reply *rep)
 {
     struct svc_params sp;
+    struct naming_err e;
     if (key_or_reply(req, rep, &sp)) return;
-    struct service_rec s;
-    int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { app_reply_store_error(app, rep); return; }
-    if (f == 1) {
-        reply_caused(rep, 400, "specified service not exist, serviceName : %s", sp.name);
-        return;
-    }
-    /* 1.x drops the instances with the service; subscribers see an empty list */
-    if (store_service_delete(app->store, s.id) < 0) {
-        app_reply_store_error(app, rep);
-    } else {
-        app_service_changed(app, req->now_ms, 0, sp.ns, sp.name);
-        reply_ok(rep);
-    }
-    store_service_rec_free(&s);
+    if (nc_service_delete(app, sp.ns, sp.name, req->now_ms, &e)) naming_err_reply(&e, rep);
+    else reply_ok(rep);
 }
 
 void h_service_update(struct app *app, struct request *req, struct reply *rep)
 {
     struct svc_params sp;
+    struct naming_err e;
     const char *pt;
     if (key_or_reply(req, rep, &sp) || param_required_or_reply(&req->params, rep, "protectThreshold", &pt) ||
         body_or_reply(req, rep, &sp))
         goto out;
-    struct service_rec s;
-    int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { app_reply_store_error(app, rep); goto out; }
-    if (f == 1) {
-        reply_caused(rep, 500, "service %s not found!", sp.name);
-        goto out;
-    }
-    if (store_service_update(app->store, s.id, sp.threshold, sp.metadata, sp.selector)) {
-        app_reply_store_error(app, rep);
-    } else {
-        app_service_changed(app, req->now_ms, s.id, sp.ns, sp.name);   /* the threshold changes what lists answer */
-        reply_ok(rep);
-    }
-    store_service_rec_free(&s);
+    struct nc_service cs = core_of(&sp);
+    if (nc_service_update(app, &cs, req->now_ms, &e)) naming_err_reply(&e, rep);
+    else reply_ok(rep);
 out:
     svc_params_free(&sp);
 }
@@ -150,10 +134,9 @@ void h_service_get(struct app *app, struct request *req, struct reply *rep)
     struct svc_params sp;
     if (key_or_reply(req, rep, &sp)) return;
     struct service_rec s;
-    int f = store_service_get(app->store, sp.ns, sp.name, &s);
-    if (f < 0) { app_reply_store_error(app, rep); return; }
-    if (f == 1) {
-        reply_caused(rep, 500, "service %s is not found!", sp.name);
+    struct naming_err e;
+    if (nc_service_get(app, sp.ns, sp.name, &s, &e)) {
+        naming_err_reply(&e, rep);
         return;
     }
     char buf[GROUPED_MAX];
@@ -191,21 +174,14 @@ void h_service_list(struct app *app, struct request *req, struct reply *rep)
     const struct params *p = &req->params;
     const char *pn, *ps;
     if (param_required_or_reply(p, rep, "pageNo", &pn) || param_required_or_reply(p, rep, "pageSize", &ps)) return;
-    const char *ns = naming_namespace(p);
-    const char *group = params_get(p, "groupName");
-    if (!group) group = DEFAULT_GROUP;
-    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
-        naming_check_name_or_reply("groupName", group, strlen(group), rep))
-        return;
-    long page_no = lenient_long(pn), page_size = lenient_long(ps);
-    long start = (page_no - 1) * page_size;
-    if (start < 0) start = 0;
     cJSON *o = cJSON_CreateObject();
     cJSON *doms = cJSON_AddArrayToObject(o, "doms");
     long total = 0;
-    if (store_service_list(app->store, ns, group, start, page_size > 0 ? page_size : 0, add_dom, doms, &total)) {
+    struct naming_err e;
+    if (nc_service_list(app, naming_namespace(p), params_get(p, "groupName"), lenient_long(pn), lenient_long(ps),
+                        add_dom, doms, &total, &e)) {
         cJSON_Delete(o);
-        app_reply_store_error(app, rep);
+        naming_err_reply(&e, rep);
         return;
     }
     json_add_int(o, "count", total);

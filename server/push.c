@@ -1,5 +1,6 @@
 /*
- * push.c — v1 UDP push (see push.h for the protocol and the threading rules).
+ * push.c — the push thread: UDP packets to v1 subscribers and NotifySubscriber pushes to gRPC
+ * subscribers (see push.h for the protocol and the threading rules).
  */
 #include "nacos_mock/push.h"
 
@@ -11,7 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -20,22 +21,14 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/faults.h"
-#include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/naming_list.h"
+#include "nacos_mock/subs.h"
 #include "nacos_mock/util.h"
 
 #define UDP_MAX 65507
-
-struct sub {
-    char *ns, *service, *clusters;
-    struct sockaddr_storage addr;
-    socklen_t alen;
-    bool java_ge_1;
-    int64_t refreshed_mono;
-};
-
-struct pending { char *ns, *service; };
 
 struct inflight {
     uint64_t ref;
@@ -47,158 +40,36 @@ struct inflight {
     int tries;             /* 0 = waiting for its delay, 1 = sent once, 2 = resent */
 };
 
-/* One packet to send, prepared with push->mu held and sent without it. */
-struct job {
-    char *ns, *service, *clusters;
-    struct sockaddr_storage addr;
-    socklen_t alen;
-    bool java_ge_1;
+/* A gRPC push held back by a delay fault: rendered, sent when its time comes. */
+struct delayed_conn {
+    uint64_t conn;
+    char *ns, *service, *clusters, *info;   /* each malloc'd */
+    size_t len;
+    int64_t due_mono;
 };
 
 struct push {
     struct app *app;
     pthread_t thread;
-    pthread_mutex_t mu;
-    int fd4, fd6, wake;
-    bool stop;
-    struct sub *subs;
-    size_t n_subs, cap_subs;
-    struct pending *pend;
-    size_t n_pend, cap_pend;
-    int64_t pend_deadline;        /* mono ms when the pending changes go out; 0 = none */
+    pthread_mutex_t mu;    /* guards what acks (this thread) and stats readers share: fl, next_ref */
+    int fd4, fd6;
+    _Atomic bool stop;
     struct inflight *fl;
     size_t n_fl, cap_fl;
+    struct delayed_conn *dc;
+    size_t n_dc, cap_dc;
     uint64_t next_ref;
-    struct push_stats stats;
 };
 
-static void wake(struct push *p)
-{
-    uint64_t one = 1;
-    ssize_t w = write(p->wake, &one, sizeof one);
-    (void)w;
-}
-
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b, bool with_port)
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 {
     if (a->ss_family != b->ss_family) return false;
     if (a->ss_family == AF_INET) {
         const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
-        return x->sin_addr.s_addr == y->sin_addr.s_addr && (!with_port || x->sin_port == y->sin_port);
+        return x->sin_addr.s_addr == y->sin_addr.s_addr;
     }
     const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
-    return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) && (!with_port || x->sin6_port == y->sin6_port);
-}
-
-static void sub_free(struct sub *s)
-{
-    free(s->ns);
-    free(s->service);
-    free(s->clusters);
-}
-
-bool push_subscribe(struct push *p, const char *ns, const char *service, const char *clusters,
-                    const struct sockaddr_storage *peer, int udp_port, const char *user_agent)
-{
-    if (!p || udp_port <= 0 || udp_port > 65535 || !naming_ua_push_capable(user_agent)) return false;
-    if (peer->ss_family != AF_INET && peer->ss_family != AF_INET6) return false;
-    struct sockaddr_storage target = *peer;   /* the HTTP peer, never the clientIP parameter */
-    socklen_t alen;
-    if (target.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&target)->sin_port = htons((uint16_t)udp_port);
-        alen = sizeof(struct sockaddr_in);
-    } else {
-        ((struct sockaddr_in6 *)&target)->sin6_port = htons((uint16_t)udp_port);
-        alen = sizeof(struct sockaddr_in6);
-    }
-    int64_t now = clock_mono_ms();
-    bool ok = false;
-    pthread_mutex_lock(&p->mu);
-    for (size_t i = 0; i < p->n_subs; i++) {
-        struct sub *s = &p->subs[i];
-        if (!strcmp(s->ns, ns) && !strcmp(s->service, service) && !strcmp(s->clusters, clusters) &&
-            same_addr(&s->addr, &target, true)) {
-            s->refreshed_mono = now;
-            s->java_ge_1 = naming_ua_java_ge_1(user_agent);
-            ok = true;
-            goto out;
-        }
-    }
-    if (util_grow((void **)&p->subs, &p->cap_subs, p->n_subs, sizeof *p->subs)) goto out;
-    struct sub *s = &p->subs[p->n_subs];
-    memset(s, 0, sizeof *s);
-    s->ns = strdup(ns);
-    s->service = strdup(service);
-    s->clusters = strdup(clusters);
-    s->addr = target;
-    s->alen = alen;
-    s->java_ge_1 = naming_ua_java_ge_1(user_agent);
-    s->refreshed_mono = now;
-    if (!s->ns || !s->service || !s->clusters) {
-        sub_free(s);
-        goto out;
-    }
-    p->n_subs++;
-    ok = (p->fd4 >= 0 && target.ss_family == AF_INET) || (p->fd6 >= 0 && target.ss_family == AF_INET6);
-out:
-    pthread_mutex_unlock(&p->mu);
-    return ok;
-}
-
-void push_service_changed(struct push *p, const char *ns, const char *service)
-{
-    if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    bool has_sub = false;
-    for (size_t i = 0; i < p->n_subs && !has_sub; i++)
-        has_sub = !strcmp(p->subs[i].ns, ns) && !strcmp(p->subs[i].service, service);
-    bool queued = false;
-    for (size_t i = 0; i < p->n_pend && !queued; i++)
-        queued = !strcmp(p->pend[i].ns, ns) && !strcmp(p->pend[i].service, service);
-    if (has_sub && !queued && util_grow((void **)&p->pend, &p->cap_pend, p->n_pend, sizeof *p->pend) == 0) {
-        struct pending *e = &p->pend[p->n_pend];
-        e->ns = strdup(ns);
-        e->service = strdup(service);
-        if (e->ns && e->service) {
-            p->n_pend++;
-            if (!p->pend_deadline) p->pend_deadline = clock_mono_ms() + PUSH_COALESCE_MS;
-            wake(p);
-        } else {
-            free(e->ns);
-            free(e->service);
-        }
-    }
-    pthread_mutex_unlock(&p->mu);
-}
-
-long push_forget(struct push *p, const char *ns, const char *service)
-{
-    if (!p) return 0;
-    long removed = 0;
-    pthread_mutex_lock(&p->mu);
-    size_t o = 0;
-    for (size_t i = 0; i < p->n_subs; i++) {
-        struct sub *s = &p->subs[i];
-        if ((!ns || !strcmp(s->ns, ns)) && (!service || !strcmp(s->service, service))) {
-            sub_free(s);
-            removed++;
-        } else {
-            p->subs[o++] = *s;
-        }
-    }
-    p->n_subs = o;
-    pthread_mutex_unlock(&p->mu);
-    return removed;
-}
-
-void push_get_stats(struct push *p, struct push_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    *out = p->stats;
-    out->subscribers = (long)p->n_subs;
-    pthread_mutex_unlock(&p->mu);
+    return !memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr);
 }
 
 int push_local_port(struct push *p)
@@ -230,15 +101,24 @@ static int gzip_bytes(const unsigned char *in, size_t n, unsigned char **out, si
     return 0;
 }
 
-/* Renders the packet for one job (takes app->mu). Returns malloc'd bytes or NULL. */
-static unsigned char *render(struct push *p, const struct job *j, uint64_t ref, size_t *len)
+/* The rendering of a job's service for its subscriber's shape and clusters (takes app->mu).
+ * Subscribers with the same query share one rendering through the list cache. Caller frees. */
+static char *render_list(struct push *p, const struct subs_job *j, size_t *len)
 {
-    struct list_query q = {.ns = j->ns, .service = j->service, .clusters = j->clusters, .env = "",
-                           .healthy_only = false, .java_ge_1 = j->java_ge_1, .subscribed = true};
-    size_t data_len = 0;
-    pthread_mutex_lock(&p->app->mu);   /* subscribers with the same query share one rendering */
-    char *data_s = naming_list_text(p->app, &q, &data_len);
+    struct list_query q = {.shape = j->kind == SUBS_CONN ? LIST_GRPC : LIST_V1, .ns = j->ns, .service = j->service,
+                           .clusters = j->clusters, .env = "", .java_ge_1 = j->java_ge_1, .subscribed = true};
+    pthread_mutex_lock(&p->app->mu);
+    char *text = naming_list_text(p->app, &q, len);
     pthread_mutex_unlock(&p->app->mu);
+    return text;
+}
+
+/* The UDP packet for one job: {"type":"dom","data":"<list>","lastRefTime":ref}, gzip'd when large.
+ * malloc'd bytes or NULL. */
+static unsigned char *render_packet(struct push *p, const struct subs_job *j, uint64_t ref, size_t *len)
+{
+    size_t data_len = 0;
+    char *data_s = render_list(p, j, &data_len);
     if (!data_s) return NULL;
     cJSON *pkt = cJSON_CreateObject();
     cJSON_AddStringToObject(pkt, "type", "dom");
@@ -287,10 +167,10 @@ static void handle_ack(struct push *p, const char *buf, const struct sockaddr_st
     if (!r) return;
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->n_fl; i++) {
-        if (p->fl[i].ref == r && same_addr(&p->fl[i].addr, from, false)) {
+        if (p->fl[i].ref == r && same_host(&p->fl[i].addr, from)) {
             free(p->fl[i].pkt);
             p->fl[i] = p->fl[--p->n_fl];
-            p->stats.acked++;
+            metrics_push(p->app->metrics, PUSH_UDP, PUSH_ACKED);
             break;
         }
     }
@@ -310,129 +190,141 @@ static void drain_socket(struct push *p, int fd)
     }
 }
 
-static void job_free(struct job *j)
-{
-    free(j->ns);
-    free(j->service);
-    free(j->clusters);
-}
-
-/* With p->mu held: moves due pending services into jobs (one per matching subscriber), expires
- * stale subscriptions. */
-static size_t take_jobs(struct push *p, int64_t now, struct job **jobs_out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < p->n_subs; i++) {
-        if (now - p->subs[i].refreshed_mono > PUSH_SUBSCRIPTION_TTL_MS) sub_free(&p->subs[i]);
-        else p->subs[o++] = p->subs[i];
-    }
-    p->n_subs = o;
-    *jobs_out = NULL;
-    if (!p->pend_deadline || now < p->pend_deadline) return 0;
-    struct job *jobs = NULL;
-    size_t n = 0, cap = 0;
-    for (size_t k = 0; k < p->n_pend; k++) {
-        for (size_t i = 0; i < p->n_subs; i++) {
-            const struct sub *s = &p->subs[i];
-            if (strcmp(s->ns, p->pend[k].ns) || strcmp(s->service, p->pend[k].service)) continue;
-            if (util_grow((void **)&jobs, &cap, n, sizeof *jobs)) break;
-            struct job *j = &jobs[n];
-            j->ns = strdup(s->ns);
-            j->service = strdup(s->service);
-            j->clusters = strdup(s->clusters);
-            j->addr = s->addr;
-            j->alen = s->alen;
-            j->java_ge_1 = s->java_ge_1;
-            if (j->ns && j->service && j->clusters) n++;
-            else job_free(j);
-        }
-        free(p->pend[k].ns);
-        free(p->pend[k].service);
-    }
-    p->n_pend = 0;
-    p->pend_deadline = 0;
-    *jobs_out = jobs;
-    return n;
-}
-
-/* Fault rules with match.api "push": the target ip/port and the service are matchable. */
-static bool push_fault(struct push *p, const struct job *j, struct fault_hit *hit)
+/* Fault rules with match.api "push" (transport "http" for UDP, "grpc" for connections): the
+ * service, and for UDP the target ip/port, are matchable. */
+static bool push_fault(struct push *p, const struct subs_job *j, struct fault_hit *hit)
 {
     if (!p->app->faults || !faults_count(p->app->faults)) return false;
     char ip[INET6_ADDRSTRLEN] = "", group[NAME_MAX_BYTES + 1] = "";
-    int port;
-    if (j->addr.ss_family == AF_INET) {
+    int port = 0;
+    if (j->kind == SUBS_UDP && j->addr.ss_family == AF_INET) {
         const struct sockaddr_in *a = (const void *)&j->addr;
         inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
         port = ntohs(a->sin_port);
-    } else {
+    } else if (j->kind == SUBS_UDP) {
         const struct sockaddr_in6 *a = (const void *)&j->addr;
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
         port = ntohs(a->sin6_port);
     }
     const char *sep = strstr(j->service, GROUP_SEP);
     if (sep) snprintf(group, sizeof group, "%.*s", (int)(sep - j->service), j->service);
-    struct fault_request fr = {.api = "push", .ns = j->ns, .group = sep ? group : NULL,
-                               .service = sep ? sep + 2 : j->service, .ip = ip, .port = port};
+    struct fault_request fr = {.api = "push", .transport = j->kind == SUBS_CONN ? "grpc" : "http", .ns = j->ns,
+                               .group = sep ? group : NULL, .service = sep ? sep + 2 : j->service,
+                               .ip = *ip ? ip : NULL, .port = port};
     return faults_match(p->app->faults, &fr, clock_now_ms(&p->app->clock), hit);
 }
 
-static void run_jobs(struct push *p, struct job *jobs, size_t n)
+/* Hands a rendered serviceInfo to the gRPC transport, counting the outcome. */
+static void deliver_conn(struct push *p, uint64_t conn, const char *ns, const char *service, const char *clusters,
+                         const char *info, size_t len)
 {
-    for (size_t i = 0; i < n; i++) {
-        pthread_mutex_lock(&p->mu);
-        uint64_t ref = ++p->next_ref;
-        pthread_mutex_unlock(&p->mu);
-        size_t len = 0;
-        unsigned char *pkt = render(p, &jobs[i], ref, &len);
-        if (!pkt || len > UDP_MAX) {
-            if (pkt) log_warn("push to subscriber of %s dropped: packet of %zu bytes exceeds UDP", jobs[i].service, len);
-            free(pkt);
-            pthread_mutex_lock(&p->mu);
-            p->stats.dropped++;
-            pthread_mutex_unlock(&p->mu);
-            continue;
-        }
-        struct fault_hit hit;
-        bool faulted = push_fault(p, &jobs[i], &hit);
-        if (faulted && hit.drop) {   /* close/hang on UDP: the packet is never sent */
-            free(pkt);
-            pthread_mutex_lock(&p->mu);
-            p->stats.dropped++;
-            pthread_mutex_unlock(&p->mu);
-            fault_hit_free(&hit);
-            continue;
-        }
-        int64_t delay = faulted ? hit.delay_ms : 0;
-        if (faulted) fault_hit_free(&hit);
-        if (!delay) send_pkt(p, &jobs[i].addr, jobs[i].alen, pkt, len);
-        pthread_mutex_lock(&p->mu);
-        if (!delay) p->stats.sent++;
-        if (util_grow((void **)&p->fl, &p->cap_fl, p->n_fl, sizeof *p->fl) == 0) {
-            p->fl[p->n_fl++] = (struct inflight){.ref = ref, .addr = jobs[i].addr, .alen = jobs[i].alen, .pkt = pkt,
-                                                 .len = len, .sent_mono = clock_mono_ms() + delay,
-                                                 .tries = delay ? 0 : 1};
-            pkt = NULL;
-        }
-        pthread_mutex_unlock(&p->mu);
-        free(pkt);
-    }
-    for (size_t i = 0; i < n; i++) job_free(&jobs[i]);
-    free(jobs);
+    const struct app_transport *t = &p->app->transport;
+    bool sent = t->push_conn && t->push_conn(t->ctx, conn, ns, service, clusters, info, len) == 0;
+    metrics_push(p->app->metrics, PUSH_GRPC, sent ? PUSH_SENT : PUSH_FAILED);
 }
 
-/* With p->mu held: resends once after PUSH_RETRY_MS, then gives up. Returns ms until the next due
- * retry (or INT32_MAX). Resends are done under the lock: sendto on UDP with MSG_DONTWAIT never waits. */
+static void run_conn_job(struct push *p, const struct subs_job *j)
+{
+    size_t len = 0;
+    char *info = render_list(p, j, &len);
+    if (!info) {
+        metrics_push(p->app->metrics, PUSH_GRPC, PUSH_DROPPED);
+        return;
+    }
+    struct fault_hit hit;
+    bool faulted = push_fault(p, j, &hit);
+    int64_t delay = faulted ? hit.delay_ms : 0;
+    bool drop = faulted && hit.drop;
+    if (faulted) fault_hit_free(&hit);
+    if (drop) {   /* the push is never sent; the client still converges by querying */
+        metrics_push(p->app->metrics, PUSH_GRPC, PUSH_DROPPED);
+        free(info);
+        return;
+    }
+    if (!delay) {
+        deliver_conn(p, j->conn, j->ns, j->service, j->clusters, info, len);
+        free(info);
+        return;
+    }
+    struct delayed_conn d = {.conn = j->conn, .ns = strdup(j->ns), .service = strdup(j->service),
+                             .clusters = strdup(j->clusters), .info = info, .len = len,
+                             .due_mono = clock_mono_ms() + delay};
+    if (!d.ns || !d.service || !d.clusters || util_grow((void **)&p->dc, &p->cap_dc, p->n_dc, sizeof *p->dc)) {
+        free(d.ns);
+        free(d.service);
+        free(d.clusters);
+        free(info);
+        metrics_push(p->app->metrics, PUSH_GRPC, PUSH_DROPPED);
+        return;
+    }
+    p->dc[p->n_dc++] = d;
+}
+
+static void run_udp_job(struct push *p, const struct subs_job *j)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t ref = ++p->next_ref;
+    pthread_mutex_unlock(&p->mu);
+    size_t len = 0;
+    unsigned char *pkt = render_packet(p, j, ref, &len);
+    if (!pkt || len > UDP_MAX) {
+        if (pkt) log_warn("push to subscriber of %s dropped: packet of %zu bytes exceeds UDP", j->service, len);
+        free(pkt);
+        metrics_push(p->app->metrics, PUSH_UDP, PUSH_DROPPED);
+        return;
+    }
+    struct fault_hit hit;
+    bool faulted = push_fault(p, j, &hit);
+    if (faulted && hit.drop) {   /* close/hang on UDP: the packet is never sent */
+        free(pkt);
+        metrics_push(p->app->metrics, PUSH_UDP, PUSH_DROPPED);
+        fault_hit_free(&hit);
+        return;
+    }
+    int64_t delay = faulted ? hit.delay_ms : 0;
+    if (faulted) fault_hit_free(&hit);
+    if (!delay) {
+        send_pkt(p, &j->addr, j->alen, pkt, len);
+        metrics_push(p->app->metrics, PUSH_UDP, PUSH_SENT);
+    }
+    pthread_mutex_lock(&p->mu);
+    if (util_grow((void **)&p->fl, &p->cap_fl, p->n_fl, sizeof *p->fl) == 0) {
+        p->fl[p->n_fl++] = (struct inflight){.ref = ref, .addr = j->addr, .alen = j->alen, .pkt = pkt, .len = len,
+                                             .sent_mono = clock_mono_ms() + delay, .tries = delay ? 0 : 1};
+        pkt = NULL;
+    }
+    pthread_mutex_unlock(&p->mu);
+    free(pkt);
+}
+
+/* Resends a UDP packet once after PUSH_RETRY_MS, then gives up; sends delayed pushes whose time has
+ * come. Returns ms until the next thing is due (or INT32_MAX). Resends happen under p->mu: sendto on
+ * UDP with MSG_DONTWAIT never waits. */
 static int64_t retries(struct push *p, int64_t now)
 {
     int64_t next = INT32_MAX;
+    for (size_t i = 0; i < p->n_dc;) {
+        struct delayed_conn *d = &p->dc[i];
+        if (now >= d->due_mono) {
+            deliver_conn(p, d->conn, d->ns, d->service, d->clusters, d->info, d->len);
+            free(d->ns);
+            free(d->service);
+            free(d->clusters);
+            free(d->info);
+            p->dc[i] = p->dc[--p->n_dc];
+            continue;
+        }
+        if (d->due_mono - now < next) next = d->due_mono - now;
+        i++;
+    }
+    pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < p->n_fl;) {
         struct inflight *f = &p->fl[i];
         if (f->tries == 0 && now >= f->sent_mono) {   /* a delayed push whose time has come */
             send_pkt(p, &f->addr, f->alen, f->pkt, f->len);
             f->tries = 1;
             f->sent_mono = now;
-            p->stats.sent++;
+            metrics_push(p->app->metrics, PUSH_UDP, PUSH_SENT);
         }
         if (f->tries == 0) {
             if (f->sent_mono - now < next) next = f->sent_mono - now;
@@ -444,11 +336,11 @@ static int64_t retries(struct push *p, int64_t now)
                 send_pkt(p, &f->addr, f->alen, f->pkt, f->len);
                 f->tries = 2;
                 f->sent_mono = now;
-                p->stats.resent++;
+                metrics_push(p->app->metrics, PUSH_UDP, PUSH_RESENT);
             } else {
                 free(f->pkt);
                 p->fl[i] = p->fl[--p->n_fl];
-                p->stats.failed++;
+                metrics_push(p->app->metrics, PUSH_UDP, PUSH_FAILED);
                 continue;
             }
         }
@@ -456,33 +348,34 @@ static int64_t retries(struct push *p, int64_t now)
         if (due < next) next = due;
         i++;
     }
+    pthread_mutex_unlock(&p->mu);
     return next;
 }
 
 static void *push_main(void *arg)
 {
     struct push *p = arg;
-    for (;;) {
-        int64_t now = clock_mono_ms();
-        pthread_mutex_lock(&p->mu);
-        if (p->stop) { pthread_mutex_unlock(&p->mu); break; }
-        struct job *jobs;
-        size_t n = take_jobs(p, now, &jobs);
-        int64_t timeout = retries(p, now);
-        if (p->pend_deadline && p->pend_deadline - now < timeout) timeout = p->pend_deadline - now;
-        pthread_mutex_unlock(&p->mu);
-        if (n) {
-            run_jobs(p, jobs, n);
-            continue;
+    int wake = subs_wake_fd(p->app->subs);
+    while (!atomic_load(&p->stop)) {
+        int64_t now = clock_mono_ms(), wait = 0;
+        struct subs_job *jobs;
+        size_t n = subs_take_due(p->app->subs, now, &jobs, &wait);
+        for (size_t i = 0; i < n && !atomic_load(&p->stop); i++) {
+            if (jobs[i].kind == SUBS_CONN) run_conn_job(p, &jobs[i]);
+            else run_udp_job(p, &jobs[i]);
         }
+        subs_jobs_free(jobs, n);
+        if (n) continue;
+        int64_t timeout = retries(p, now);
+        if (wait < timeout) timeout = wait;
         if (timeout > 1000) timeout = 1000;
         if (timeout < 0) timeout = 0;
-        struct pollfd pf[3] = {{.fd = p->wake, .events = POLLIN}, {.fd = p->fd4, .events = POLLIN},
+        struct pollfd pf[3] = {{.fd = wake, .events = POLLIN}, {.fd = p->fd4, .events = POLLIN},
                                {.fd = p->fd6, .events = POLLIN}};
         if (poll(pf, 3, (int)timeout) > 0) {
             if (pf[0].revents & POLLIN) {
                 uint64_t v;
-                ssize_t r = read(p->wake, &v, sizeof v);
+                ssize_t r = read(wake, &v, sizeof v);
                 (void)r;
             }
             if (p->fd4 >= 0 && (pf[1].revents & POLLIN)) drain_socket(p, p->fd4);
@@ -527,8 +420,7 @@ struct push *push_start(struct app *app, char *err, size_t errlen)
     pthread_mutex_init(&p->mu, NULL);
     p->fd4 = udp_socket(AF_INET);
     p->fd6 = udp_socket(AF_INET6);   /* may be -1 on hosts without IPv6 */
-    p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if ((p->fd4 < 0 && p->fd6 < 0) || p->wake < 0) {
+    if (p->fd4 < 0 && p->fd6 < 0) {
         snprintf(err, errlen, "cannot open UDP push sockets: %s", strerror(errno));
         goto fail;
     }
@@ -540,7 +432,6 @@ struct push *push_start(struct app *app, char *err, size_t errlen)
 fail:
     if (p->fd4 >= 0) close(p->fd4);
     if (p->fd6 >= 0) close(p->fd6);
-    if (p->wake >= 0) close(p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p);
     return NULL;
@@ -549,20 +440,22 @@ fail:
 void push_stop(struct push *p)
 {
     if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    p->stop = true;
-    pthread_mutex_unlock(&p->mu);
-    wake(p);
+    atomic_store(&p->stop, true);
+    uint64_t one = 1;   /* wake it */
+    ssize_t w = write(subs_wake_fd(p->app->subs), &one, sizeof one);
+    (void)w;
     pthread_join(p->thread, NULL);
-    for (size_t i = 0; i < p->n_subs; i++) sub_free(&p->subs[i]);
-    for (size_t i = 0; i < p->n_pend; i++) { free(p->pend[i].ns); free(p->pend[i].service); }
     for (size_t i = 0; i < p->n_fl; i++) free(p->fl[i].pkt);
-    free(p->subs);
-    free(p->pend);
+    for (size_t i = 0; i < p->n_dc; i++) {
+        free(p->dc[i].ns);
+        free(p->dc[i].service);
+        free(p->dc[i].clusters);
+        free(p->dc[i].info);
+    }
     free(p->fl);
+    free(p->dc);
     if (p->fd4 >= 0) close(p->fd4);
     if (p->fd6 >= 0) close(p->fd6);
-    close(p->wake);
     pthread_mutex_destroy(&p->mu);
     free(p);
 }

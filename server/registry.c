@@ -11,7 +11,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
-#include "nacos_mock/handlers.h"
+#include "nacos_mock/naming_core.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
@@ -241,8 +241,9 @@ static int load_service(struct app *app, struct loader *ld, const char *ns, cons
         if (imd && !cJSON_IsNull(imd) && !cJSON_IsObject(imd)) { rc = bad(ld, "field 'metadata' must be an object"); break; }
         cJSON *m = imd && cJSON_IsObject(imd) ? naming_metadata_from_json(imd, err, sizeof err) : cJSON_CreateObject();
         int64_t interval, timeout, del;
-        if (naming_instance_timeouts_or_reply(app, m, &interval, &timeout, &del, &rep)) {
-            rc = bad(ld, "%s", rep.body ? rep.body : "invalid heartbeat metadata");
+        struct naming_err ne;
+        if (nc_instance_timeouts(app, m, &interval, &timeout, &del, &ne)) {
+            rc = bad(ld, "caused: %s;", ne.msg);
             cJSON_Delete(m);
             break;
         }

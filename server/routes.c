@@ -292,7 +292,7 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
         };
         req->seq = journal_record(app->journal, &je);
-        metrics_record(app->metrics, r ? r->api : NULL, status, ms / 1000.0);
+        metrics_record(app->metrics, "http", r ? r->api : NULL, status, ms / 1000.0);
     }
     struct log_request lr = {
         .method = req->method, .path = req->path, .api = r ? r->api : NULL,

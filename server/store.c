@@ -510,6 +510,7 @@ static void inst_view(sqlite3_stmt *s, struct instance_rec *r)
     r->hb_interval_ms = sqlite3_column_int64(s, 17);
     r->hb_timeout_ms = sqlite3_column_int64(s, 18);
     r->delete_timeout_ms = sqlite3_column_int64(s, 19);
+    r->owner = 0;   /* SQLite rows are persistent: never connection-owned */
     r->owned_ = NULL;
 }
 

@@ -14,8 +14,9 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/log.h"
-#include "nacos_mock/push.h"
+#include "nacos_mock/metrics.h"
 #include "nacos_mock/store.h"
+#include "nacos_mock/subs.h"
 #include "nacos_mock/util.h"
 
 struct sweeper {
@@ -24,8 +25,6 @@ struct sweeper {
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stop;
-    long sweeps;
-    double last_ms, max_ms;
 };
 
 /* One batch: the services it changed (an open-addressing set of ids, each with its namespace and
@@ -153,7 +152,7 @@ static long run_batch(struct batch *b, long size)
     if (store_commit(st)) goto fail;
     log_batch_flush(&b->lines);
     for (size_t k = 0; k < b->svc_cap; k++)
-        if (b->svc[k].id) push_service_changed(b->app->push, b->svc[k].ns, b->svc[k].name);
+        if (b->svc[k].id) subs_changed(b->app->subs, b->svc[k].ns, b->svc[k].name);
     services_clear(b);
     return visited;
 fail:
@@ -231,12 +230,8 @@ static void *sweeper_main(void *arg)
             pthread_mutex_unlock(&app->mu);
             if (more == 1) usleep(SWEEP_PAUSE_US);
         } while (more == 1);
-        double ms = elapsed_ms(&t0);
-
+        metrics_sweep(app->metrics, elapsed_ms(&t0));
         pthread_mutex_lock(&s->mu);
-        s->sweeps++;
-        s->last_ms = ms;
-        if (ms > s->max_ms) s->max_ms = ms;
     }
     pthread_mutex_unlock(&s->mu);
     return NULL;
@@ -273,13 +268,4 @@ void sweeper_stop(struct sweeper *s)
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);
     free(s);
-}
-
-void sweeper_stats(struct sweeper *s, long *sweeps, double *last_ms, double *max_ms)
-{
-    pthread_mutex_lock(&s->mu);
-    if (sweeps) *sweeps = s->sweeps;
-    if (last_ms) *last_ms = s->last_ms;
-    if (max_ms) *max_ms = s->max_ms;
-    pthread_mutex_unlock(&s->mu);
 }

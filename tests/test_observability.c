@@ -804,7 +804,8 @@ static void test_metrics(void **state)
         {"nacos_mock_services", "gauge"},                {"nacos_mock_sweeps_total", "counter"},
         {"nacos_mock_sweep_duration_seconds", "gauge"},  {"nacos_mock_push_subscribers", "gauge"},
         {"nacos_mock_pushes_total", "counter"},          {"nacos_mock_up", "gauge"},
-        {"nacos_mock_uptime_seconds", "gauge"},
+        {"nacos_mock_uptime_seconds", "gauge"},          {"nacos_mock_grpc_connections", "gauge"},
+        {"nacos_mock_grpc_subscribers", "gauge"},        {"nacos_mock_grpc_pushes_total", "counter"},
     };
     for (size_t i = 0; i < sizeof fams / sizeof fams[0]; i++)
         if (strcmp(family_type(m, fams[i][0]), fams[i][1]))
@@ -818,8 +819,8 @@ static void test_metrics(void **state)
     assert_true(prom_get(m, "nacos_mock_sweeps_total", NULL) >= 0);
     static const char *const results[] = {"sent", "acked", "resent", "failed", "dropped"};
     for (int i = 0; i < 5; i++) assert_true(prom_get(m, "nacos_mock_pushes_total", "result", results[i], NULL) == 0);
-    double reg0 = zero_if_absent(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", NULL));
-    double bad0 = zero_if_absent(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "400", NULL));
+    double reg0 = zero_if_absent(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", "transport", "http", NULL));
+    double bad0 = zero_if_absent(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "400", "transport", "http", NULL));
     prom_free(m);
 
     /* requests by api and status; control-plane calls are not counted */
@@ -828,10 +829,10 @@ static void test_metrics(void **state)
     reg(s, "obs-m", "10.33.0.3", 8080);
     expect(s, "POST", "/nacos/v1/ns/instance?serviceName=obs-m&ip=10.33.0.4&port=abc", NULL, NULL, 400, NULL);
     m = scrape(s);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", NULL) == reg0 + 3);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "400", NULL) == bad0 + 1);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", "transport", "http", NULL) == reg0 + 3);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "400", "transport", "http", NULL) == bad0 + 1);
     assert_true(prom_get(m, "nacos_mock_request_duration_seconds_count", "api", "register", NULL) == reg0 + bad0 + 4);
-    assert_true(isnan(prom_get(m, "nacos_mock_requests_total", "api", "mock.metrics", "status", "200", NULL)));
+    assert_true(isnan(prom_get(m, "nacos_mock_requests_total", "api", "mock.metrics", "status", "200", "transport", "http", NULL)));
     assert_true(prom_get(m, "nacos_mock_services", NULL) == 1);
     assert_true(prom_get(m, "nacos_mock_instances", "health", "healthy", NULL) == 3);
     assert_true(isnan(prom_get(m, "nacos_mock_faults_injected_total", "rule", "obs-beat-503", NULL)));
@@ -852,8 +853,8 @@ static void test_metrics(void **state)
     beat(s, "obs-m", "10.33.0.1", 8080, 200);
     m = scrape(s);
     assert_true(prom_get(m, "nacos_mock_faults_injected_total", "rule", "obs-beat-503", NULL) == 2);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "beat", "status", "503", NULL) == 2);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "beat", "status", "200", NULL) == 2);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "beat", "status", "503", "transport", "http", NULL) == 2);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "beat", "status", "200", "transport", "http", NULL) == 2);
     prom_free(m);
 
     /* instances by health: .1 beat 10 s after the others registered; 6 s later .2 and .3 are late */
@@ -906,12 +907,12 @@ static void test_metrics(void **state)
            "server is DOWN now, please try again later!");
     m = scrape(s);
     assert_true(prom_get(m, "nacos_mock_up", NULL) == 0);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "503", NULL) == 1);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "503", "transport", "http", NULL) == 1);
     prom_free(m);
     expect(s, "PUT", "/__mock/status", "{\"status\":\"UP\"}", JSON_CT, 200, NULL);
     m = scrape(s);
     assert_true(prom_get(m, "nacos_mock_up", NULL) == 1);
-    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", NULL) == reg0 + 4);
+    assert_true(prom_get(m, "nacos_mock_requests_total", "api", "register", "status", "200", "transport", "http", NULL) == reg0 + 4);
     prom_free(m);
     stop(s);
 }

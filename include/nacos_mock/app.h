@@ -1,11 +1,14 @@
 /*
- * app — the one context passed explicitly everywhere: configuration, the registry lock and store,
- * the virtual clock, server status and (as they land) sweeper, faults, journal and push.
- * There are no mutable globals except main's stop flag, so a test can run two servers in one
- * process.
+ * app — the one context passed explicitly to everything below the wiring: configuration, the
+ * registry lock and store, the virtual clock, subscribers, gRPC connection clients, faults, journal,
+ * metrics, server status. It holds no threads and no listeners: server.h starts those above it and
+ * fills `transport` so the layers below can ask things of them (close a connection, deliver a
+ * push) without calling up. There are no mutable globals except main's stop flag, so a test can run
+ * two servers in one process.
  *
- * Threading: `mu` guards the store and every registry decision. libmicrohttpd workers take it in
- * routes_dispatch; the sweeper takes it for one sweep. Nothing does network I/O while holding it.
+ * Threading: `mu` guards the store, the clients table, the list cache and every registry decision.
+ * HTTP workers take it in routes_dispatch, the gRPC loop around each naming call, the sweeper per
+ * batch, the push thread to render. Nothing does network I/O while holding it.
  */
 #ifndef NACOS_MOCK_APP_H
 #define NACOS_MOCK_APP_H
@@ -13,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "nacos_mock/auth.h"
@@ -20,9 +24,8 @@
 #include "nacos_mock/config.h"
 
 struct store;
-struct http_server;
-struct push;
-struct sweeper;
+struct subs;
+struct clients;
 struct faults;
 struct journal;
 struct metrics;
@@ -31,33 +34,46 @@ struct list_cache;
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
 
+/* What the layers below may ask of the listeners, filled by the wiring (server.c) once they run; a
+ * NULL function means "no such listener" (e.g. --no-grpc, or an app a test runs without listeners).
+ * All may be called with app->mu held: they only queue work for the listener's own thread. */
+struct app_transport {
+    void *ctx;
+    /* Closes gRPC connection `conn` as a crashed peer would see it (TCP closed). 0, -1 unknown. */
+    int (*close_conn)(void *ctx, uint64_t conn);
+    /* Closes every gRPC connection; how many. */
+    long (*close_all)(void *ctx);
+    /* Sends a ConnectResetRequest on the connection's bi-stream (server_ip NULL / port 0: absent). */
+    int (*reset_conn)(void *ctx, uint64_t conn, const char *server_ip, int server_port);
+    /* Delivers a push to a connection subscriber: `info` is the service's serviceInfo JSON for its
+     * clusters (ns, grouped service). 0 queued, -1 the connection is gone. */
+    int (*push_conn)(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
+                     const char *info, size_t len);
+};
+
 struct app {
     const struct config *cfg;
     pthread_mutex_t mu;
     struct store *store;
     struct nm_clock clock;
-    struct http_server *http;
-    struct push *push;             /* UDP push to subscribers; own lock (after mu) */
-    struct sweeper *sweeper;       /* health sweeper thread */
+    struct subs *subs;             /* UDP and connection subscribers, queued changes; own lock (after mu) */
+    struct clients *clients;       /* gRPC connection clients and what they own; under mu */
     struct faults *faults;         /* fault rules; own lock */
     struct journal *journal;       /* request journal; own lock */
-    struct metrics *metrics;       /* request counters; own lock */
-    struct list_cache *list_cache; /* rendered instance/list answers; under mu */
+    struct metrics *metrics;       /* counters; own lock */
+    struct list_cache *list_cache; /* rendered instance lists; under mu */
     struct auth auth;              /* --auth emulation; read-only after init */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
+    _Atomic int http_port, grpc_port;   /* bound ports, set by the wiring (0 = not listening) */
+    struct app_transport transport;     /* set by the wiring before it starts any listener */
 };
 
-/* Opens the store and prepares everything but the listener. Returns 0, or -1 with err filled. */
+/* Builds the context: store, clock, subscribers, clients, faults (those given at start), journal,
+ * metrics. No threads. Returns 0, or -1 with err filled (free with app_free either way). */
 int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen);
 /* Adds the fault rules given at start (--fault, --faults); used by app_init. 0 or -1 with err. */
 int app_load_start_faults(struct app *app, char *err, size_t errlen);
-/* Starts listening (and background threads). 0 or -1 with err. */
-int app_start(struct app *app, char *err, size_t errlen);
-/* The bound port (after app_start). */
-int app_port(const struct app *app);
-/* Stops listening and background threads, answers nothing more; then frees everything. */
-void app_stop(struct app *app);
 void app_free(struct app *app);
 
 /* Rolls back any open transaction and answers 500 `caused: registry store error: <sqlite message>;`. */
@@ -68,12 +84,12 @@ const char *app_status_name(int status);
 int app_status_parse(const char *s);
 
 /* Called (with mu held) after any change of a service's instances, health or threshold, at virtual
- * time now_ms: bumps the service revision and keeps its empty-since time (service_id 0 = the
- * service is gone), and wakes the subscribers of (ns, service). */
+ * time now_ms: stamps the service (store_service_touch; service_id 0 = the service is gone) and queues
+ * the change for its subscribers (subs_changed), UDP and gRPC alike. */
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service);
-/* Its first half for n services at once: the revision bumps and empty-since times alone (0 ok, -1
- * store error), for a caller that wakes the subscribers itself once its transaction has committed
- * (the sweeper). */
+/* Its first half for n services at once: the stamps and empty-since times alone (0 ok, -1 store
+ * error), for a caller that queues the changes itself once its transaction has committed (the
+ * sweeper). */
 int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n);
 
 #endif

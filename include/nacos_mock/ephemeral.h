@@ -14,7 +14,8 @@
  * namespace and name as the store gave them), due-time buckets (one per distinct due time, found by
  * hash, ordered by a heap), and the undo log of the open transaction. `expire_at` — when the sweeper must look at an instance next — is last beat +
  * min(beat timeout, delete timeout) while healthy and last beat + delete timeout once unhealthy;
- * marked instances are never due (the same rule the SQLite schema had).
+ * marked instances are never due (the same rule the SQLite schema had), nor are connection-owned
+ * ones (store.h: they go with their gRPC connection, not by missed beats).
  * Invariants: (service_id, cluster, ip, port) is unique; ids are >= EPH_ID_BASE (SQLite row ids stay
  * far below) and never reused by one table; due instances come out soonest first, ties by id; a
  * removed instance is freed at once outside a transaction and at commit inside one (rollback puts
@@ -29,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nacos_mock/store.h"
+#include "nacos_mock/records.h"
 
 #define EPH_ID_BASE (INT64_C(1) << 48)
 
@@ -75,7 +76,7 @@ int eph_services(struct eph *e, const char *ns, const char *service, int64_t **o
  * (room for `limit`). Returns how many. */
 size_t eph_due(struct eph *e, int64_t now_ms, size_t limit, const struct instance_rec **out);
 
-/* Visits up to `limit` due instances soonest first and applies cb's verdict (store.h) to each; -1
+/* Visits up to `limit` due instances soonest first and applies cb's verdict (records.h) to each; -1
  * from cb stops. Returns how many were visited, -1 when out of memory before any was. */
 long eph_sweep(struct eph *e, int64_t now_ms, size_t limit, store_verdict_cb cb, void *ctx);
 

@@ -23,6 +23,7 @@ struct faults;
 /* What a request looks like to a rule. Strings may be NULL (absent). */
 struct fault_request {
     const char *api, *method, *path;
+    const char *transport;                /* "http" (NULL means it too) or "grpc" */
     const char *ns, *group, *service;     /* service bare (group split off) */
     const char *cluster, *ip;
     int port;                             /* 0 = absent */
@@ -35,6 +36,7 @@ struct fault_hit {
     int64_t delay_ms;                     /* jitter already drawn */
     enum reply_drop drop;
     int beat_code;                        /* 0 = none */
+    int grpc_status;                      /* gRPC: end the call with this grpc-status; 0 = none */
 };
 
 struct faults *faults_create(uint64_t seed);

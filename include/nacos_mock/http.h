@@ -18,8 +18,9 @@
 struct app;
 struct http_server;
 
-/* Binds cfg->host:cfg->port and starts the worker threads. NULL with err on failure. */
-struct http_server *http_start(struct app *app, char *err, size_t errlen);
+/* Binds host:port (0 = any free port) for node `node` and starts the worker threads. NULL with err on
+ * failure. */
+struct http_server *http_start(struct app *app, const char *host, int port, int node, char *err, size_t errlen);
 int http_port(const struct http_server *s);
 void http_stop(struct http_server *s);
 

@@ -1,23 +1,46 @@
 /*
- * metrics — request counters and duration histograms by API, exposed with the registry, sweeper,
- * push and fault figures as Prometheus text at GET /__mock/metrics.
+ * metrics — request counters and duration histograms by transport and API, push and sweep counters,
+ * and the Prometheus text exposition of them together with the gauges the caller reads from the
+ * registry (GET /__mock/metrics).
  *
- * Threading: own mutex (a leaf lock); metrics_record is called once per finished request.
+ * Threading: own mutex (a leaf lock); recorders are called from any thread.
  */
 #ifndef NACOS_MOCK_METRICS_H
 #define NACOS_MOCK_METRICS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-struct app;
 struct metrics;
+struct faults;
+
+/* Push outcomes, by kind of subscriber. */
+enum metrics_push { PUSH_SENT = 0, PUSH_ACKED, PUSH_RESENT, PUSH_FAILED, PUSH_DROPPED, PUSH__COUNT };
+enum metrics_push_kind { PUSH_UDP = 0, PUSH_GRPC, PUSH_KIND__COUNT };
+
+/* What the registry and the listeners look like at render time (read by the caller). */
+struct metrics_gauges {
+    long services, instances, healthy;
+    size_t list_cache_bytes;
+    uint64_t list_cache_hits, list_cache_misses;
+    long udp_subscribers, grpc_subscribers, grpc_connections;
+    int up;                        /* 1 while the status is UP */
+    double uptime_s;
+    struct faults *faults;         /* hits per rule; may be NULL */
+    int64_t now_ms;                /* virtual, for the fault list */
+};
 
 struct metrics *metrics_create(void);
 void metrics_free(struct metrics *m);
+/* Forgets the request counters (control-plane reset); push and sweep counters keep counting. */
 void metrics_reset(struct metrics *m);
-/* api NULL = no route; status 0 = dropped connection. */
-void metrics_record(struct metrics *m, const char *api, int status, double seconds);
-/* Prometheus text exposition format 0.0.4 of everything; caller frees. Takes app->mu briefly. */
-char *metrics_render(struct app *app, size_t *len);
+/* One finished request. transport "http" | "grpc"; api NULL = no route; status 0 = dropped
+ * connection (for gRPC: the Nacos resultCode, or 0 when no answer was sent). */
+void metrics_record(struct metrics *m, const char *transport, const char *api, int status, double seconds);
+void metrics_push(struct metrics *m, enum metrics_push_kind kind, enum metrics_push what);
+/* A sweep by the sweeper thread, and how long it took. */
+void metrics_sweep(struct metrics *m, double ms);
+/* Prometheus text exposition format 0.0.4 of everything; caller frees. NULL when out of memory. */
+char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *len);
 
 #endif

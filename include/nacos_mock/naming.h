@@ -21,14 +21,51 @@
 #define DEFAULT_NAMESPACE "public"
 #define GROUP_SEP "@@"
 
-/* Checks a service/group/cluster name part: valid UTF-8, no NUL or control characters, no `@@`,
- * at most NAME_MAX_BYTES. `len` is the real byte length (a decoded %00 is caught). */
-int naming_check_name_or_reply(const char *field, const char *v, size_t len, struct reply *rep);
-/* IPv4/IPv6 literal or host name. */
-int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep);
+/* Preserved instance metadata keys (nacos-api.md §3, §2.1). */
+#define MD_HB_INTERVAL "preserved.heart.beat.interval"
+#define MD_HB_TIMEOUT "preserved.heart.beat.timeout"
+#define MD_IP_DELETE_TIMEOUT "preserved.ip.delete.timeout"
+#define MD_ID_GENERATOR "preserved.instance.id.generator"
 
-/* The grouped name from serviceName (+ groupName): `svc` → `<group or DEFAULT_GROUP>@@svc`; an
- * already grouped name is kept (groupName ignored). Validates both parts. out has GROUPED_MAX. */
+/* What went wrong with a naming request, independent of the transport that carried it: the kind
+ * (each adapter maps it to its own code: v2 `code`, gRPC `errorCode`), the status the v1 API answers
+ * with, and the message (the text after `caused: ` in v1; the same text everywhere, naming the
+ * field or object). */
+enum naming_code {
+    NAMING_OK = 0,
+    NAMING_PARAM_MISSING,        /* a required field is absent or blank */
+    NAMING_PARAM_INVALID,        /* a field is malformed or out of range */
+    NAMING_WEIGHT,               /* weight outside 0..10000 */
+    NAMING_INSTANCE_METADATA,    /* preserved.* timings unusable */
+    NAMING_SERVICE_NOT_FOUND,
+    NAMING_INSTANCE_NOT_FOUND,
+    NAMING_SERVICE_EXISTS,
+    NAMING_SERVICE_NOT_EMPTY,
+    NAMING_SELECTOR,
+    NAMING_STORE,                /* the registry store failed */
+};
+struct naming_err {
+    enum naming_code code;
+    int status;                  /* v1 HTTP status: 400 or 500 */
+    char msg[800];
+};
+void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The v1 form of e: `status` + `caused: <msg>;`. */
+void naming_err_reply(const struct naming_err *e, struct reply *rep);
+
+/* Checks a service/group/cluster name part: valid UTF-8, no NUL or control characters, no `@@`,
+ * at most NAME_MAX_BYTES. `len` is the real byte length (a decoded %00 is caught). 0, or -1 with e. */
+int naming_check_name(const char *field, const char *v, size_t len, struct naming_err *e);
+/* IPv4/IPv6 literal or host name. */
+int naming_check_ip(const char *field, const char *v, struct naming_err *e);
+/* The grouped name of `service` in `group` (NULL or blank: DEFAULT_GROUP): `svc` → `group@@svc`; an
+ * already grouped `service` is kept (group ignored). Validates both parts. out has GROUPED_MAX. */
+int naming_group_service(const char *service, const char *group, char *out, size_t outlen, struct naming_err *e);
+/* The same three as validators that answer (v1): on a problem they fill rep and return -1. */
+int naming_check_name_or_reply(const char *field, const char *v, size_t len, struct reply *rep);
+int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep);
+/* From the parameters serviceName (required) and groupName. */
 int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, char *out, size_t outlen);
 /* Splits `group@@svc`; group/svc point into `grouped`'s copy in buf. Returns 0, -1 if not grouped. */
 int naming_split(const char *grouped, char *buf, size_t buflen, const char **group, const char **svc);

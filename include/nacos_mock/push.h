@@ -1,48 +1,32 @@
 /*
- * push — v1 UDP push to subscribers (nacos-api.md §4). A list request with udpPort > 0 from a
- * push-capable client subscribes the HTTP peer address (never the clientIP parameter) at that UDP
- * port for (namespace, service, clusters). A change of the service wakes the push thread, which —
- * after a short coalescing delay — renders for each subscriber exactly what its list request would
- * answer now and sends `{"type":"dom","data":"<that JSON>","lastRefTime":N}` (gzip when >= 1024
- * bytes), with N a small increasing integer. Acks (`push-ack`, lastRefTime as string or number) are
- * matched; an unacknowledged packet is resent once after PUSH_RETRY_MS, then counted failed.
- * Subscriptions lapse after PUSH_SUBSCRIPTION_TTL_MS of real time without a refreshing list call.
+ * push — the push thread: it takes the changes queued in subs.h once their coalescing delay is over
+ * and, for each subscriber of each changed service, renders exactly what that subscriber's query
+ * would answer now (naming_list.h) and sends it:
+ *   - a UDP subscriber (nacos-api.md §4) gets `{"type":"dom","data":"<that JSON>","lastRefTime":N}`
+ *     (gzip when >= PUSH_GZIP_MIN bytes), N a small increasing integer; acks (`push-ack`, lastRefTime
+ *     as string or number) are matched, an unacknowledged packet is resent once after PUSH_RETRY_MS,
+ *     then counted failed;
+ *   - a gRPC subscriber gets the service's serviceInfo through app->transport.push_conn (the gRPC
+ *     adapter wraps it in a NotifySubscriberRequest on the connection's bi-stream).
+ * Fault rules with api "push" drop or delay either kind (`transport` tells them apart).
  *
- * Threading: own mutex. Lock order: app->mu before push->mu; the push thread never holds push->mu
- * while taking app->mu, and never holds either while sending. Requests never wait for a send.
+ * Threading: its own thread; takes app->mu only to render (never while sending), p->mu (a leaf) for
+ * the packets awaiting acks. Requests never wait for a send.
  */
 #ifndef NACOS_MOCK_PUSH_H
 #define NACOS_MOCK_PUSH_H
 
-#include <stdbool.h>
-#include <stdint.h>
-#include <sys/socket.h>
+#include <stddef.h>
 
 struct app;
 struct push;
 
-#define PUSH_COALESCE_MS 50
 #define PUSH_RETRY_MS 10000
-#define PUSH_SUBSCRIPTION_TTL_MS 30000
 #define PUSH_GZIP_MIN 1024
 
-struct push_stats {
-    long subscribers, sent, acked, resent, failed, dropped;
-};
-
-/* Creates the UDP sockets and the thread. NULL with err on failure. */
+/* Creates the UDP sockets and starts the thread (it reads app->subs). NULL with err on failure. */
 struct push *push_start(struct app *app, char *err, size_t errlen);
 void push_stop(struct push *p);
-
-/* Records or refreshes a subscription; true when taken (then the list answers cacheMillis 10000).
- * Called with app->mu held. */
-bool push_subscribe(struct push *p, const char *ns, const char *service, const char *clusters,
-                    const struct sockaddr_storage *peer, int udp_port, const char *user_agent);
-/* Schedules a push of (ns, service) to its subscribers. Cheap; called with app->mu held. */
-void push_service_changed(struct push *p, const char *ns, const char *service);
-/* Drops subscriptions (ns/service NULL = all) as a restarted server loses them; returns how many. */
-long push_forget(struct push *p, const char *ns, const char *service);
-void push_get_stats(struct push *p, struct push_stats *out);
 /* The local UDP port pushes are sent from (IPv4 socket), for tests. */
 int push_local_port(struct push *p);
 

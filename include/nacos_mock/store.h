@@ -20,36 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nacos_mock/records.h"
+
 struct store;
-
-struct service_rec {
-    int64_t id;
-    char *ns, *name;             /* name is grouped: group@@service */
-    double protect_threshold;
-    char *metadata;              /* JSON object text */
-    char *selector;              /* JSON object text */
-    bool explicit_;              /* created by POST /service (kept when empty) */
-    int64_t created_ms;
-    int64_t empty_since_ms;      /* virtual time it became empty, 0 when it has instances */
-    int64_t revision;            /* change stamp of its last change (store_stamp_next), 0 = never
-                                    changed; reported as lastRefTime (clients drop data that looks older) */
-};
-
-struct instance_rec {
-    int64_t id;
-    int64_t service_id;
-    const char *ns, *service;    /* set in foreach views and by store_instance_get */
-    const char *cluster, *ip;
-    int port;
-    const char *instance_id;
-    double weight;
-    bool healthy, enabled, ephemeral, marked;
-    const char *metadata;        /* JSON object text */
-    const char *app;
-    int64_t registered_ms, last_beat_ms;
-    int64_t hb_interval_ms, hb_timeout_ms, delete_timeout_ms;
-    void *owned_;                /* internal: backing allocation of an owned record */
-};
 
 /* Opens (creating and migrating the schema). Returns NULL with a message in err. */
 struct store *store_open(const char *path, char *err, size_t errlen);
@@ -134,10 +107,6 @@ int store_instance_foreach(struct store *st, int64_t service_id, store_instance_
 /* Ephemeral instances whose expire_at < now (strictly past due), oldest first, at most `limit` (views). */
 int store_instance_foreach_expired(struct store *st, int64_t now_ms, long limit, store_instance_cb cb,
                                    void *ctx);
-/* What the sweeper decides for a due instance. */
-enum store_verdict { STORE_KEEP, STORE_MARK_UNHEALTHY, STORE_REMOVE };
-/* Returns the verdict for r (a view, valid during the call), or -1 to stop. */
-typedef int (*store_verdict_cb)(void *ctx, const struct instance_rec *r);
 /* Visits up to `limit` due ephemeral instances (expire_at < now), soonest first, asks cb what to do
  * with each and does it at once: a sweep step without copying anything out (foreach_expired + one
  * write per instance costs three times as much). Meant to run inside a transaction: a rollback

@@ -49,10 +49,9 @@ void sweep_result_free(struct sweep_result *r);
  * instances are due (call again), -1 on a store error (nothing of the failed batch applied). */
 int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_result *out);
 
-/* Starts the thread that sweeps every cfg->sweep_interval_ms. NULL on failure. */
+/* Starts the thread that sweeps every cfg->sweep_interval_ms (each sweep counted in app->metrics).
+ * NULL on failure. Started and stopped by the wiring (server.c). */
 struct sweeper *sweeper_start(struct app *app);
 void sweeper_stop(struct sweeper *s);
-/* Sweeps done by the thread and the duration of the last one (for metrics). */
-void sweeper_stats(struct sweeper *s, long *sweeps, double *last_ms, double *max_ms);
 
 #endif
