@@ -46,6 +46,9 @@ static const struct opt OPTS[] = {
     {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "PATH", "write the URL here once listening"},
     {"journal-size", OPT_INT, OFF(journal_size), 0, 10000000, "N", "requests kept in the journal, 0 = off (default 10000)"},
     {"quiet", OPT_BOOL, OFF(quiet), 0, 0, NULL, "no per-request log lines"},
+    {"grpc-port-offset", OPT_INT, OFF(grpc_port_offset), 1, 64535, "N",
+     "gRPC (Nacos 2.x clients) listens on the HTTP port + N (default 1000)"},
+    {"no-grpc", OPT_BOOL, OFF(no_grpc), 0, 0, NULL, "no gRPC listener (Nacos 1.x HTTP only)"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 
@@ -61,6 +64,7 @@ void config_defaults(struct config *cfg)
     cfg->sweep_interval_ms = 1000;
     cfg->threads = 2;
     cfg->journal_size = 10000;
+    cfg->grpc_port_offset = 1000;
     cfg->log_format = strdup("text");
     cfg->log_level = strdup("info");
 }

@@ -351,7 +351,8 @@ void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep
         return;
     struct journal_query q = {
         .api = params_get(&req->params, "api"), .service = params_get(&req->params, "serviceName"),
-        .ip = params_get(&req->params, "ip"), .port = (int)port, .status = (int)status, .since = (uint64_t)since,
+        .ip = params_get(&req->params, "ip"), .transport = params_get(&req->params, "transport"),
+        .port = (int)port, .status = (int)status, .since = (uint64_t)since,
         .limit = (long)limit,
     };
     reply_json(rep, 200, journal_query_json(app->journal, &q));

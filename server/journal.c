@@ -18,19 +18,20 @@
 struct pblock {
     struct pblock *next;     /* in its hash bucket */
     uint64_t hash;
-    size_t len, n;
+    size_t len, n;           /* n == PB_RAW_JSON: data is one JSON object text (a gRPC request) */
     uint32_t refs;
     char data[];
 };
 
 #define PB_BUCKETS 16384u
+#define PB_RAW_JSON SIZE_MAX
 
 struct entry {
     uint64_t seq;
     int64_t time_ms;
     int status, port;
     double duration_ms;
-    const char *method, *path, *api, *service, *ip, *drop, *fault;   /* into blob */
+    const char *method, *path, *api, *service, *ip, *drop, *fault, *transport, *conn;   /* into blob */
     struct pblock *params;   /* shared; rendered as JSON when queried */
     char *blob;
 };
@@ -167,13 +168,17 @@ static char *render_params(const char *packed, size_t n)
 uint64_t journal_record(struct journal *j, const struct journal_in *e)
 {
     if (!j || !j->cap) return 0;
-    const struct params *p = e->params;
+    const struct params *p = e->params_json ? NULL : e->params;
     size_t n_params = p ? p->n : 0;
     const char *strs[] = {e->method ? e->method : "", e->path ? e->path : "", e->api, e->service, e->ip, e->drop,
-                          e->fault_id};
+                          e->fault_id, e->transport ? e->transport : "http", e->connection_id};
     enum { N_STRS = sizeof strs / sizeof strs[0] };
     size_t plen = 0, total = 0;
     for (size_t i = 0; i < n_params; i++) plen += strlen(p->v[i].key) + strlen(p->v[i].val) + 2;
+    if (e->params_json) {
+        plen = strlen(e->params_json) + 1;
+        n_params = PB_RAW_JSON;
+    }
     for (size_t i = 0; i < N_STRS; i++) total += strs[i] ? strlen(strs[i]) + 1 : 0;
     char stackbuf[2048];
     char *packed = plen <= sizeof stackbuf ? stackbuf : malloc(plen);
@@ -184,7 +189,8 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
         return 0;
     }
     char *w = packed;
-    for (size_t i = 0; i < n_params; i++) {
+    if (e->params_json) memcpy(w, e->params_json, plen);
+    for (size_t i = 0; !e->params_json && i < n_params; i++) {
         size_t kn = strlen(p->v[i].key) + 1, vn = strlen(p->v[i].val) + 1;
         memcpy(w, p->v[i].key, kn);
         memcpy(w + kn, p->v[i].val, vn);
@@ -223,7 +229,7 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
                                    .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
                                    .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
-                                   .params = pb, .blob = blob};
+                                   .transport = out[7], .conn = out[8], .params = pb, .blob = blob};
     pthread_mutex_unlock(&j->mu);
     if (packed != stackbuf) free(packed);
     return seq;
@@ -242,7 +248,8 @@ static bool entry_matches(const struct entry *e, const struct journal_query *q)
 {
     return e->seq > q->since && (!q->api || (e->api && !strcmp(q->api, e->api))) &&
            service_matches(q->service, e->service) && (!q->ip || (e->ip && !strcmp(q->ip, e->ip))) &&
-           (!q->port || q->port == e->port) && (!q->status || q->status == e->status);
+           (!q->port || q->port == e->port) && (!q->status || q->status == e->status) &&
+           (!q->transport || !strcmp(q->transport, e->transport));
 }
 
 cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
@@ -266,15 +273,21 @@ cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
         cJSON_AddStringToObject(r, "path", e->path);
         if (e->api) cJSON_AddStringToObject(r, "api", e->api);
         else cJSON_AddNullToObject(r, "api");
-        char *pj = render_params(e->params->data, e->params->n);
-        cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
-        free(pj);
+        if (e->params->n == PB_RAW_JSON) {
+            cJSON_AddRawToObject(r, "params", e->params->data);
+        } else {
+            char *pj = render_params(e->params->data, e->params->n);
+            cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
+            free(pj);
+        }
         if (e->status) cJSON_AddNumberToObject(r, "status", e->status);
         else cJSON_AddNullToObject(r, "status");
         if (e->drop) cJSON_AddStringToObject(r, "drop", e->drop);
         if (e->fault) cJSON_AddStringToObject(r, "fault", e->fault);
         else cJSON_AddNullToObject(r, "fault");
         cJSON_AddNumberToObject(r, "durationMs", (double)(long long)(e->duration_ms * 1000) / 1000.0);
+        cJSON_AddStringToObject(r, "transport", e->transport);
+        if (e->conn) cJSON_AddStringToObject(r, "connectionId", e->conn);
         cJSON_AddItemToArray(arr, r);
     }
     pthread_mutex_unlock(&j->mu);

@@ -82,7 +82,9 @@ int main(int argc, char **argv)
     bool v6 = strchr(cfg.host, ':') != NULL;
     snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", cfg.host, v6 ? "]" : "", server_http_port(&srv));
     /* the start-up log line first: once stdout says so, clients come, and their request lines follow it */
-    log_info("nacos-mock %s listening on %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, cfg.db_path,
+    char grpc[64] = "gRPC off";
+    if (server_grpc_port(&srv)) snprintf(grpc, sizeof grpc, "gRPC on port %d", server_grpc_port(&srv));
+    log_info("nacos-mock %s listening on %s, %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, grpc, cfg.db_path,
              (unsigned long long)faults_seed(srv.app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
     printf("nacos-mock listening on %s\n", url);
     fflush(stdout);

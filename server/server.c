@@ -3,13 +3,20 @@
  */
 #include "nacos_mock/server.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "nacos_mock/grpc_api.h"
+#include "nacos_mock/grpc_server.h"
 #include "nacos_mock/http.h"
+#include "nacos_mock/log.h"
 #include "nacos_mock/push.h"
 #include "nacos_mock/registry.h"
 #include "nacos_mock/sweeper.h"
+
+/* With --port 0 the pair (P, P + offset) must both be free: tries this many HTTP ports. */
+#define PORT_PAIR_TRIES 50
 
 int server_init(struct server *s, const struct config *cfg, char *err, size_t errlen)
 {
@@ -29,7 +36,30 @@ int server_start(struct server *s, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the health sweeper thread");
         return -1;
     }
-    if (!(s->http = http_start(app, cfg->host, cfg->port, 0, err, errlen))) return -1;
+    if (!cfg->no_grpc) {
+        if (!(s->grpc_api = grpc_api_create(app, 0))) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        grpc_api_transport(s->grpc_api, &app->transport);   /* before any listener: pushes may start at once */
+    }
+    for (int attempt = 0;; attempt++) {
+        if (!(s->http = http_start(app, cfg->host, cfg->port, 0, err, errlen))) return -1;
+        if (cfg->no_grpc) break;
+        int gport = http_port(s->http) + cfg->grpc_port_offset;
+        struct grpc_handlers h;
+        grpc_api_handlers(s->grpc_api, &h);
+        if (gport <= 65535 && (s->grpc = grpc_server_start(cfg->host, gport, &h, err, errlen))) {
+            grpc_api_attach(s->grpc_api, s->grpc);
+            atomic_store(&app->grpc_port, grpc_server_port(s->grpc));
+            break;
+        }
+        bool busy = gport > 65535 || errno == EADDRINUSE;
+        if (gport > 65535) snprintf(err, errlen, "gRPC port %d (HTTP port + %d) is out of range", gport, cfg->grpc_port_offset);
+        if (cfg->port != 0 || !busy || attempt + 1 >= PORT_PAIR_TRIES) return -1;
+        http_stop(s->http);   /* --port 0: another pair */
+        s->http = NULL;
+    }
     atomic_store(&app->http_port, http_port(s->http));
     return 0;
 }
@@ -39,6 +69,8 @@ int server_grpc_port(const struct server *s) { return atomic_load(&s->app.grpc_p
 
 void server_stop(struct server *s)
 {
+    /* HTTP first (no control plane calls into the transports any more), then the threads that might
+     * push, then gRPC: its connections end, and their instances go (queued changes stay unsent) */
     http_stop(s->http);   /* answers requests in flight, then joins the workers */
     s->http = NULL;
     sweeper_stop(s->sweeper);
@@ -46,6 +78,10 @@ void server_stop(struct server *s)
     push_stop(s->push);
     s->push = NULL;
     memset(&s->app.transport, 0, sizeof s->app.transport);
+    grpc_server_stop(s->grpc);
+    s->grpc = NULL;
+    grpc_api_free(s->grpc_api);
+    s->grpc_api = NULL;
     atomic_store(&s->app.http_port, 0);
     atomic_store(&s->app.grpc_port, 0);
 }

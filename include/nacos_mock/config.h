@@ -34,6 +34,8 @@ struct config {
     char *ready_file;            /* --ready-file PATH */
     bool quiet;                  /* --quiet: no per-request log lines */
     int journal_size;            /* request journal capacity, 0 = off */
+    int grpc_port_offset;        /* gRPC listens on the HTTP port + this */
+    bool no_grpc;                /* --no-grpc: no gRPC listener */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = 2 };

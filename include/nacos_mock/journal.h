@@ -20,12 +20,15 @@ struct journal;
 
 struct journal_in {
     int64_t time_ms;
-    const char *method, *path, *api;   /* api NULL = no route */
+    const char *method, *path, *api;   /* api NULL = no route; gRPC: "GRPC", the request type */
     const struct params *params;
+    const char *params_json;           /* instead of params: a JSON object text, kept verbatim (gRPC) */
+    const char *transport;             /* "http" (NULL) or "grpc" */
+    const char *connection_id;         /* gRPC: the connection's id; NULL otherwise */
     const char *service;               /* grouped service name, NULL when none */
     const char *ip;                    /* the instance the request is about (params or beat JSON) */
     int port;
-    int status;                        /* 0 when the connection was dropped */
+    int status;                        /* 0 when the connection was dropped; gRPC: resultCode, 0 = no answer */
     const char *drop;                  /* "reset" | "close" | "hang" | NULL */
     const char *fault_id;              /* NULL = none */
     double duration_ms;
@@ -33,6 +36,7 @@ struct journal_in {
 
 struct journal_query {
     const char *api, *service, *ip;    /* NULL = any; service `svc` matches any group, `G@@svc` only G */
+    const char *transport;             /* NULL = any */
     int port, status;                  /* 0 = any */
     uint64_t since;                    /* entries with seq > since */
     long limit;                        /* < 0 = all; with since: the oldest `limit` after it; else the newest */

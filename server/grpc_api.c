@@ -1,0 +1,849 @@
+/*
+ * grpc_api.c — Nacos requests over gRPC (see grpc_api.h and grpc-api.md §§ 2-4).
+ *
+ * The path of a unary call: decode the Payload (grpc_payload.h) → server status (errorCode 300) →
+ * ServerCheck → the request type (unknown: 302) → a set-up connection (else 301) → the JSON body
+ * (not JSON: 502) → fault rules → the handler: JSON fields → naming core call → response JSON →
+ * Payload. A handler's problem is an ErrorResponse whose errorCode says what (400: a field, naming
+ * it); nothing changes then. Responses never carry null: strings are "" and lists [].
+ */
+#include "nacos_mock/grpc_api.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/app.h"
+#include "nacos_mock/clients.h"
+#include "nacos_mock/clock.h"
+#include "nacos_mock/faults.h"
+#include "nacos_mock/grpc_payload.h"
+#include "nacos_mock/grpc_server.h"
+#include "nacos_mock/journal.h"
+#include "nacos_mock/log.h"
+#include "nacos_mock/metrics.h"
+#include "nacos_mock/naming.h"
+#include "nacos_mock/naming_core.h"
+#include "nacos_mock/naming_list.h"
+#include "nacos_mock/reply.h"
+#include "nacos_mock/subs.h"
+
+/* Nacos error codes (com.alibaba.nacos.api.exception.NacosException and the remote layer). */
+enum {
+    NACOS_INVALID_PARAM = 400, NACOS_NOT_FOUND = 404, NACOS_CONFLICT = 409, NACOS_SERVER_ERROR = 500,
+    NACOS_INVALID_SERVER_STATUS = 300, NACOS_UN_REGISTER = 301, NACOS_NO_HANDLER = 302, NACOS_BAD_GATEWAY = 502,
+};
+#define RESULT_OK 200
+#define RESULT_FAIL 500
+
+struct grpc_api {
+    struct app *app;
+    _Atomic(struct grpc_server *) srv;
+    int node;
+    _Atomic uint64_t next_push_id;
+};
+
+/* What a handler answers: the response type and body, or an error. */
+struct gout {
+    const char *type;          /* response type; NULL = ErrorResponse */
+    cJSON *body;               /* response fields besides the common ones (owned) */
+    int error_code;            /* 0 = success */
+    char message[800];
+};
+
+/* One unary call, kept across a deferral (call->user). */
+struct gcall {
+    struct grpc_payload pl;
+    bool decoded;
+    cJSON *req;                /* the body as JSON, NULL until parsed */
+    const struct route_g *route;
+    char request_id[128];
+    /* identity, for faults, the journal and the log */
+    char ns[NAME_MAX_BYTES + 1], group[NAME_MAX_BYTES + 1], service[NAME_MAX_BYTES + 1], cluster[NAME_MAX_BYTES + 1];
+    char ip[300];
+    int port;
+    bool have_hit, delayed;
+    struct fault_hit hit;
+    int result;                /* resultCode answered, 0 = none (dropped, status only, hung) */
+    const char *drop;          /* "reset" | "close" | "hang" | NULL */
+};
+
+static int t_close_conn(void *ctx, uint64_t conn);
+
+typedef void (*ghandler)(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out);
+
+struct route_g {
+    const char *type;          /* metadata.type */
+    const char *api;           /* fault and journal name */
+    ghandler fn;
+    bool write;                /* changes the registry (allowed in WRITE_ONLY, refused in READ_ONLY) */
+};
+
+/* ------------------------------------------------------------------ JSON fields */
+
+/* A string field: NULL when absent or null; -1 (out filled) when of another type. */
+static int field_str(const cJSON *o, const char *key, const char **v, struct gout *out)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, key);
+    *v = NULL;
+    if (!f || cJSON_IsNull(f)) return 0;
+    if (cJSON_IsString(f)) {
+        *v = f->valuestring;
+        return 0;
+    }
+    out->error_code = NACOS_INVALID_PARAM;
+    snprintf(out->message, sizeof out->message, "field '%s' must be a string", key);
+    return -1;
+}
+
+static int field_bool(const cJSON *o, const char *key, bool def, bool *v, bool *given, struct gout *out)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, key);
+    *v = def;
+    if (given) *given = false;
+    if (!f || cJSON_IsNull(f)) return 0;
+    if (cJSON_IsBool(f)) {
+        *v = cJSON_IsTrue(f);
+        if (given) *given = true;
+        return 0;
+    }
+    out->error_code = NACOS_INVALID_PARAM;
+    snprintf(out->message, sizeof out->message, "field '%s' must be true or false", key);
+    return -1;
+}
+
+static int field_num(const cJSON *o, const char *key, double def, double *v, struct gout *out)
+{
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, key);
+    *v = def;
+    if (!f || cJSON_IsNull(f)) return 0;
+    if (cJSON_IsNumber(f)) {
+        *v = f->valuedouble;
+        return 0;
+    }
+    out->error_code = NACOS_INVALID_PARAM;
+    snprintf(out->message, sizeof out->message, "field '%s' must be a number", key);
+    return -1;
+}
+
+static void fail_naming(const struct naming_err *e, struct gout *out)
+{
+    switch (e->code) {
+    case NAMING_SERVICE_NOT_FOUND:
+    case NAMING_INSTANCE_NOT_FOUND: out->error_code = NACOS_NOT_FOUND; break;
+    case NAMING_SERVICE_EXISTS: out->error_code = NACOS_CONFLICT; break;
+    case NAMING_STORE:
+    case NAMING_SERVICE_NOT_EMPTY: out->error_code = NACOS_SERVER_ERROR; break;
+    default: out->error_code = NACOS_INVALID_PARAM; break;
+    }
+    snprintf(out->message, sizeof out->message, "%s", e->msg);
+}
+
+/* namespace, groupName + serviceName → ns and grouped name (validated). */
+struct svc_ref {
+    const char *ns;
+    char grouped[GROUPED_MAX];
+};
+
+static int svc_ref(const cJSON *req, struct svc_ref *r, struct gout *out)
+{
+    const char *svc, *group;
+    if (field_str(req, "namespace", &r->ns, out) || field_str(req, "serviceName", &svc, out) ||
+        field_str(req, "groupName", &group, out))
+        return -1;
+    if (!r->ns || !*r->ns) r->ns = DEFAULT_NAMESPACE;
+    struct naming_err e;
+    if (naming_check_name("namespace", r->ns, strlen(r->ns), &e) ||
+        naming_group_service(svc, group, r->grouped, sizeof r->grouped, &e)) {
+        fail_naming(&e, out);
+        return -1;
+    }
+    return 0;
+}
+
+/* An `instance` object → nc_instance of service r (md: its metadata object, caller deletes). */
+static int instance_of(const cJSON *inst, const struct svc_ref *r, struct nc_instance *in, cJSON **md,
+                       const char *field, struct gout *out)
+{
+    memset(in, 0, sizeof *in);
+    *md = NULL;
+    if (!cJSON_IsObject(inst)) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message, "field '%s' is required: an object with ip and port", field);
+        return -1;
+    }
+    double port, weight;
+    bool enabled;
+    if (field_str(inst, "ip", &in->k.ip, out) || field_num(inst, "port", 0, &port, out) ||
+        field_str(inst, "clusterName", &in->k.cluster, out) || field_num(inst, "weight", 1.0, &weight, out) ||
+        field_bool(inst, "enabled", true, &enabled, NULL, out))
+        return -1;
+    if (port != (double)(int)port) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message, "field '%s.port' must be an integer port, got %g", field, port);
+        return -1;
+    }
+    in->k.ns = r->ns;
+    in->k.service = r->grouped;
+    in->k.port = (int)port;
+    in->weight = weight;
+    in->enabled = enabled;   /* as sent (Go sends false unless set, and real Nacos hides such instances too) */
+    in->healthy = true;      /* a register over gRPC is healthy: there are no beats to say otherwise */
+    in->ephemeral = true;
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(inst, "metadata");
+    char err[256];
+    *md = m && !cJSON_IsNull(m) ? naming_metadata_from_json(m, err, sizeof err) : cJSON_CreateObject();
+    if (!*md) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message, "field '%s.metadata': %s", field, err);
+        return -1;
+    }
+    in->metadata = *md;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ handlers (app->mu held) */
+
+static void h_server_check(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    out->type = "ServerCheckResponse";
+    cJSON_AddStringToObject(out->body, "connectionId", c->id);
+    cJSON_AddBoolToObject(out->body, "supportAbilityNegotiation", false);
+}
+
+static void h_health_check(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    out->type = "HealthCheckResponse";
+}
+
+static int64_t now_of(struct grpc_api *g) { return clock_now_ms(&g->app->clock); }
+
+/* InstanceRequest (ephemeral, owned by the connection) and PersistentInstanceRequest. */
+static void instance_request(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out,
+                             bool persistent)
+{
+    struct svc_ref r;
+    const char *type;
+    if (svc_ref(req, &r, out) || field_str(req, "type", &type, out)) return;
+    bool reg = type && !strcmp(type, "registerInstance"), dereg = type && !strcmp(type, "deregisterInstance");
+    if (!reg && !dereg) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message,
+                 "field 'type' must be \"registerInstance\" or \"deregisterInstance\", got \"%.60s\"", type ? type : "");
+        return;
+    }
+    struct nc_instance in;
+    cJSON *md = NULL;
+    if (instance_of(cJSON_GetObjectItemCaseSensitive(req, "instance"), &r, &in, &md, "instance", out)) goto out;
+    in.ephemeral = !persistent;
+    struct naming_err e;
+    int rc = reg ? nc_register(g->app, &in, NC_REGISTER, persistent ? 0 : c->serial, now_of(g), &e)
+                 : nc_deregister(g->app, &in.k, !persistent, persistent ? 0 : c->serial, now_of(g), &e);
+    if (rc) {
+        fail_naming(&e, out);
+        goto out;
+    }
+    out->type = "InstanceResponse";
+    cJSON_AddStringToObject(out->body, "type", type);
+out:
+    cJSON_Delete(md);
+}
+
+static void h_instance(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    instance_request(g, c, req, out, false);
+}
+
+static void h_persistent_instance(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    instance_request(g, c, req, out, true);
+}
+
+static void h_batch_instance(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    struct svc_ref r;
+    const char *type;
+    if (svc_ref(req, &r, out) || field_str(req, "type", &type, out)) return;
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, "instances");
+    if (arr && !cJSON_IsNull(arr) && !cJSON_IsArray(arr)) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message, "field 'instances' must be an array");
+        return;
+    }
+    size_t n = (size_t)(arr ? cJSON_GetArraySize(arr) : 0);
+    struct nc_instance *v = calloc(n ? n : 1, sizeof *v);
+    cJSON **mds = calloc(n ? n : 1, sizeof *mds);
+    if (!v || !mds) {
+        out->error_code = NACOS_SERVER_ERROR;
+        snprintf(out->message, sizeof out->message, "out of memory");
+        goto out;
+    }
+    size_t i = 0;
+    for (const cJSON *it = arr ? arr->child : NULL; it; it = it->next, i++) {
+        char field[40];
+        snprintf(field, sizeof field, "instances[%zu]", i);
+        if (instance_of(it, &r, &v[i], &mds[i], field, out)) goto out;
+    }
+    struct naming_err e;
+    if (nc_batch_register(g->app, r.ns, r.grouped, v, n, c->serial, now_of(g), &e)) {
+        fail_naming(&e, out);
+        goto out;
+    }
+    out->type = "BatchInstanceResponse";
+    cJSON_AddStringToObject(out->body, "type", type ? type : "batchRegisterInstance");
+out:
+    for (size_t k = 0; mds && k < n; k++) cJSON_Delete(mds[k]);
+    free(mds);
+    free(v);
+}
+
+/* serviceInfo of (ns, grouped) for clusters, added to out->body. */
+static int add_service_info(struct grpc_api *g, const struct svc_ref *r, const char *clusters, bool healthy_only,
+                            struct gout *out)
+{
+    struct list_query q = {.shape = LIST_GRPC, .ns = r->ns, .service = r->grouped, .clusters = clusters ? clusters : "",
+                           .healthy_only = healthy_only};
+    size_t len = 0;
+    char *text = naming_list_text(g->app, &q, &len);
+    if (!text) {
+        out->error_code = NACOS_SERVER_ERROR;
+        snprintf(out->message, sizeof out->message, "registry store error rendering %s", r->grouped);
+        return -1;
+    }
+    cJSON_AddRawToObject(out->body, "serviceInfo", text);
+    free(text);
+    return 0;
+}
+
+static void h_service_query(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    struct svc_ref r;
+    const char *cluster;
+    bool healthy_only;
+    if (svc_ref(req, &r, out) || field_str(req, "cluster", &cluster, out) ||
+        field_bool(req, "healthyOnly", false, &healthy_only, NULL, out))
+        return;
+    if (add_service_info(g, &r, cluster, healthy_only, out) == 0) out->type = "QueryServiceResponse";
+}
+
+static void h_subscribe(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    struct svc_ref r;
+    const char *clusters;
+    bool subscribe;
+    if (svc_ref(req, &r, out) || field_str(req, "clusters", &clusters, out) ||
+        field_bool(req, "subscribe", true, &subscribe, NULL, out))
+        return;
+    struct naming_err e;
+    if (nc_subscribe(g->app, c->serial, r.ns, r.grouped, clusters ? clusters : "", subscribe, &e)) {
+        fail_naming(&e, out);
+        return;
+    }
+    if (add_service_info(g, &r, clusters, false, out) == 0) out->type = "SubscribeServiceResponse";
+}
+
+static int add_service_name(void *ctx, const struct service_rec *s)
+{
+    const char *sep = strstr(s->name, GROUP_SEP);
+    cJSON_AddItemToArray(ctx, cJSON_CreateString(sep ? sep + 2 : s->name));
+    return 0;
+}
+
+static void h_service_list(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    const char *ns, *group;
+    double page_no, page_size;
+    if (field_str(req, "namespace", &ns, out) || field_str(req, "groupName", &group, out) ||
+        field_num(req, "pageNo", 1, &page_no, out) || field_num(req, "pageSize", 10, &page_size, out))
+        return;
+    if (page_no < 1 || page_no > 1e9 || page_size < 0 || page_size > 1e9) {
+        out->error_code = NACOS_INVALID_PARAM;
+        snprintf(out->message, sizeof out->message, "fields 'pageNo' (from 1) and 'pageSize' (from 0) are out of range");
+        return;
+    }
+    cJSON *names = cJSON_CreateArray();
+    long total = 0;
+    struct naming_err e;
+    if (nc_service_list(g->app, ns, group, (long)page_no, (long)page_size, add_service_name, names, &total, &e)) {
+        cJSON_Delete(names);
+        fail_naming(&e, out);
+        return;
+    }
+    out->type = "ServiceListResponse";
+    json_add_int(out->body, "count", total);
+    cJSON_AddItemToObject(out->body, "serviceNames", names);
+}
+
+static const struct route_g ROUTES[] = {
+    {"ServerCheckRequest", "servercheck", h_server_check, false},
+    {"HealthCheckRequest", "healthcheck", h_health_check, false},
+    {"InstanceRequest", NULL, h_instance, true},   /* api: register or deregister, by its type */
+    {"BatchInstanceRequest", "register", h_batch_instance, true},
+    {"PersistentInstanceRequest", NULL, h_persistent_instance, true},
+    {"ServiceQueryRequest", "list", h_service_query, false},
+    {"SubscribeServiceRequest", "subscribe", h_subscribe, false},
+    {"ServiceListRequest", "service.list", h_service_list, false},
+};
+
+static const struct route_g *route_of(const char *type)
+{
+    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
+        if (!strcmp(ROUTES[i].type, type)) return &ROUTES[i];
+    return NULL;
+}
+
+/* The API name of a call (fault rules, journal): InstanceRequest by its `type`. */
+static const char *api_of(const struct route_g *r, const cJSON *req)
+{
+    if (r->api) return r->api;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "type");
+    return cJSON_IsString(t) && !strcmp(t->valuestring, "deregisterInstance") ? "deregister" : "register";
+}
+
+/* ------------------------------------------------------------------ answers */
+
+/* Encodes out (with the common fields) as the call's answer. */
+static void answer(struct gcall *gc, struct gout *out, struct grpc_answer *ans)
+{
+    cJSON *o = out->body ? out->body : cJSON_CreateObject();
+    out->body = NULL;
+    bool ok = out->error_code == 0 && out->type;
+    json_add_int(o, "resultCode", ok ? RESULT_OK : RESULT_FAIL);
+    json_add_int(o, "errorCode", ok ? 0 : out->error_code);
+    cJSON_AddBoolToObject(o, "success", ok);
+    cJSON_AddStringToObject(o, "message", ok ? "" : out->message);
+    cJSON_AddStringToObject(o, "requestId", gc->request_id);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    ans->v = GRPC_ANSWER;
+    ans->msg = json ? grpc_payload_encode(ok ? out->type : "ErrorResponse", json, strlen(json), &ans->len) : NULL;
+    cJSON_free(json);
+    if (!ans->msg) {
+        ans->v = GRPC_STATUS;
+        ans->status = GRPC_INTERNAL;
+        snprintf(ans->message, sizeof ans->message, "out of memory");
+        return;
+    }
+    gc->result = ok ? RESULT_OK : RESULT_FAIL;
+}
+
+static void answer_error(struct gcall *gc, int code, struct grpc_answer *ans, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_error(struct gcall *gc, int code, struct grpc_answer *ans, const char *fmt, ...)
+{
+    struct gout out = {.error_code = code};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out.message, sizeof out.message, fmt, ap);
+    va_end(ap);
+    answer(gc, &out, ans);
+}
+
+/* Copies what the call is about into gc (ns, group, service, cluster, ip, port). */
+static void identify(struct gcall *gc, const cJSON *req)
+{
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(req, "namespace");
+    const cJSON *grp = cJSON_GetObjectItemCaseSensitive(req, "groupName");
+    const cJSON *svc = cJSON_GetObjectItemCaseSensitive(req, "serviceName");
+    const cJSON *inst = cJSON_GetObjectItemCaseSensitive(req, "instance");
+    if (!inst) {
+        const cJSON *arr = cJSON_GetObjectItemCaseSensitive(req, "instances");
+        if (cJSON_IsArray(arr) && cJSON_GetArraySize(arr) == 1) inst = arr->child;
+    }
+    snprintf(gc->ns, sizeof gc->ns, "%s", cJSON_IsString(ns) && *ns->valuestring ? ns->valuestring : DEFAULT_NAMESPACE);
+    const char *s = cJSON_IsString(svc) ? svc->valuestring : "";
+    const char *sep = strstr(s, GROUP_SEP);
+    if (sep) {
+        snprintf(gc->group, sizeof gc->group, "%.*s", (int)(sep - s), s);
+        snprintf(gc->service, sizeof gc->service, "%s", sep + 2);
+    } else {
+        snprintf(gc->group, sizeof gc->group, "%s",
+                 cJSON_IsString(grp) && *grp->valuestring ? grp->valuestring : DEFAULT_GROUP);
+        snprintf(gc->service, sizeof gc->service, "%s", s);
+    }
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(inst, "ip");
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(inst, "port");
+    const cJSON *cl = cJSON_GetObjectItemCaseSensitive(inst, "clusterName");
+    if (cJSON_IsString(ip)) snprintf(gc->ip, sizeof gc->ip, "%s", ip->valuestring);
+    if (cJSON_IsNumber(port) && port->valuedouble > 0 && port->valuedouble < 65536) gc->port = (int)port->valuedouble;
+    if (inst) snprintf(gc->cluster, sizeof gc->cluster, "%s", cJSON_IsString(cl) ? cl->valuestring : DEFAULT_CLUSTER);
+}
+
+static bool status_allows(int status, const struct route_g *r)
+{
+    if (status == STATUS_UP) return true;
+    if (status == STATUS_READ_ONLY) return !r->write;
+    if (status == STATUS_WRITE_ONLY) return r->write;
+    return false;
+}
+
+/* Carries out a fault that fired (after its delay). */
+static void apply_fault(struct gcall *gc, struct grpc_answer *ans)
+{
+    const struct fault_hit *h = &gc->hit;
+    if (h->drop == DROP_RESET) {
+        ans->v = GRPC_RESET;
+        gc->drop = "reset";
+    } else if (h->drop == DROP_CLOSE) {
+        ans->v = GRPC_CLOSE;
+        gc->drop = "close";
+    } else if (h->drop == DROP_HANG) {
+        ans->v = GRPC_HANG;
+        gc->drop = "hang";
+    } else if (h->grpc_status) {
+        ans->v = GRPC_STATUS;
+        ans->status = h->grpc_status;
+        snprintf(ans->message, sizeof ans->message, "nacos-mock injected fault '%s'", h->id);
+    } else {
+        const char *msg = h->body ? h->body
+                          : h->status == NACOS_INVALID_SERVER_STATUS ? "server is starting, please try again later"
+                          : h->status == NACOS_UN_REGISTER           ? "Connection is unregistered."
+                                                                     : NULL;
+        if (msg) answer_error(gc, h->status, ans, "%s", msg);
+        else answer_error(gc, h->status, ans, "nacos-mock injected fault '%s' (errorCode %d)", h->id, h->status);
+    }
+}
+
+static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
+{
+    struct grpc_api *g = ctx;
+    struct app *app = g->app;
+    struct gcall *gc = call->user;
+    if (gc && gc->delayed) {   /* the delay of a fault is over */
+        gc->delayed = false;
+        if (gc->hit.status || gc->hit.drop || gc->hit.grpc_status) {
+            apply_fault(gc, ans);
+            return;
+        }
+        goto handle;   /* delay only: handled now, answered normally */
+    }
+    if (!(gc = calloc(1, sizeof *gc))) {
+        ans->v = GRPC_STATUS;
+        ans->status = GRPC_RESOURCE_EXHAUSTED;
+        snprintf(ans->message, sizeof ans->message, "out of memory");
+        return;
+    }
+    call->user = gc;
+    char err[128];
+    if (grpc_payload_decode(call->msg, call->len, &gc->pl, err, sizeof err)) {
+        answer_error(gc, NACOS_BAD_GATEWAY, ans, "the request is not a Nacos Payload: %s", err);
+        return;
+    }
+    gc->decoded = true;
+    int status = atomic_load(&app->status);
+    const char *type = gc->pl.type;
+    gc->route = route_of(type);
+    /* the body, when it is JSON: for the requestId of any answer, and for the journal */
+    gc->req = cJSON_ParseWithLength(gc->pl.body, gc->pl.body_len);
+    const cJSON *rid = cJSON_GetObjectItemCaseSensitive(gc->req, "requestId");
+    if (cJSON_IsString(rid)) snprintf(gc->request_id, sizeof gc->request_id, "%s", rid->valuestring);
+    if (cJSON_IsObject(gc->req)) identify(gc, gc->req);
+
+    if (status != STATUS_UP && (!gc->route || !status_allows(status, gc->route))) {
+        answer_error(gc, NACOS_INVALID_SERVER_STATUS, ans, "server is %s now, please try again later!",
+                     app_status_name(status));
+        return;
+    }
+    if (!gc->route) {
+        answer_error(gc, NACOS_NO_HANDLER, ans, "RequestHandler Not Found: no handler for request type '%.100s'",
+                     *type ? type : "(none)");
+        return;
+    }
+    bool server_check = !strcmp(type, "ServerCheckRequest");
+    if (!server_check) {
+        pthread_mutex_lock(&app->mu);
+        struct client *cl = clients_get(app->clients, call->conn->serial);
+        bool setup = cl && cl->setup;
+        if (cl) cl->last_active_ms = clock_real_ms();
+        pthread_mutex_unlock(&app->mu);
+        if (!setup) {
+            answer_error(gc, NACOS_UN_REGISTER, ans, "Connection is unregistered.");
+            return;
+        }
+    }
+    if (!cJSON_IsObject(gc->req)) {
+        answer_error(gc, NACOS_BAD_GATEWAY, ans, "Invalid request: the body of a %.100s is not a JSON object", type);
+        return;
+    }
+    if (app->faults && faults_count(app->faults)) {
+        struct fault_request fr = {.api = api_of(gc->route, gc->req), .transport = "grpc", .method = "GRPC",
+                                   .path = type, .ns = gc->ns, .group = *gc->service ? gc->group : NULL,
+                                   .service = *gc->service ? gc->service : NULL,
+                                   .cluster = *gc->cluster ? gc->cluster : NULL, .ip = *gc->ip ? gc->ip : NULL,
+                                   .port = gc->port};
+        if (faults_match(app->faults, &fr, clock_now_ms(&app->clock), &gc->hit)) {
+            gc->have_hit = true;
+            if (gc->hit.delay_ms > 0) {
+                gc->delayed = true;
+                ans->v = GRPC_DEFER;
+                ans->delay_ms = gc->hit.delay_ms;
+                return;
+            }
+            if (gc->hit.status || gc->hit.drop || gc->hit.grpc_status) {
+                apply_fault(gc, ans);
+                return;
+            }
+        }
+    }
+handle:;
+    struct gout out = {.body = cJSON_CreateObject()};
+    pthread_mutex_lock(&app->mu);
+    gc->route->fn(g, call->conn, gc->req, &out);
+    pthread_mutex_unlock(&app->mu);
+    answer(gc, &out, ans);
+    cJSON_Delete(out.body);
+}
+
+static void on_call_end(void *ctx, struct grpc_call *call, bool answered)
+{
+    struct grpc_api *g = ctx;
+    struct gcall *gc = call->user;
+    if (!gc) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double ms = (double)((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - call->t0_us) / 1000.0;
+    const char *type = gc->decoded && *gc->pl.type ? gc->pl.type : "(undecodable)";
+    const char *api = gc->route && gc->req ? api_of(gc->route, gc->req) : NULL;
+    if (!answered && !gc->drop) gc->drop = "cancelled";
+    int status = answered ? gc->result : 0;
+    char grouped[2 * (NAME_MAX_BYTES + 1) + 3];
+    if (*gc->service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", gc->group, gc->service);
+    char *params = gc->req ? cJSON_PrintUnformatted(gc->req) : NULL;
+    struct journal_in je = {
+        .time_ms = clock_now_ms(&g->app->clock), .method = "GRPC", .path = type, .api = api,
+        .params_json = cJSON_IsObject(gc->req) && params ? params : "{}", .transport = "grpc",
+        .connection_id = call->conn->id, .service = *gc->service ? grouped : NULL, .ip = *gc->ip ? gc->ip : NULL,
+        .port = gc->port, .status = status, .drop = gc->drop, .fault_id = gc->have_hit ? gc->hit.id : NULL,
+        .duration_ms = ms,
+    };
+    journal_record(g->app->journal, &je);
+    cJSON_free(params);
+    metrics_record(g->app->metrics, "grpc", api, status, ms / 1000.0);
+    struct log_request lr = {.method = "GRPC", .path = type, .api = api, .service = *gc->service ? grouped : NULL,
+                             .ip = *gc->ip ? gc->ip : NULL, .port = gc->port, .status = status, .duration_ms = ms,
+                             .fault_id = gc->have_hit ? gc->hit.id : NULL};
+    log_request(&lr);
+    if (gc->have_hit) fault_hit_free(&gc->hit);
+    cJSON_Delete(gc->req);
+    if (gc->decoded) grpc_payload_free(&gc->pl);
+    free(gc);
+    call->user = NULL;
+}
+
+/* ------------------------------------------------------------------ connections and the bi-stream */
+
+static void peer_text(const struct sockaddr_storage *a, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *v4 = (const void *)a;
+        inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof ip);
+        port = ntohs(v4->sin_port);
+    } else if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const void *)a;
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof ip);
+        port = ntohs(v6->sin6_port);
+    }
+    snprintf(out, n, a->ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", ip, port);
+}
+
+static void on_open(void *ctx, struct grpc_conn_info *c)
+{
+    struct grpc_api *g = ctx;
+    char remote[80];
+    peer_text(&c->peer, remote, sizeof remote);
+    pthread_mutex_lock(&g->app->mu);
+    bool ok = clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
+    pthread_mutex_unlock(&g->app->mu);
+    if (!ok) {
+        log_warn("gRPC connection %s refused: out of memory", c->id);
+        t_close_conn(g, c->serial);
+    }
+}
+
+static void on_close(void *ctx, struct grpc_conn_info *c)
+{
+    struct grpc_api *g = ctx;
+    long removed = 0;
+    pthread_mutex_lock(&g->app->mu);
+    nc_client_closed(g->app, c->serial, clock_now_ms(&g->app->clock), &removed);
+    pthread_mutex_unlock(&g->app->mu);
+    if (removed) log_info("gRPC connection %s ended: its %ld instance(s) removed", c->id, removed);
+}
+
+/* ConnectionSetupRequest: the client's version, tenant and labels; no reply (grpc-api.md §2). */
+static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req)
+{
+    struct app *app = g->app;
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(req, "clientVersion");
+    const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(req, "tenant");
+    const cJSON *labels = cJSON_GetObjectItemCaseSensitive(req, "labels");
+    struct fault_hit hit;
+    bool faulted = app->faults && faults_count(app->faults) &&
+                   faults_match(app->faults, &(struct fault_request){.api = "setup", .transport = "grpc",
+                                                                     .method = "GRPC", .path = "ConnectionSetupRequest"},
+                                clock_now_ms(&app->clock), &hit);
+    bool refuse = faulted && (hit.status || hit.grpc_status || hit.drop);
+    bool close = faulted && (hit.drop == DROP_CLOSE || hit.drop == DROP_RESET);
+    if (faulted) fault_hit_free(&hit);
+    struct journal_in je = {.time_ms = clock_now_ms(&app->clock), .method = "GRPC", .path = "ConnectionSetupRequest",
+                            .api = "setup", .transport = "grpc", .connection_id = c->id, .status = refuse ? 0 : RESULT_OK,
+                            .fault_id = faulted ? hit.id : NULL};
+    char *params = cJSON_PrintUnformatted(req);
+    je.params_json = params ? params : "{}";
+    journal_record(app->journal, &je);
+    cJSON_free(params);
+    if (close) {   /* the client sees its connection die and starts again */
+        t_close_conn(g, c->serial);
+        return;
+    }
+    if (refuse) return;   /* left unregistered: its next request gets 301 and it reconnects */
+    pthread_mutex_lock(&app->mu);
+    struct client *cl = clients_get(app->clients, c->serial);
+    if (cl) {
+        client_set_setup(cl, cJSON_IsString(ver) ? ver->valuestring : "", cJSON_IsString(tenant) ? tenant->valuestring : "",
+                         labels);
+        cl->last_active_ms = clock_real_ms();
+    }
+    pthread_mutex_unlock(&app->mu);
+}
+
+static void on_stream_msg(void *ctx, struct grpc_conn_info *c, const uint8_t *msg, size_t len)
+{
+    struct grpc_api *g = ctx;
+    struct grpc_payload pl;
+    char err[128];
+    if (grpc_payload_decode(msg, len, &pl, err, sizeof err)) {
+        log_warn("gRPC connection %s sent an undecodable bi-stream message: %s", c->id, err);
+        return;
+    }
+    cJSON *req = cJSON_ParseWithLength(pl.body, pl.body_len);
+    if (!strcmp(pl.type, "ConnectionSetupRequest")) {
+        setup(g, c, cJSON_IsObject(req) ? req : NULL);
+    } else if (!strcmp(pl.type, "NotifySubscriberResponse")) {
+        metrics_push(g->app->metrics, PUSH_GRPC, PUSH_ACKED);   /* acks are counted, never waited for */
+    }
+    /* other answers (ConnectResetResponse, ClientDetectionResponse, ...) need nothing */
+    cJSON_Delete(req);
+    grpc_payload_free(&pl);
+}
+
+/* Nacos ends a connection whose bi-stream ends: its instances go, the client reconnects. */
+static void on_stream_close(void *ctx, struct grpc_conn_info *c)
+{
+    t_close_conn(ctx, c->serial);
+}
+
+/* ------------------------------------------------------------------ server-initiated messages */
+
+/* Sends a request on the connection's bi-stream: `o` gets requestId, headers and module. */
+static int send_request(struct grpc_api *g, uint64_t conn, const char *type, cJSON *o, const char *module)
+{
+    struct grpc_server *srv = atomic_load(&g->srv);
+    char id[32];
+    snprintf(id, sizeof id, "%llu", (unsigned long long)atomic_fetch_add(&g->next_push_id, 1) + 1);
+    cJSON_AddStringToObject(o, "requestId", id);
+    cJSON_AddObjectToObject(o, "headers");
+    cJSON_AddStringToObject(o, "module", module);
+    char *json = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    size_t len = 0;
+    uint8_t *msg = json ? grpc_payload_encode(type, json, strlen(json), &len) : NULL;
+    cJSON_free(json);
+    if (!msg || !srv) {
+        free(msg);
+        return -1;
+    }
+    return grpc_server_send(srv, conn, msg, len);
+}
+
+static int t_push_conn(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
+                       const char *info, size_t len)
+{
+    struct grpc_api *g = ctx;
+    char buf[GROUPED_MAX];
+    const char *group = DEFAULT_GROUP, *bare = service;
+    naming_split(service, buf, sizeof buf, &group, &bare);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "namespace", ns);
+    cJSON_AddStringToObject(o, "serviceName", bare);
+    cJSON_AddStringToObject(o, "groupName", group);
+    cJSON_AddRawToObject(o, "serviceInfo", info);
+    (void)clusters;
+    (void)len;
+    return send_request(g, conn, "NotifySubscriberRequest", o, "naming");
+}
+
+static int t_close_conn(void *ctx, uint64_t conn)
+{
+    struct grpc_api *g = ctx;
+    struct grpc_server *srv = atomic_load(&g->srv);
+    return srv ? grpc_server_close(srv, conn) : -1;
+}
+
+static long t_close_all(void *ctx)
+{
+    struct grpc_api *g = ctx;
+    struct grpc_server *srv = atomic_load(&g->srv);
+    if (!srv) return 0;
+    long n = (long)grpc_server_connections(srv);
+    grpc_server_close_all(srv);
+    return n;
+}
+
+static int t_reset_conn(void *ctx, uint64_t conn, const char *server_ip, int server_port)
+{
+    struct grpc_api *g = ctx;
+    cJSON *o = cJSON_CreateObject();
+    if (server_ip) cJSON_AddStringToObject(o, "serverIp", server_ip);
+    if (server_port) {
+        char p[16];
+        snprintf(p, sizeof p, "%d", server_port);   /* a string in the Java and Go clients */
+        cJSON_AddStringToObject(o, "serverPort", p);
+    }
+    return send_request(g, conn, "ConnectResetRequest", o, "internal");
+}
+
+/* ------------------------------------------------------------------ wiring */
+
+struct grpc_api *grpc_api_create(struct app *app, int node)
+{
+    struct grpc_api *g = calloc(1, sizeof *g);
+    if (!g) return NULL;
+    g->app = app;
+    g->node = node;
+    return g;
+}
+
+void grpc_api_free(struct grpc_api *g) { free(g); }
+
+void grpc_api_handlers(struct grpc_api *g, struct grpc_handlers *h)
+{
+    memset(h, 0, sizeof *h);
+    h->ctx = g;
+    h->on_open = on_open;
+    h->on_close = on_close;
+    h->on_unary = on_unary;
+    h->on_call_end = on_call_end;
+    h->on_stream_msg = on_stream_msg;
+    h->on_stream_close = on_stream_close;
+}
+
+void grpc_api_attach(struct grpc_api *g, struct grpc_server *srv) { atomic_store(&g->srv, srv); }
+
+void grpc_api_transport(struct grpc_api *g, struct app_transport *t)
+{
+    t->ctx = g;
+    t->close_conn = t_close_conn;
+    t->close_all = t_close_all;
+    t->reset_conn = t_reset_conn;
+    t->push_conn = t_push_conn;
+}
