@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages nacos-mock needs, only those missing. Usage: scripts/deps.sh [--test]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev)
+pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev
+      libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler)
 if [ "${1:-}" = "--test" ]; then
-  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk)   # curl, jq: examples/ and tests/*.sh
+  pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk nghttp2-client)   # curl, jq: examples/ and tests/*.sh; nghttp2-client: h2load
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

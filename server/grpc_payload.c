@@ -1,0 +1,166 @@
+/*
+ * grpc_payload.c — Payload decode/encode through the protobuf-c code generated from
+ * server/proto/nacos_grpc.proto (see grpc_payload.h). The only file that includes it.
+ */
+#include "nacos_mock/grpc_payload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nacos_grpc.pb-c.h"
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* RFC 3629 UTF-8 (no overlongs, surrogates or code points past U+10FFFF): what protobuf requires of a
+ * proto3 `string` and Java's and Go's parsers check, but protobuf-c 1.4 does not. */
+static bool valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)(str ? str : "");
+    while (*s) {
+        unsigned c = *s, cp, min, n;
+        if (c < 0x80) { s++; continue; }
+        if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
+        else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
+        else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
+        else return false;
+        for (unsigned i = 1; i < n; i++) {
+            if ((s[i] & 0xc0) != 0x80) return false;   /* also stops at the NUL */
+            cp = cp << 6 | (s[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+        s += n;
+    }
+    return true;
+}
+
+/* Every proto3 string of the message is UTF-8. */
+static bool strings_valid(const Payload *pl)
+{
+    const Metadata *md = pl->metadata;
+    if (pl->body && !valid_utf8(pl->body->type_url)) return false;
+    if (!md) return true;
+    if (!valid_utf8(md->type) || !valid_utf8(md->clientip)) return false;
+    for (size_t i = 0; i < md->n_headers; i++)
+        if (!valid_utf8(md->headers[i]->key) || !valid_utf8(md->headers[i]->value)) return false;
+    return true;
+}
+
+void grpc_payload_free(struct grpc_payload *p)
+{
+    if (!p) return;
+    free(p->type);
+    free(p->client_ip);
+    for (size_t i = 0; i < p->n_headers; i++) {
+        free(p->headers[i].key);
+        free(p->headers[i].value);
+    }
+    free(p->headers);
+    free(p->body);
+    free(p->type_url);
+    memset(p, 0, sizeof *p);
+}
+
+int grpc_payload_decode(const uint8_t *msg, size_t len, struct grpc_payload *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int rc = -1;
+    Payload *pl = payload__unpack(NULL, len, msg);
+    if (!pl || !strings_valid(pl)) {
+        if (pl) payload__free_unpacked(pl, NULL);
+        snprintf(err, errlen, "invalid protobuf");
+        return -1;
+    }
+    const Metadata *md = pl->metadata;
+    const Google__Protobuf__Any *body = pl->body;
+    out->has_metadata = md != NULL;
+    out->has_body = body != NULL;
+    out->type = dup_or_empty(md ? md->type : NULL);
+    out->client_ip = dup_or_empty(md ? md->clientip : NULL);
+    out->type_url = dup_or_empty(body ? body->type_url : NULL);
+    size_t blen = body ? body->value.len : 0;
+    out->body = malloc(blen + 1);
+    if (!out->type || !out->client_ip || !out->type_url || !out->body) goto out;
+    if (blen) memcpy(out->body, body->value.data, blen);
+    out->body[blen] = '\0';
+    out->body_len = blen;
+    if (md && md->n_headers) {
+        out->headers = calloc(md->n_headers, sizeof *out->headers);
+        if (!out->headers) goto out;
+        for (size_t i = 0; i < md->n_headers; i++) {
+            const Metadata__HeadersEntry *e = md->headers[i];
+            out->headers[i].key = dup_or_empty(e->key);
+            out->headers[i].value = dup_or_empty(e->value);
+            out->n_headers = i + 1;
+            if (!out->headers[i].key || !out->headers[i].value) goto out;
+        }
+    }
+    rc = 0;
+out:
+    payload__free_unpacked(pl, NULL);
+    if (rc) {
+        grpc_payload_free(out);
+        snprintf(err, errlen, "out of memory");
+    }
+    return rc;
+}
+
+const char *grpc_payload_header(const struct grpc_payload *p, const char *key)
+{
+    for (size_t i = p->n_headers; i-- > 0;)
+        if (!strcmp(p->headers[i].key, key)) return p->headers[i].value;
+    return NULL;
+}
+
+/* Packs a Payload built on the stack into a malloc'd buffer. */
+static uint8_t *pack(const Payload *pl, size_t *out_len)
+{
+    size_t n = payload__get_packed_size(pl);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return NULL;
+    *out_len = payload__pack(pl, buf);
+    return buf;
+}
+
+uint8_t *grpc_payload_encode_full(const struct grpc_payload *p, size_t *out_len)
+{
+    Metadata md = METADATA__INIT;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
+    Payload pl = PAYLOAD__INIT;
+    Metadata__HeadersEntry *entries = NULL, **ptrs = NULL;
+    uint8_t *buf = NULL;
+    if (p->n_headers) {
+        entries = calloc(p->n_headers, sizeof *entries);
+        ptrs = calloc(p->n_headers, sizeof *ptrs);
+        if (!entries || !ptrs) goto out;
+        for (size_t i = 0; i < p->n_headers; i++) {
+            metadata__headers_entry__init(&entries[i]);
+            entries[i].key = p->headers[i].key ? p->headers[i].key : "";
+            entries[i].value = p->headers[i].value ? p->headers[i].value : "";
+            ptrs[i] = &entries[i];
+        }
+    }
+    md.type = p->type ? p->type : "";
+    md.clientip = p->client_ip ? p->client_ip : "";
+    md.n_headers = p->n_headers;
+    md.headers = ptrs;
+    any.type_url = p->type_url ? p->type_url : "";
+    any.value.data = (uint8_t *)(p->body ? p->body : "");
+    any.value.len = p->body ? p->body_len : 0;
+    pl.metadata = &md;
+    pl.body = &any;
+    buf = pack(&pl, out_len);
+out:
+    free(entries);
+    free(ptrs);
+    return buf;
+}
+
+uint8_t *grpc_payload_encode(const char *type, const char *json, size_t json_len, size_t *out_len)
+{
+    struct grpc_payload p = {.type = (char *)type, .body = (char *)json, .body_len = json_len};
+    return grpc_payload_encode_full(&p, out_len);
+}
