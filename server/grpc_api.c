@@ -314,7 +314,7 @@ static int add_service_info(struct grpc_api *g, const struct svc_ref *r, const c
     char *text = naming_list_text(g->app, &q, &len);
     if (!text) {
         out->error_code = NACOS_SERVER_ERROR;
-        snprintf(out->message, sizeof out->message, "registry store error rendering %s", r->grouped);
+        snprintf(out->message, sizeof out->message, "registry store error rendering %.700s", r->grouped);
         return -1;
     }
     cJSON_AddRawToObject(out->body, "serviceInfo", text);
