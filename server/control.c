@@ -16,6 +16,7 @@
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/naming_core.h"
 #include "nacos_mock/registry.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
@@ -256,7 +257,6 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         struct subs_stats ss;
         subs_get_stats(app->subs, &ss);
         subs += ss.conn;
-        if (app->transport.close_all) conns = app->transport.close_all(app->transport.ctx);
     }
     int rc = store_forget_ephemeral(app->store, ns, has_service ? grouped : NULL, clock_now_ms(&app->clock),
                                     clock_real_ms(), NULL, NULL, &removed);
@@ -265,6 +265,7 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
         return;
     }
+    if (!ns && !has_service) conns = nc_client_kill_all(app, clock_now_ms(&app->clock));
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "removed", removed);
     json_add_int(o, "subscriptions", subs);
@@ -280,7 +281,7 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     }
     list_cache_clear(app->list_cache);   /* not needed for correctness (store generation); frees memory */
     subs_forget_udp(app->subs, NULL, NULL);
-    if (app->transport.close_all) app->transport.close_all(app->transport.ctx);   /* their instances went above */
+    nc_client_kill_all(app, clock_now_ms(&app->clock));   /* their instances went above */
     clock_reset(&app->clock);
     faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */
     journal_clear(app->journal);
@@ -389,4 +390,98 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     rep->body = text;
     rep->len = len;
     rep->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ------------------------------------------------------------------ gRPC connections */
+
+struct conn_list { struct app *app; cJSON *arr; };
+
+static int add_connection(void *ctx, struct client *c)
+{
+    struct conn_list *l = ctx;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", c->id);
+    json_add_int(o, "node", c->node);
+    cJSON_AddStringToObject(o, "remoteAddr", c->remote);
+    cJSON_AddStringToObject(o, "clientVersion", c->client_version);
+    cJSON_AddItemToObject(o, "labels", cJSON_Duplicate(c->labels, true));
+    cJSON_AddStringToObject(o, "appName", c->app_name);
+    cJSON_AddStringToObject(o, "tenant", c->tenant);
+    cJSON_AddBoolToObject(o, "setUp", c->setup);
+    json_add_int(o, "connectedAtMs", c->connected_ms);
+    json_add_int(o, "lastActiveMs", c->last_active_ms);
+    json_add_int(o, "instances", (long long)c->n_owned);
+    json_add_int(o, "subscriptions", subs_count_conn(l->app->subs, c->serial));
+    cJSON_AddItemToArray(l->arr, o);
+    return 0;
+}
+
+void h_mock_connections_list(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *o = cJSON_CreateObject();
+    struct conn_list l = {app, cJSON_AddArrayToObject(o, "connections")};
+    clients_foreach(app->clients, add_connection, &l);
+    reply_json(rep, 200, o);
+}
+
+void h_mock_connections_close_all(struct app *app, struct request *req, struct reply *rep)
+{
+    nc_client_kill_all(app, clock_now_ms(&app->clock));
+    reply_text(rep, 204, "");
+}
+
+void h_mock_connections_close(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *id = req->path + strlen("/__mock/connections/");
+    if (!*id) {
+        reply_error_json(rep, 400, "a connection id is required after /__mock/connections/");
+        return;
+    }
+    if (nc_client_kill(app, id, clock_now_ms(&app->clock))) reply_error_json(rep, 404, "no gRPC connection with id '%s'", id);
+    else reply_text(rep, 204, "");
+}
+
+/* POST /__mock/connections/{id}/reset {"serverIp"?, "serverPort"?}: a ConnectResetRequest. */
+void h_mock_connections_reset(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *rest = req->path + strlen("/__mock/connections/");
+    const char *slash = strrchr(rest, '/');
+    if (!slash || slash == rest || strcmp(slash, "/reset")) {
+        reply_error_json(rep, 404, "no control endpoint POST %s (POST /__mock/connections/{id}/reset)", req->path);
+        return;
+    }
+    char id[128];
+    snprintf(id, sizeof id, "%.*s", (int)(slash - rest), rest);
+    cJSON *body = control_body_or_reply(req, rep, true, "(optional fields 'serverIp', 'serverPort')");
+    if (!body) return;
+    const cJSON *ip = cJSON_GetObjectItemCaseSensitive(body, "serverIp");
+    const cJSON *port = cJSON_GetObjectItemCaseSensitive(body, "serverPort");
+    const char *why = NULL;
+    if (ip && !cJSON_IsNull(ip) && (!cJSON_IsString(ip) || !*ip->valuestring))
+        why = "field 'serverIp' must be a non-empty string";
+    else if (port && !cJSON_IsNull(port) &&
+             (!cJSON_IsNumber(port) || port->valuedouble < 1 || port->valuedouble > 65535 ||
+              port->valuedouble != floor(port->valuedouble)))
+        why = "field 'serverPort' must be a port number from 1 to 65535";
+    if (why) {
+        cJSON_Delete(body);
+        reply_error_json(rep, 400, "%s", why);
+        return;
+    }
+    const struct client *c = clients_find(app->clients, id);
+    int rc = -1;
+    if (c && app->transport.reset_conn)
+        rc = app->transport.reset_conn(app->transport.ctx, c->serial, cJSON_IsString(ip) ? ip->valuestring : NULL,
+                                       cJSON_IsNumber(port) ? (int)port->valuedouble : 0);
+    cJSON_Delete(body);
+    if (!c) {
+        reply_error_json(rep, 404, "no gRPC connection with id '%s'", id);
+    } else if (rc) {
+        reply_error_json(rep, 409, "connection '%s' has no open bi-stream to send ConnectResetRequest on", id);
+    } else {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddBoolToObject(o, "resetSent", true);
+        reply_json(rep, 202, o);
+    }
 }

@@ -592,3 +592,31 @@ void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *rem
     clients_close(app->clients, owner);
     if (removed) *removed = n;
 }
+
+int nc_client_kill(struct app *app, const char *connection_id, int64_t now_ms)
+{
+    struct client *c = clients_find(app->clients, connection_id);
+    if (!c) return -1;
+    uint64_t serial = c->serial;
+    nc_client_closed(app, serial, now_ms, NULL);   /* now, not when the transport gets to it */
+    if (app->transport.close_conn) app->transport.close_conn(app->transport.ctx, serial);
+    return 0;
+}
+
+static int collect_serial(void *ctx, struct client *c)
+{
+    struct { uint64_t *v; size_t n; } *s = ctx;
+    s->v[s->n++] = c->serial;
+    return 0;
+}
+
+long nc_client_kill_all(struct app *app, int64_t now_ms)
+{
+    size_t n = clients_count(app->clients);
+    struct { uint64_t *v; size_t n; } s = {calloc(n ? n : 1, sizeof(uint64_t)), 0};
+    if (s.v) clients_foreach(app->clients, collect_serial, &s);
+    for (size_t i = 0; i < s.n; i++) nc_client_closed(app, s.v[i], now_ms, NULL);
+    free(s.v);
+    if (app->transport.close_all) app->transport.close_all(app->transport.ctx);
+    return (long)n;
+}

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nacos_mock/app.h"
+#include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/naming_core.h"
 #include "nacos_mock/naming.h"
@@ -24,9 +25,12 @@ struct dump_ctx {
     int failed;
 };
 
+struct inst_dump { cJSON *arr; struct app *app; };
+
 static int dump_instance(void *ctx, const struct instance_rec *r)
 {
-    cJSON *arr = ctx, *o = cJSON_CreateObject();
+    struct inst_dump *d = ctx;
+    cJSON *arr = d->arr, *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "ip", r->ip);
     json_add_int(o, "port", r->port);
     cJSON_AddStringToObject(o, "clusterName", r->cluster);
@@ -43,6 +47,8 @@ static int dump_instance(void *ctx, const struct instance_rec *r)
     json_add_int(o, "heartBeatIntervalMs", r->hb_interval_ms);
     json_add_int(o, "heartBeatTimeoutMs", r->hb_timeout_ms);
     json_add_int(o, "ipDeleteTimeoutMs", r->delete_timeout_ms);
+    const struct client *c = r->owner ? clients_get(d->app->clients, r->owner) : NULL;
+    if (c) cJSON_AddStringToObject(o, "connectionId", c->id);   /* registered over gRPC: goes with it */
     cJSON_AddItemToArray(arr, o);
     return 0;
 }
@@ -86,9 +92,10 @@ cJSON *registry_dump(struct app *app)
     json_add_int(o, "nowMs", clock_now_ms(&app->clock));
     struct svc_list l = {.namespaces = cJSON_AddArrayToObject(o, "namespaces")};
     int rc = store_service_list(app->store, NULL, NULL, 0, -1, dump_service, &l, NULL);
-    for (size_t i = 0; rc == 0 && i < l.n; i++)
-        rc = store_instance_foreach(app->store, l.v[i].id, dump_instance,
-                                    cJSON_GetObjectItemCaseSensitive(l.v[i].json, "instances"));
+    for (size_t i = 0; rc == 0 && i < l.n; i++) {
+        struct inst_dump d = {cJSON_GetObjectItemCaseSensitive(l.v[i].json, "instances"), app};
+        rc = store_instance_foreach(app->store, l.v[i].id, dump_instance, &d);
+    }
     free(l.v);
     free(l.cur_ns);
     if (rc) {

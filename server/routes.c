@@ -67,6 +67,10 @@ static const struct route ROUTES[] = {
     R("GET", "/__mock/requests", "mock.requests", h_mock_requests_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("DELETE", "/__mock/requests", "mock.requests", h_mock_requests_clear, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("GET", "/__mock/metrics", "mock.metrics", h_mock_metrics, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/connections", "mock.connections", h_mock_connections_list, ROUTE_CONTROL),
+    R("DELETE", "/__mock/connections", "mock.connections", h_mock_connections_close_all, ROUTE_CONTROL),
+    R("DELETE", "/__mock/connections/", "mock.connections", h_mock_connections_close, ROUTE_CONTROL | ROUTE_PREFIX),
+    R("POST", "/__mock/connections/", "mock.connections", h_mock_connections_reset, ROUTE_CONTROL | ROUTE_PREFIX),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 

@@ -38,6 +38,10 @@ CH(h_mock_registry_post);
 CH(h_mock_requests_get);
 CH(h_mock_requests_clear);
 CH(h_mock_metrics);
+CH(h_mock_connections_list);
+CH(h_mock_connections_close_all);
+CH(h_mock_connections_close);
+CH(h_mock_connections_reset);
 #undef CH
 
 #endif

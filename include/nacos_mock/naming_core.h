@@ -124,5 +124,11 @@ int nc_subscribe(struct app *app, uint64_t owner, const char *ns, const char *se
 /* The connection ended: its instances go (subscribers told), its subscriptions go, it is forgotten.
  * *removed (may be NULL) gets how many instances went. */
 void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *removed);
+/* Closes one connection for the control plane, as a crashed peer: its instances go at once
+ * (nc_client_closed) and the transport closes the TCP connection. 0, or -1 when no connection has
+ * that connectionId. */
+int nc_client_kill(struct app *app, const char *connection_id, int64_t now_ms);
+/* The same for every connection; how many there were. */
+long nc_client_kill_all(struct app *app, int64_t now_ms);
 
 #endif
