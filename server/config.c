@@ -46,6 +46,8 @@ static const struct opt OPTS[] = {
     {"ready-file", OPT_STR, OFF(ready_file), 0, 0, "PATH", "write the URL here once listening"},
     {"journal-size", OPT_INT, OFF(journal_size), 0, 10000000, "N", "requests kept in the journal, 0 = off (default 10000)"},
     {"quiet", OPT_BOOL, OFF(quiet), 0, 0, NULL, "no per-request log lines"},
+    {"probe", OPT_BOOL, OFF(probe), 0, 0, NULL,
+     "health check: ask readiness on --host/--port (wildcard: loopback), exit 0 if 200, else 1"},
 };
 #define N_OPTS (sizeof OPTS / sizeof OPTS[0])
 

@@ -34,6 +34,7 @@ struct config {
     char *ready_file;            /* --ready-file PATH */
     bool quiet;                  /* --quiet: no per-request log lines */
     int journal_size;            /* request journal capacity, 0 = off */
+    bool probe;                  /* --probe: ask readiness of the server these flags describe, then exit */
 };
 
 enum config_result { CONFIG_OK = 0, CONFIG_EXIT_OK = 1, CONFIG_ERROR = 2 };
