@@ -71,12 +71,19 @@ static void set_status(const struct nm_server *s, const char *status)
     nm_resp_free(&r);
 }
 
+/* Starts a server the test owns (args may be NULL) and writes its port, as text, into port[16]. */
+static struct nm_server *start(const char *const *args, char port[16])
+{
+    struct nm_server *s = nm_test_start(args);
+    snprintf(port, 16, "%d", s->port);
+    return s;
+}
+
 static void test_ready_by_flag_and_by_environment(void **state)
 {
     (void)state;
-    struct nm_server *s = nm_test_start(NULL);
     char port[16], env_port[32];
-    snprintf(port, sizeof port, "%d", s->port);
+    struct nm_server *s = start(NULL, port);
     snprintf(env_port, sizeof env_port, "NACOS_MOCK_PORT=%d", s->port);
 
     const char *flag[] = {"--port", port, NULL};
@@ -107,9 +114,8 @@ static void test_ready_by_flag_and_by_environment(void **state)
 static void test_unready_while_down_or_starting(void **state)
 {
     (void)state;
-    struct nm_server *s = nm_test_start(NULL);
     char port[16];
-    snprintf(port, sizeof port, "%d", s->port);
+    struct nm_server *s = start(NULL, port);
     const char *args[] = {"--port", port, NULL};
 
     set_status(s, "DOWN");
@@ -124,9 +130,8 @@ static void test_unready_while_down_or_starting(void **state)
 static void test_unready_when_nothing_listens(void **state)
 {
     (void)state;
-    struct nm_server *s = nm_test_start(NULL);
     char port[16], where[64];
-    snprintf(port, sizeof port, "%d", s->port);
+    struct nm_server *s = start(NULL, port);
     snprintf(where, sizeof where, "nothing listening on 127.0.0.1:%d", s->port);
     nm_test_stop(s);   /* its port is free again (nothing else on this machine binds it meanwhile) */
     const char *args[] = {"--port", port, NULL};
@@ -137,16 +142,14 @@ static void test_unready_when_the_server_resets_or_hangs(void **state)
 {
     (void)state;
     const char *reset_args[] = {"--fault", "api=readiness,drop=reset", NULL};
-    struct nm_server *s = nm_test_start(reset_args);
     char port[16];
-    snprintf(port, sizeof port, "%d", s->port);
+    struct nm_server *s = start(reset_args, port);
     const char *args[] = {"--port", port, NULL};
     expect_unready(args, NULL, "no status line");
     nm_test_stop(s);
 
     const char *hang_args[] = {"--fault", "api=readiness,drop=hang", NULL};
-    s = nm_test_start(hang_args);
-    snprintf(port, sizeof port, "%d", s->port);
+    s = start(hang_args, port);
     int64_t t0 = nm_mono_ms();
     expect_unready(args, NULL, "within 2000 ms");
     int64_t took = nm_mono_ms() - t0;
@@ -176,9 +179,8 @@ static void test_ipv6_wildcard_is_asked_on_ipv6_loopback(void **state)
 {
     (void)state;
     const char *v6[] = {"--host", "::1", NULL};
-    struct nm_server *s = nm_test_start(v6);
     char port[16];
-    snprintf(port, sizeof port, "%d", s->port);
+    struct nm_server *s = start(v6, port);
     const char *any[] = {"--host", "::", "--port", port, NULL};
     expect_ready(any, NULL);
     const char *v4[] = {"--host", "0.0.0.0", "--port", port, NULL};   /* a v6-only server: 127.0.0.1 is not it */
