@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # checks.sh — TAP-like check helpers for the shell tests (sourced, not run). A test calls ok/not_ok or
 # `check DESCRIPTION COMMAND...` (passes when COMMAND succeeds; its output is dropped), then `finish`,
 # which prints "NAME: N passed, N failed" and exits non-zero when anything failed.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # rootfs_checks.sh — what the runtime image's file tree must hold (sourced after tests/checks.sh), checked
 # on the tree docker/rootfs.sh assembles (tests/test_docker_build.sh) and on the built image, mounted
 # (tests/test_container_image.sh).
