@@ -2,17 +2,19 @@
 # The one test command: installs what is missing, then runs every test stage and fails if any fails.
 #   1. build with warnings as errors; ctest: cmocka unit tests + integration tests against the real server
 #   2. interop with the real npm `nacos` client (tests/interop)
-#   3. examples/ and the container build script check (tests/test_docker_build.sh)
+#   3. examples/ and the container recipe check without an engine (tests/test_docker_build.sh)
 #   4. the whole ctest suite again built with address + undefined-behaviour sanitizers (leaks fail it)
 #   5. the API integration suite with the server under valgrind --leak-check=full
 #   6. fuzzing: corpus + regression replay (in ctest), and a short libFuzzer run of every harness
 #   7. a smoke run of the benchmarks (bench/run.sh --smoke), so they cannot rot
+#   8. the container image built and run for real with podman (tests/test_container_image.sh; installs
+#      podman, runc and debootstrap: scripts/deps.sh --container)
 # NM_TEST_STAGES="1 2" runs only some stages (for quick local loops); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc)
-stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7} "
+stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 8} "
 passed=0 failed=0 failures=""
 
 run_stage() {   # run_stage N "name" command...
@@ -48,6 +50,7 @@ stage_valgrind() {
 }
 stage_fuzz() { tests/fuzz/run.sh "${NM_FUZZ_SECONDS:-5}"; }
 stage_bench() { bench/run.sh --smoke; }
+stage_container() { scripts/deps.sh --container && tests/test_container_image.sh; }
 
 run_stage 1 "unit + integration (ctest)" stage_unit
 run_stage 2 "interop: npm nacos client" stage_interop
@@ -56,6 +59,7 @@ run_stage 4 "sanitizers (ASan + UBSan, ctest)" stage_sanitize
 run_stage 5 "valgrind (server under the API suite)" stage_valgrind
 run_stage 6 "fuzzing (short run)" stage_fuzz
 run_stage 7 "benchmark smoke" stage_bench
+run_stage 8 "container image (podman)" stage_container
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "failed stages:$failures"; exit 1; }

@@ -1,5 +1,6 @@
 /*
- * main.c — argv, signals, lifecycle; nothing else.
+ * main.c — argv, signals, lifecycle; nothing else. With --probe it is the health check instead
+ * (probe.c) and exits with its verdict.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include "nacos_mock/config.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/probe.h"
 #include "nacos_mock/server.h"
 
 static volatile sig_atomic_t g_stop = 0;
@@ -48,6 +50,11 @@ int main(int argc, char **argv)
     enum config_result cr = config_parse(&cfg, argc, argv, stdout, stderr);
     if (cr != CONFIG_OK) {
         rc = cr == CONFIG_EXIT_OK ? 0 : 2;
+        goto out;
+    }
+    if (cfg.probe) {   /* exit status 0 = ready, 1 = not (docker's HEALTHCHECK convention) */
+        rc = probe_readiness(&cfg, PROBE_TIMEOUT_MS, err, sizeof err) == 0 ? 0 : 1;
+        if (rc) fprintf(stderr, "nacos-mock --probe: %s\n", err);
         goto out;
     }
     log_set_format(strcmp(cfg.log_format, "json") == 0 ? LOG_JSON : LOG_TEXT);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -99,6 +100,87 @@ int nm_stop(struct nm_server *s)
         usleep(10000);
     }
     nm_kill(s);
+    return -1;
+}
+
+/* In a forked child: drops every NACOS_MOCK_* variable, then sets those of env. */
+static void child_env(const char *const *env)
+{
+    extern char **environ;
+    for (bool again = true; again;) {
+        again = false;
+        for (char **e = environ; *e; e++) {
+            if (strncmp(*e, "NACOS_MOCK_", 11)) continue;
+            char name[256];
+            const char *eq = strchr(*e, '=');
+            snprintf(name, sizeof name, "%.*s", eq ? (int)(eq - *e) : (int)strlen(*e), *e);
+            unsetenv(name);
+            again = true;
+            break;
+        }
+    }
+    for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+}
+
+int nm_run(const char *const *args, const char *const *env, int timeout_ms, char *out, size_t outcap, char *err,
+           size_t errcap)
+{
+    int po[2], pe[2];
+    out[0] = err[0] = '\0';
+    if (pipe(po)) return -2;
+    if (pipe(pe)) {
+        close(po[0]);
+        close(po[1]);
+        return -2;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        const char *argv[64];
+        int n = 0;
+        argv[n++] = NACOS_MOCK_BIN;
+        for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+        argv[n] = NULL;
+        child_env(env);
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);
+        execv(NACOS_MOCK_BIN, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    if (pid < 0) {
+        close(po[0]);
+        close(pe[0]);
+        return -2;
+    }
+    size_t no = 0, ne = 0;
+    int64_t deadline = nm_mono_ms() + timeout_ms;
+    bool open_o = true, open_e = true;
+    while ((open_o || open_e) && nm_mono_ms() < deadline) {
+        struct pollfd p[2] = {{.fd = open_o ? po[0] : -1, .events = POLLIN}, {.fd = open_e ? pe[0] : -1, .events = POLLIN}};
+        if (poll(p, 2, 100) <= 0) continue;
+        if (p[0].revents) {
+            ssize_t k = read(po[0], out + no, outcap - 1 - no);
+            if (k <= 0) open_o = false; else no += (size_t)k;
+            out[no] = '\0';
+        }
+        if (p[1].revents) {
+            ssize_t k = read(pe[0], err + ne, errcap - 1 - ne);
+            if (k <= 0) open_e = false; else ne += (size_t)k;
+            err[ne] = '\0';
+        }
+    }
+    close(po[0]);
+    close(pe[0]);
+    int status = 0;
+    do {
+        if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        usleep(10000);
+    } while (nm_mono_ms() < deadline + 2000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
     return -1;
 }
 

@@ -29,6 +29,14 @@ int nm_stop(struct nm_server *s);
 /* SIGKILL, wait (no clean stop). */
 void nm_kill(struct nm_server *s);
 
+/* Runs the nacos-mock executable with exactly args (NULL-terminated; no --host/--port added) and
+ * waits up to timeout_ms for it to exit. Its environment is this process's without any NACOS_MOCK_*
+ * variable, plus env ("NAME=value", NULL-terminated, may be NULL). out/err receive what it wrote
+ * (NUL-terminated, truncated to their capacity). Returns its exit code, -1 if it had to be killed,
+ * -2 if it could not be started. */
+int nm_run(const char *const *args, const char *const *env, int timeout_ms, char *out, size_t outcap, char *err,
+           size_t errcap);
+
 /* For cmocka tests: start a server the test owns (fails the test if it does not start) and remember
  * it, so nm_test_teardown (a cmocka teardown) kills whatever an assertion left running. nm_test_stop
  * stops it and requires a clean exit (0); nm_test_untrack hands it back to the caller. */

@@ -950,58 +950,14 @@ static void test_start_faults(void **state)
     nm_test_stop(slow);
 }
 
-/* Runs the binary with args; waits up to 5 s. Returns the exit code (-1 killed); stdout/stderr kept. */
+/* Runs the binary with --host 127.0.0.1 --port 0 and args; waits up to 5 s (see nm_run). */
 static int run_bin(const char *const *args, char *out, size_t outcap, char *err, size_t errcap)
 {
-    int po[2], pe[2];
-    if (pipe(po) || pipe(pe)) return -2;
-    pid_t pid = fork();
-    if (pid == 0) {
-        const char *argv[32];
-        int n = 0;
-        argv[n++] = NACOS_MOCK_BIN;
-        argv[n++] = "--host";
-        argv[n++] = "127.0.0.1";
-        argv[n++] = "--port";
-        argv[n++] = "0";
-        for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        dup2(po[1], 1);
-        dup2(pe[1], 2);
-        close(po[0]); close(po[1]); close(pe[0]); close(pe[1]);
-        execv(NACOS_MOCK_BIN, (char *const *)argv);
-        _exit(127);
-    }
-    close(po[1]);
-    close(pe[1]);
-    size_t no = 0, ne = 0;
-    out[0] = err[0] = '\0';
-    double t0 = now_s();
-    bool open_o = true, open_e = true;
-    while ((open_o || open_e) && now_s() - t0 < 5) {
-        struct pollfd p[2] = {{.fd = open_o ? po[0] : -1, .events = POLLIN}, {.fd = open_e ? pe[0] : -1, .events = POLLIN}};
-        if (poll(p, 2, 100) <= 0) continue;
-        if (p[0].revents) {
-            ssize_t k = read(po[0], out + no, outcap - 1 - no);
-            if (k <= 0) open_o = false; else no += (size_t)k;
-            out[no] = '\0';
-        }
-        if (p[1].revents) {
-            ssize_t k = read(pe[0], err + ne, errcap - 1 - ne);
-            if (k <= 0) open_e = false; else ne += (size_t)k;
-            err[ne] = '\0';
-        }
-    }
-    close(po[0]);
-    close(pe[0]);
-    int status = 0;
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        sleep_ms(20);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return -1;
+    const char *argv[32] = {"--host", "127.0.0.1", "--port", "0"};
+    int n = 4;
+    for (int i = 0; args[i] && n < 31; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    return nm_run(argv, NULL, 5000, out, outcap, err, errcap);
 }
 
 static void expect_refused_start(const char *const *args, const char *needle)
