@@ -241,6 +241,13 @@ started() {   # started N: the Nth start is listening and answers through the pu
 }
 started 1
 check "9848 is published too ($(pm port "$ctr" 9848/tcp))" test -n "$(host_port 9848)"
+# A Nacos 2.x client's first call, by hand: a framed Payload {metadata {type: ServerCheckRequest}, body
+# {value: "{}"}} POSTed over HTTP/2 with prior knowledge to the published gRPC port.
+printf '\x00\x00\x00\x00\x1c\x12\x14\x1a\x12ServerCheckRequest\x1a\x04\x12\x02{}' >"$work/servercheck.bin"
+grpc_answer="$(c --http2-prior-knowledge -X POST -H 'content-type: application/grpc' -H 'te: trailers' \
+  --data-binary @"$work/servercheck.bin" -D - "http://127.0.0.1:$(host_port 9848)/Request/request" | tr -d '\0')"
+check "gRPC on 9848: ServerCheckRequest answered (grpc-status 0, ServerCheckResponse)" \
+  bash -c 'grep -q "grpc-status: 0" <<<"$1" && grep -q ServerCheckResponse <<<"$1"' _ "$grpc_answer"
 check "register" test "$(c -X POST "$M/nacos/v1/ns/instance?serviceName=container-demo&ip=10.0.0.7&port=8080&ephemeral=false")" = ok
 check "list shows it" bash -c 'grep -q "\"ip\":\"10.0.0.7\",\"port\":8080" <<<"$1"' _ \
   "$(c "$M/nacos/v1/ns/instance/list?serviceName=container-demo")"
