@@ -802,9 +802,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         stream_message(st, msg, mlen);
         if (c->closing || st->ended_local) return 0;
     }
-    input_adjust(st, grpc_deframer_held(&st->df) + st->req_len);
-    if (c->input_held > GRPC_CONN_INPUT_MAX)
+    size_t held = grpc_deframer_held(&st->df) + st->req_len;
+    if (c->input_held - st->held + held > GRPC_CONN_INPUT_MAX)
         stream_refuse(st, GRPC_RESOURCE_EXHAUSTED, "too many bytes of requests held on this connection");
+    else
+        input_adjust(st, held);
     return 0;
 }
 

@@ -54,6 +54,7 @@ struct gc {
     uint8_t *rbuf;                       /* raw: bytes of an incomplete frame */
     size_t rlen, rcap;
     bool goaway, eof, settings_seen;
+    bool not_reading;                    /* gc_set_reading(false): a peer that never reads */
     uint32_t goaway_code;
     struct gc_raw_stats stats;
 };
@@ -340,8 +341,9 @@ static void io_once(struct gc *c, int timeout_ms)
 {
     flush(c);
     if (c->eof) return;
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (c->wlen > c->woff ? POLLOUT : 0)};
+    struct pollfd pfd = {.fd = c->fd, .events = (c->not_reading ? 0 : POLLIN) | (c->wlen > c->woff ? POLLOUT : 0)};
     int r = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+    if (c->not_reading) pfd.revents &= ~(POLLIN | POLLHUP | POLLERR);
     if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
         uint8_t buf[65536];
         for (int i = 0; i < 16 && !c->eof; i++) {
@@ -697,6 +699,8 @@ bool gc_wait_closed(struct gc *c, int timeout_ms)
     return wait_for(c, timeout_ms, closed, NULL) || c->eof;
 }
 
+void gc_set_reading(struct gc *c, bool on) { c->not_reading = !on; }
+
 bool gc_goaway(const struct gc *c) { return c->goaway; }
 uint32_t gc_goaway_code(const struct gc *c) { return c->goaway_code; }
 bool gc_eof(const struct gc *c) { return c->eof; }
@@ -707,6 +711,7 @@ int gc_send_raw(struct gc *c, const void *p, size_t n)
 {
     if (c->eof || wbuf_add(c, p, n)) return -1;
     int64_t end = now_ms() + 10000;
+    flush(c);
     while (c->wlen > c->woff && !c->eof && now_ms() < end) io_once(c, 50);
     return c->wlen == c->woff ? 0 : -1;   /* all written (the peer may have closed since) */
 }
