@@ -474,6 +474,20 @@ void gc_close(struct gc *c)
 
 /* ---------------------------------------------------------------- calls */
 
+#define REQUEST_NV 6
+
+/* The request headers of a gRPC call to path, as grpc-java sends them, into nva[REQUEST_NV]. */
+static size_t request_nva(const struct gc *c, const char *path, nghttp2_nv *nva)
+{
+    const char *const kv[REQUEST_NV][2] = {{":method", "POST"}, {":scheme", "http"}, {":path", path},
+                                           {":authority", c->authority}, {"content-type", "application/grpc"},
+                                           {"te", "trailers"}};
+    for (size_t i = 0; i < REQUEST_NV; i++)
+        nva[i] = (nghttp2_nv){(uint8_t *)kv[i][0], (uint8_t *)kv[i][1], strlen(kv[i][0]), strlen(kv[i][1]),
+                              NGHTTP2_NV_FLAG_NONE};
+    return REQUEST_NV;
+}
+
 static int32_t start_call(struct gc *c, const char *path, bool bidi, uint8_t *body, size_t len, bool end_stream)
 {
     if (c->raw || c->eof) {
@@ -493,16 +507,10 @@ static int32_t start_call(struct gc *c, const char *path, bool bidi, uint8_t *bo
         call_free(call);
         return -1;
     }
-    nghttp2_nv nva[] = {
-        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":authority", (uint8_t *)c->authority, 10, strlen(c->authority), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE},
-    };
+    nghttp2_nv nva[REQUEST_NV + 1];
+    size_t nv = request_nva(c, path, nva);
     nghttp2_data_provider prd = {.source = {.ptr = call}, .read_callback = provider_read};
-    int32_t id = nghttp2_submit_request(c->h2, NULL, nva, sizeof nva / sizeof nva[0], &prd, call);
+    int32_t id = nghttp2_submit_request(c->h2, NULL, nva, nv, &prd, call);
     if (id < 0) {
         call_free(call);
         return -1;
@@ -741,17 +749,11 @@ size_t gc_raw_preface(uint8_t *out)
 size_t gc_raw_hpack(struct gc *c, const char *path, const char *extra_name, const char *extra_value, uint8_t *out,
                     size_t cap)
 {
-    nghttp2_nv nva[] = {
-        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":authority", (uint8_t *)c->authority, 10, strlen(c->authority), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)extra_name, (uint8_t *)extra_value, extra_name ? strlen(extra_name) : 0,
-         extra_value ? strlen(extra_value) : 0, NGHTTP2_NV_FLAG_NO_INDEX},
-    };
-    size_t n = sizeof nva / sizeof nva[0] - (extra_name ? 0 : 1);
+    nghttp2_nv nva[REQUEST_NV + 1];
+    size_t n = request_nva(c, path, nva);
+    if (extra_name)
+        nva[n++] = (nghttp2_nv){(uint8_t *)extra_name, (uint8_t *)extra_value, strlen(extra_name),
+                                extra_value ? strlen(extra_value) : 0, NGHTTP2_NV_FLAG_NO_INDEX};
     ssize_t k = nghttp2_hd_deflate_hd(c->def, out, cap, nva, n);
     return k < 0 ? 0 : (size_t)k;
 }
