@@ -1162,9 +1162,10 @@ static void shutdown_all(struct grpc_server *s)
         if (c->closing) continue;
         nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
         conn_flush(c);
-        if (c->fd >= 0) {   /* read what the peer sent, so closing does not turn into a reset */
+        if (c->fd >= 0) {   /* read what the peer sent (bounded: it may keep sending), so that closing
+                               does not turn into a reset before it has read the GOAWAY */
             uint8_t buf[4096];
-            while (read(c->fd, buf, sizeof buf) > 0) {
+            for (int i = 0; i < 64 && read(c->fd, buf, sizeof buf) > 0; i++) {
             }
             shutdown(c->fd, SHUT_WR);
         }
