@@ -98,9 +98,11 @@ struct stream {
     bool finishing;              /* send trailers once the queue is drained */
     bool provider_waiting;       /* the data provider answered DEFERRED: resume it on new data */
     int status;
-    char message[256 * 3 + 1];   /* percent-encoded grpc-message */
+    char *message;               /* percent-encoded grpc-message, owned; NULL for none */
     struct outmsg *q_head, *q_tail;
     size_t q_bytes;
+    struct outmsg first;         /* the stream's first message (a unary call's only one): no allocation */
+    bool first_used;
 };
 
 struct conn {
@@ -111,6 +113,7 @@ struct conn {
     struct grpc_conn_info info;
     struct stream *streams;
     struct stream *bidi;
+    struct stream *in_headers;   /* the stream whose request header block is being received */
     uint8_t *wbuf;               /* bytes from nghttp2 not yet written */
     size_t wlen, woff, wcap;
     size_t input_held, output_queued;
@@ -350,12 +353,16 @@ static void output_sub(struct conn *c, struct stream *st, size_t n)
 
 #define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NO_COPY_NAME}
 
-/* gRPC's grpc-message encoding: bytes outside 0x20-0x7E, and '%', as %XX. */
-static void percent_encode(const char *in, char *out, size_t outlen)
+/* gRPC's grpc-message encoding (bytes outside 0x20-0x7E, and '%', as %XX) in a malloc'd string;
+ * NULL for an empty message (or out of memory: the status still goes out). */
+static char *percent_encode(const char *in)
 {
     static const char hex[] = "0123456789ABCDEF";
+    if (!in || !*in) return NULL;
+    char *out = malloc(strlen(in) * 3 + 1);
+    if (!out) return NULL;
     size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)in; *p && o + 4 <= outlen; p++) {
+    for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
         if (*p >= 0x20 && *p <= 0x7e && *p != '%') {
             out[o++] = (char)*p;
         } else {
@@ -365,6 +372,21 @@ static void percent_encode(const char *in, char *out, size_t outlen)
         }
     }
     out[o] = '\0';
+    return out;
+}
+
+/* A status code as text, without printf (this is on every call's path). Points into buf. */
+static const char *status_text(int status, char buf[16])
+{
+    unsigned v = status < 0 ? 0u - (unsigned)status : (unsigned)status;
+    char *p = buf + 15;
+    *p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (status < 0) *--p = '-';
+    return p;
 }
 
 static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size_t length, uint32_t *flags,
@@ -373,9 +395,9 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
 static int submit_trailers(struct stream *st)
 {
     char code[16];
-    snprintf(code, sizeof code, "%d", st->status);
-    nghttp2_nv nva[2] = {NV("grpc-status", code), NV("grpc-message", st->message)};
-    return nghttp2_submit_trailer(st->c->h2, st->id, nva, st->message[0] ? 2 : 1);
+    nghttp2_nv nva[2] = {NV("grpc-status", status_text(st->status, code)),
+                         NV("grpc-message", st->message ? st->message : "")};
+    return nghttp2_submit_trailer(st->c->h2, st->id, nva, st->message ? 2 : 1);
 }
 
 /* Response HEADERS with a data provider reading from the stream's queue. */
@@ -402,7 +424,7 @@ static void stream_finish(struct stream *st, int status, const char *message)
     if (st->ended_local) return;
     st->ended_local = true;
     st->status = status;
-    percent_encode(message ? message : "", st->message, sizeof st->message);
+    st->message = percent_encode(message);
     conn_mark_dirty(st->c);
     if (st->headers_sent) {
         st->finishing = true;
@@ -410,11 +432,10 @@ static void stream_finish(struct stream *st, int status, const char *message)
         return;
     }
     char code[16];
-    snprintf(code, sizeof code, "%d", status);
-    nghttp2_nv nva[4] = {NV(":status", "200"), NV("content-type", "application/grpc"), NV("grpc-status", code),
-                         NV("grpc-message", st->message)};
+    nghttp2_nv nva[4] = {NV(":status", "200"), NV("content-type", "application/grpc"),
+                         NV("grpc-status", status_text(status, code)), NV("grpc-message", st->message ? st->message : "")};
     st->headers_sent = true;
-    if (nghttp2_submit_response(st->c->h2, st->id, nva, st->message[0] ? 4 : 3, NULL)) conn_close(st->c);
+    if (nghttp2_submit_response(st->c->h2, st->id, nva, st->message ? 4 : 3, NULL)) conn_close(st->c);
 }
 
 static void stream_reset(struct stream *st, uint32_t code)
@@ -438,12 +459,16 @@ static void stream_refuse(struct stream *st, int status, const char *message)
 static void stream_queue(struct stream *st, uint8_t *msg, size_t len)
 {
     struct conn *c = st->c;
-    struct outmsg *m = calloc(1, sizeof *m);
+    struct outmsg *m = st->first_used ? calloc(1, sizeof *m) : &st->first;
     if (!m || len > UINT32_MAX) {
-        free(m);
+        if (m != &st->first) free(m);
         free(msg);
         conn_close(c);
         return;
+    }
+    if (m == &st->first) {
+        memset(m, 0, sizeof *m);
+        st->first_used = true;
     }
     grpc_frame_prefix(m->prefix, len);
     m->msg = msg;
@@ -493,7 +518,7 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
         if (!st->q_head) st->q_tail = NULL;
         output_sub(st->c, st, total);
         free(m->msg);
-        free(m);
+        if (m != &st->first) free(m);
     }
     if (!st->q_head && st->finishing) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -631,11 +656,13 @@ static void stream_free(struct stream *st)
         if (s->h.on_stream_close) s->h.on_stream_close(s->h.ctx, &c->info);
     }
     if (c->bidi == st) c->bidi = NULL;
+    if (c->in_headers == st) c->in_headers = NULL;
     free(st->pending.msg);
+    free(st->message);
     for (struct outmsg *m = st->q_head, *next; m; m = next) {
         next = m->next;
         free(m->msg);
-        free(m);
+        if (m != &st->first) free(m);
     }
     output_sub(c, st, st->q_bytes);
     grpc_deframer_free(&st->df);
@@ -727,6 +754,7 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
     struct stream *st = stream_new(c, frame->hd.stream_id);
     if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     nghttp2_session_set_stream_user_data(h2, frame->hd.stream_id, st);
+    c->in_headers = st;
     return 0;
 }
 
@@ -739,8 +767,10 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
                      const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     (void)flags;
-    (void)ud;
-    struct stream *st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+    struct conn *c = ud;
+    struct stream *st = c->in_headers && c->in_headers->id == frame->hd.stream_id
+                            ? c->in_headers
+                            : nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     if (!st || frame->hd.type != NGHTTP2_HEADERS) return 0;
     st->header_bytes += namelen + valuelen + 32;   /* RFC 9113's accounting of a header list */
     if (st->header_bytes > GRPC_MAX_HEADER_LIST) {
@@ -802,9 +832,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t id, const u
         stream_message(st, msg, mlen);
         if (c->closing || st->ended_local) return 0;
     }
-    input_adjust(st, grpc_deframer_held(&st->df) + st->req_len);
-    if (c->input_held > GRPC_CONN_INPUT_MAX)
+    size_t held = grpc_deframer_held(&st->df) + st->req_len;
+    if (c->input_held - st->held + held > GRPC_CONN_INPUT_MAX)
         stream_refuse(st, GRPC_RESOURCE_EXHAUSTED, "too many bytes of requests held on this connection");
+    else
+        input_adjust(st, held);
     return 0;
 }
 
@@ -1130,9 +1162,10 @@ static void shutdown_all(struct grpc_server *s)
         if (c->closing) continue;
         nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
         conn_flush(c);
-        if (c->fd >= 0) {   /* read what the peer sent, so closing does not turn into a reset */
+        if (c->fd >= 0) {   /* read what the peer sent (bounded: it may keep sending), so that closing
+                               does not turn into a reset before it has read the GOAWAY */
             uint8_t buf[4096];
-            while (read(c->fd, buf, sizeof buf) > 0) {
+            for (int i = 0; i < 64 && read(c->fd, buf, sizeof buf) > 0; i++) {
             }
             shutdown(c->fd, SHUT_WR);
         }

@@ -54,6 +54,7 @@ struct gc {
     uint8_t *rbuf;                       /* raw: bytes of an incomplete frame */
     size_t rlen, rcap;
     bool goaway, eof, settings_seen;
+    bool not_reading;                    /* gc_set_reading(false): a peer that never reads */
     uint32_t goaway_code;
     struct gc_raw_stats stats;
 };
@@ -340,8 +341,9 @@ static void io_once(struct gc *c, int timeout_ms)
 {
     flush(c);
     if (c->eof) return;
-    struct pollfd pfd = {.fd = c->fd, .events = POLLIN | (c->wlen > c->woff ? POLLOUT : 0)};
+    struct pollfd pfd = {.fd = c->fd, .events = (c->not_reading ? 0 : POLLIN) | (c->wlen > c->woff ? POLLOUT : 0)};
     int r = poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms);
+    if (c->not_reading) pfd.revents &= ~(POLLIN | POLLHUP | POLLERR);
     if (r > 0 && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
         uint8_t buf[65536];
         for (int i = 0; i < 16 && !c->eof; i++) {
@@ -472,6 +474,20 @@ void gc_close(struct gc *c)
 
 /* ---------------------------------------------------------------- calls */
 
+#define REQUEST_NV 6
+
+/* The request headers of a gRPC call to path, as grpc-java sends them, into nva[REQUEST_NV]. */
+static size_t request_nva(const struct gc *c, const char *path, nghttp2_nv *nva)
+{
+    const char *const kv[REQUEST_NV][2] = {{":method", "POST"}, {":scheme", "http"}, {":path", path},
+                                           {":authority", c->authority}, {"content-type", "application/grpc"},
+                                           {"te", "trailers"}};
+    for (size_t i = 0; i < REQUEST_NV; i++)
+        nva[i] = (nghttp2_nv){(uint8_t *)kv[i][0], (uint8_t *)kv[i][1], strlen(kv[i][0]), strlen(kv[i][1]),
+                              NGHTTP2_NV_FLAG_NONE};
+    return REQUEST_NV;
+}
+
 static int32_t start_call(struct gc *c, const char *path, bool bidi, uint8_t *body, size_t len, bool end_stream)
 {
     if (c->raw || c->eof) {
@@ -491,16 +507,10 @@ static int32_t start_call(struct gc *c, const char *path, bool bidi, uint8_t *bo
         call_free(call);
         return -1;
     }
-    nghttp2_nv nva[] = {
-        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":authority", (uint8_t *)c->authority, 10, strlen(c->authority), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE},
-    };
+    nghttp2_nv nva[REQUEST_NV + 1];
+    size_t nv = request_nva(c, path, nva);
     nghttp2_data_provider prd = {.source = {.ptr = call}, .read_callback = provider_read};
-    int32_t id = nghttp2_submit_request(c->h2, NULL, nva, sizeof nva / sizeof nva[0], &prd, call);
+    int32_t id = nghttp2_submit_request(c->h2, NULL, nva, nv, &prd, call);
     if (id < 0) {
         call_free(call);
         return -1;
@@ -697,6 +707,8 @@ bool gc_wait_closed(struct gc *c, int timeout_ms)
     return wait_for(c, timeout_ms, closed, NULL) || c->eof;
 }
 
+void gc_set_reading(struct gc *c, bool on) { c->not_reading = !on; }
+
 bool gc_goaway(const struct gc *c) { return c->goaway; }
 uint32_t gc_goaway_code(const struct gc *c) { return c->goaway_code; }
 bool gc_eof(const struct gc *c) { return c->eof; }
@@ -707,6 +719,7 @@ int gc_send_raw(struct gc *c, const void *p, size_t n)
 {
     if (c->eof || wbuf_add(c, p, n)) return -1;
     int64_t end = now_ms() + 10000;
+    flush(c);
     while (c->wlen > c->woff && !c->eof && now_ms() < end) io_once(c, 50);
     return c->wlen == c->woff ? 0 : -1;   /* all written (the peer may have closed since) */
 }
@@ -736,17 +749,11 @@ size_t gc_raw_preface(uint8_t *out)
 size_t gc_raw_hpack(struct gc *c, const char *path, const char *extra_name, const char *extra_value, uint8_t *out,
                     size_t cap)
 {
-    nghttp2_nv nva[] = {
-        {(uint8_t *)":method", (uint8_t *)"POST", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)":authority", (uint8_t *)c->authority, 10, strlen(c->authority), NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"content-type", (uint8_t *)"application/grpc", 12, 16, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)"te", (uint8_t *)"trailers", 2, 8, NGHTTP2_NV_FLAG_NONE},
-        {(uint8_t *)extra_name, (uint8_t *)extra_value, extra_name ? strlen(extra_name) : 0,
-         extra_value ? strlen(extra_value) : 0, NGHTTP2_NV_FLAG_NO_INDEX},
-    };
-    size_t n = sizeof nva / sizeof nva[0] - (extra_name ? 0 : 1);
+    nghttp2_nv nva[REQUEST_NV + 1];
+    size_t n = request_nva(c, path, nva);
+    if (extra_name)
+        nva[n++] = (nghttp2_nv){(uint8_t *)extra_name, (uint8_t *)extra_value, strlen(extra_name),
+                                extra_value ? strlen(extra_value) : 0, NGHTTP2_NV_FLAG_NO_INDEX};
     ssize_t k = nghttp2_hd_deflate_hd(c->def, out, cap, nva, n);
     return k < 0 ? 0 : (size_t)k;
 }

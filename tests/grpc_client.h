@@ -91,6 +91,10 @@ bool gc_goaway(const struct gc *c);     /* a GOAWAY came (gc_goaway_code says it
 uint32_t gc_goaway_code(const struct gc *c);
 bool gc_eof(const struct gc *c);        /* the TCP connection ended (read 0 or an error) */
 
+/* Off: the connection stops reading (the server's bytes stay in the socket), as a peer that never
+ * reads; waits then only write. On again: reading resumes. */
+void gc_set_reading(struct gc *c, bool on);
+
 /* Writes bytes as they are onto the socket (blocking up to 10 s). 0 when all were written; -1 when
  * the connection failed first. */
 int gc_send_raw(struct gc *c, const void *p, size_t n);
