@@ -12,8 +12,10 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
+#include "nacos_mock/util.h"
 
 /* A store failure: the open transaction (if any) rolled back, the store's message kept. */
 static int store_err(struct app *app, struct naming_err *e)
@@ -29,11 +31,11 @@ int nc_check_key(struct nc_key *k, struct naming_err *e)
     if (!k->cluster || !*k->cluster) k->cluster = DEFAULT_CLUSTER;
     if (naming_check_name("namespaceId", k->ns, strlen(k->ns), e)) return -1;
     if (!k->service || !*k->service) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
+        naming_err_missing(e, "serviceName", "String");
         return -1;
     }
     if (!k->ip || !*k->ip) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'ip' is required.");
+        naming_err_missing(e, "ip", "String");
         return -1;
     }
     if (naming_check_ip("ip", k->ip, e)) return -1;
@@ -464,7 +466,7 @@ static int check_service(const char *ns, const char *service, struct naming_err 
 {
     if (naming_check_name("namespaceId", ns, strlen(ns), e)) return -1;
     if (!service || !*service) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
+        naming_err_missing(e, "serviceName", "String");
         return -1;
     }
     return 0;
@@ -546,6 +548,104 @@ int nc_service_list(struct app *app, const char *ns, const char *group, long pag
     if (store_service_list(app->store, ns, group, start, page_size > 0 ? page_size : 0, cb, ctx, total))
         return store_err(app, e);
     return 0;
+}
+
+/* ------------------------------------------------------------------ metadata batch */
+
+struct batch_pick {
+    const struct nc_metadata_batch *b;
+    struct nc_key *hits;       /* cluster, ip copied into one allocation each (through cluster) */
+    size_t n, cap;
+    bool oom;
+};
+
+static bool batch_named(const struct nc_metadata_batch *b, const struct instance_rec *r)
+{
+    if (b->n_targets == 0) return true;
+    for (size_t i = 0; i < b->n_targets; i++) {
+        const struct nc_key *t = &b->targets[i];
+        const char *cl = t->cluster && *t->cluster ? t->cluster : DEFAULT_CLUSTER;
+        if (t->port == r->port && t->ip && !strcmp(t->ip, r->ip) && !strcmp(cl, r->cluster)) return true;
+    }
+    return false;
+}
+
+static int batch_collect(void *ctx, const struct instance_rec *r)
+{
+    struct batch_pick *bp = ctx;
+    if (r->ephemeral != bp->b->ephemeral || !batch_named(bp->b, r)) return 0;
+    size_t lc = strlen(r->cluster) + 1, li = strlen(r->ip) + 1;
+    char *p = util_grow((void **)&bp->hits, &bp->cap, bp->n, sizeof *bp->hits) ? NULL : malloc(lc + li);
+    if (!p) {
+        bp->oom = true;
+        return 1;
+    }
+    bp->hits[bp->n++] = (struct nc_key){.cluster = memcpy(p, r->cluster, lc), .ip = memcpy(p + lc, r->ip, li),
+                                        .port = r->port};
+    return 0;
+}
+
+int nc_metadata_batch(struct app *app, const struct nc_metadata_batch *b, int64_t now_ms,
+                      void (*updated)(void *ctx, const struct instance_rec *r), void *ctx, struct naming_err *e)
+{
+    const char *ns = b->ns && *b->ns ? b->ns : DEFAULT_NAMESPACE;
+    if (check_service(ns, b->service, e)) return -1;
+    struct service_rec s;
+    int f = store_service_get(app->store, ns, b->service, &s);
+    if (f < 0) return store_err(app, e);
+    if (f == 1) {
+        naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service not found, namespace: %s, service: %s", ns,
+                       b->service);
+        return -1;
+    }
+    int64_t sid = s.id;
+    store_service_rec_free(&s);
+    /* the instances are picked first: the store cannot be written while it is being walked */
+    struct batch_pick bp = {.b = b};
+    int rc = -1;
+    if (store_instance_foreach(app->store, sid, batch_collect, &bp) || bp.oom) {
+        if (bp.oom) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        else store_err(app, e);
+        goto out;
+    }
+    if (store_begin(app->store)) {
+        store_err(app, e);
+        goto out;
+    }
+    for (size_t i = 0; i < bp.n; i++) {
+        struct instance_rec r;
+        if (store_instance_get(app->store, sid, bp.hits[i].cluster, bp.hits[i].ip, bp.hits[i].port, &r) != 0) continue;
+        cJSON *md = json_object_or_empty(r.metadata);
+        for (const cJSON *kv = b->metadata ? b->metadata->child : NULL; kv && md; kv = kv->next) {
+            cJSON_DeleteItemFromObjectCaseSensitive(md, kv->string);
+            if (!b->remove && cJSON_IsString(kv)) cJSON_AddStringToObject(md, kv->string, kv->valuestring);
+        }
+        char *text = md ? cJSON_PrintUnformatted(md) : NULL;
+        int bad = nc_instance_timeouts(app, md, &r.hb_interval_ms, &r.hb_timeout_ms, &r.delete_timeout_ms, e);
+        cJSON_Delete(md);
+        r.metadata = text;
+        r.instance_id = NULL;   /* keep */
+        int w = bad ? -1 : !text ? -2 : store_instance_upsert(app->store, &r, NULL) ? -3 : 0;
+        if (w == 0 && updated) updated(ctx, &r);
+        cJSON_free(text);
+        store_instance_rec_free(&r);
+        if (w) {
+            if (w == -2) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+            if (w == -3) naming_err_set(e, NAMING_STORE, 500, "registry store error: %s", store_errmsg(app->store));
+            store_rollback(app->store);
+            goto out;
+        }
+    }
+    if (bp.n) app_service_changed(app, now_ms, sid, ns, b->service);
+    if (store_commit(app->store)) {
+        store_err(app, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < bp.n; i++) free((char *)bp.hits[i].cluster);
+    free(bp.hits);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ connection clients */

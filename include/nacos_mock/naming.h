@@ -48,9 +48,17 @@ struct naming_err {
     enum naming_code code;
     int status;                  /* v1 HTTP status: 400 or 500 */
     char msg[800];
+    /* NAMING_PARAM_MISSING from naming_err_missing: the parameter and its Java type ("String",
+     * "Integer", ...), for transports that word a missing parameter their own way (the v2 API says
+     * "Required parameter 'ip' type String is not present"); "" / NULL otherwise */
+    char param[64];
+    const char *type;
 };
 void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A required parameter is absent or blank: NAMING_PARAM_MISSING, 400 `Param 'k' is required.`;
+ * `type` a string literal. */
+void naming_err_missing(struct naming_err *e, const char *param, const char *type);
 /* The v1 form of e: `status` + `caused: <msg>;`. */
 void naming_err_reply(const struct naming_err *e, struct reply *rep);
 

@@ -117,6 +117,23 @@ int nc_service_get(struct app *app, const char *ns, const char *service, struct 
 int nc_service_list(struct app *app, const char *ns, const char *group, long page_no, long page_size,
                     store_service_cb cb, void *ctx, long *total, struct naming_err *e);
 
+/* ---- metadata of many instances at once (instance/metadata/batch) */
+struct nc_metadata_batch {
+    const char *ns;
+    const char *service;          /* grouped */
+    const struct nc_key *targets; /* the instances to change (ns/service unused; cluster NULL = DEFAULT) */
+    size_t n_targets;             /* 0 = every instance of the service */
+    bool ephemeral;               /* only instances of this kind change (consistencyType != "persist") */
+    const cJSON *metadata;        /* object of strings: the keys set, or removed */
+    bool remove;
+};
+/* Sets (or removes) the keys on each named instance that exists (the others are skipped), in one
+ * change of the service; `updated` (may be NULL) sees each instance changed, as it is now (a view).
+ * Unknown service: NAMING_SERVICE_NOT_FOUND; preserved.* timings unusable: NAMING_INSTANCE_METADATA
+ * (nothing changes). */
+int nc_metadata_batch(struct app *app, const struct nc_metadata_batch *b, int64_t now_ms,
+                      void (*updated)(void *ctx, const struct instance_rec *r), void *ctx, struct naming_err *e);
+
 /* ---- connection clients (gRPC) */
 /* Subscribes (subscribe true) or unsubscribes the connection to (ns, service, clusters). */
 int nc_subscribe(struct app *app, uint64_t owner, const char *ns, const char *service, const char *clusters,

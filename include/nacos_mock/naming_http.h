@@ -1,0 +1,38 @@
+/*
+ * naming_http — what the two HTTP adapters of the naming core share (v1: naming_instance.c and its
+ * neighbours; v2: naming_v2.c): request parameters whose wire form is the same in both APIs, read
+ * into the naming core's structs (naming_core.h). Problems come back as a naming_err (kind, v1
+ * status, message naming the parameter), which each adapter renders in its own envelope.
+ * Pure: no registry access, no locks.
+ */
+#ifndef NACOS_MOCK_NAMING_HTTP_H
+#define NACOS_MOCK_NAMING_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <cjson/cJSON.h>
+
+#include "nacos_mock/naming.h"
+#include "nacos_mock/naming_core.h"
+#include "nacos_mock/request.h"
+
+/* A beat's instance (nacos-api.md §2.1): the `beat` JSON, when present, gives ip, port and cluster
+ * (a blank cluster: the clusterName parameter) and the fields that register an unknown instance;
+ * without it the `ip` and `port` parameters are required. */
+struct nh_beat {
+    struct nc_key k;              /* ns and service: the caller's (set them before or after) */
+    struct nc_beat_full full;     /* valid when have_full */
+    bool have_full;
+    cJSON *md;                    /* owned: full.metadata */
+    char ip[300], port[40];
+};
+/* 0, or -1 with e (nothing to free then). Free a parsed beat with nh_beat_free. */
+int nh_beat_parse(struct request *req, struct nh_beat *b, struct naming_err *e);
+void nh_beat_free(struct nh_beat *b);
+
+/* The `instances` parameter of instance/metadata/batch: a JSON array of {ip, port, clusterName}.
+ * *out (caller frees with free(); its strings point into *json, which the caller deletes after)
+ * gets n keys. 0, or -1 with e (NAMING_PARAM_INVALID naming the parameter). */
+int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t *n, struct naming_err *e);
+
+#endif
