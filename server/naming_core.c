@@ -361,7 +361,7 @@ struct cluster_probe { const char *cluster; long n; };
 static int count_cluster(void *ctx, const struct instance_rec *r)
 {
     struct cluster_probe *cp = ctx;
-    if (strcmp(r->cluster, cp->cluster) == 0) cp->n++;
+    if (!cp->cluster || strcmp(r->cluster, cp->cluster) == 0) cp->n++;
     return 0;
 }
 
@@ -486,7 +486,9 @@ int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_m
     return 0;
 }
 
-int nc_service_delete(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+/* Deletes (ns, service): 1.x drops its instances with it, 2.x (empty_only) refuses while it has any. */
+static int service_delete(struct app *app, const char *ns, const char *service, bool empty_only, int64_t now_ms,
+                          struct naming_err *e)
 {
     if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
     if (check_service(ns, service, e)) return -1;
@@ -494,8 +496,22 @@ int nc_service_delete(struct app *app, const char *ns, const char *service, int6
     int f = store_service_get(app->store, ns, service, &s);
     if (f < 0) return store_err(app, e);
     if (f == 1) {
-        naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "specified service not exist, serviceName : %s", service);
+        if (empty_only) naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "service %s not found!", service);
+        else naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "specified service not exist, serviceName : %s", service);
         return -1;
+    }
+    if (empty_only) {
+        struct cluster_probe cp = {NULL, 0};
+        if (store_instance_foreach(app->store, s.id, count_cluster, &cp)) {
+            store_service_rec_free(&s);
+            return store_err(app, e);
+        }
+        if (cp.n) {
+            naming_err_set(e, NAMING_SERVICE_NOT_EMPTY, 400,
+                           "Service %s is not empty, can't be delete. Please unregister instance first", service);
+            store_service_rec_free(&s);
+            return -1;
+        }
     }
     /* 1.x drops the instances with the service; subscribers see an empty list. Connection-owned
      * instances go too (their clients no longer own them). */
@@ -504,6 +520,16 @@ int nc_service_delete(struct app *app, const char *ns, const char *service, int6
     if (rc < 0) return store_err(app, e);
     app_service_changed(app, now_ms, 0, ns, service);
     return 0;
+}
+
+int nc_service_delete(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+{
+    return service_delete(app, ns, service, false, now_ms, e);
+}
+
+int nc_service_delete_empty(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+{
+    return service_delete(app, ns, service, true, now_ms, e);
 }
 
 int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e)
@@ -646,6 +672,300 @@ out:
     for (size_t i = 0; i < bp.n; i++) free((char *)bp.hits[i].cluster);
     free(bp.hits);
     return rc;
+}
+
+/* ------------------------------------------------------------------ clients (views) */
+
+/* "ip:port#true" / "ip:port#false". */
+static void ipport_id(char *out, size_t n, const char *ip, int port, bool ephemeral)
+{
+    snprintf(out, n, "%s:%d#%s", ip, port, ephemeral ? "true" : "false");
+}
+
+/* Parses an ip:port client id. 0, -1 when id is not of that form. */
+static int ipport_parse(const char *id, char *ip, size_t iplen, int *port, bool *ephemeral)
+{
+    const char *hash = strrchr(id, '#');
+    if (!hash || (strcmp(hash + 1, "true") && strcmp(hash + 1, "false"))) return -1;
+    const char *colon = hash;
+    while (colon > id && colon[-1] != ':') colon--;
+    if (colon <= id + 1) return -1;
+    char num[16];
+    size_t nlen = (size_t)(hash - colon), alen = (size_t)(colon - 1 - id);
+    long long p;
+    if (nlen == 0 || nlen >= sizeof num || alen >= iplen) return -1;
+    memcpy(num, colon, nlen);
+    num[nlen] = '\0';
+    if (params_strtoll(num, &p) || p < 1 || p > 65535) return -1;
+    memcpy(ip, id, alen);
+    ip[alen] = '\0';
+    *port = (int)p;
+    *ephemeral = hash[1] == 't';
+    return 0;
+}
+
+/* The peer of a connection ("ip:port" or "[ip]:port") split. */
+static void conn_client(const struct client *c, struct nc_client *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", c->id);
+    out->connection = true;
+    out->ephemeral = true;
+    out->last_updated_ms = c->last_active_ms;
+    out->conn = c;
+    const char *r = c->remote, *colon = strrchr(r, ':');
+    size_t n = colon ? (size_t)(colon - r) : strlen(r);
+    if (*r == '[' && n >= 2 && r[n - 1] == ']') {
+        r++;
+        n -= 2;
+    }
+    snprintf(out->ip, sizeof out->ip, "%.*s", (int)n, r);
+    long long port = 0;
+    out->port = colon && params_strtoll(colon + 1, &port) == 0 && port > 0 && port < 65536 ? (int)port : 0;
+}
+
+/* The ip:port clients: distinct (ip, port, kind) of the instances no connection owns. */
+struct ipport_set {
+    struct nc_client *v;
+    size_t n, cap;
+    bool oom;
+    const char *only_ip;       /* collect only this address (lookup by id); NULL = all */
+    int only_port;
+    bool only_ephemeral;
+};
+
+static int ipport_collect(void *ctx, const struct instance_rec *r)
+{
+    struct ipport_set *set = ctx;
+    if (r->owner) return 0;
+    if (set->only_ip && (r->port != set->only_port || r->ephemeral != set->only_ephemeral || strcmp(r->ip, set->only_ip)))
+        return 0;
+    for (size_t i = 0; i < set->n; i++) {   /* the same address in other services: small sets, a scan will do */
+        struct nc_client *c = &set->v[i];
+        if (c->port == r->port && c->ephemeral == r->ephemeral && !strcmp(c->ip, r->ip)) {
+            if (r->last_beat_ms > c->last_updated_ms) c->last_updated_ms = r->last_beat_ms;
+            return 0;
+        }
+    }
+    if (util_grow((void **)&set->v, &set->cap, set->n, sizeof *set->v)) {
+        set->oom = true;
+        return 1;
+    }
+    struct nc_client *c = &set->v[set->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->ip, sizeof c->ip, "%s", r->ip);
+    c->port = r->port;
+    c->ephemeral = r->ephemeral;
+    c->last_updated_ms = r->last_beat_ms;
+    ipport_id(c->id, sizeof c->id, r->ip, r->port, r->ephemeral);
+    return 0;
+}
+
+static int ipport_order(const void *a, const void *b)
+{
+    const struct nc_client *x = a, *y = b;
+    int c = strcmp(x->ip, y->ip);
+    if (c) return c;
+    if (x->port != y->port) return x->port < y->port ? -1 : 1;
+    return (int)y->ephemeral - (int)x->ephemeral;   /* #true first */
+}
+
+static int ipport_clients(struct app *app, struct ipport_set *set, struct naming_err *e)
+{
+    if (store_instance_foreach_all(app->store, ipport_collect, set) || set->oom) {
+        free(set->v);
+        set->v = NULL;
+        if (set->oom) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        else store_err(app, e);
+        return -1;
+    }
+    if (set->n > 1) qsort(set->v, set->n, sizeof *set->v, ipport_order);
+    return 0;
+}
+
+struct conn_walk {
+    nc_client_cb cb;
+    void *ctx;
+    int stopped;
+};
+
+static int conn_visit(void *ctx, struct client *c)
+{
+    struct conn_walk *w = ctx;
+    struct nc_client v;
+    conn_client(c, &v);
+    return w->stopped = w->cb(w->ctx, &v);
+}
+
+int nc_client_foreach(struct app *app, nc_client_cb cb, void *ctx, struct naming_err *e)
+{
+    struct ipport_set set = {0};
+    if (ipport_clients(app, &set, e)) return -1;
+    int stop = 0;
+    for (size_t i = 0; i < set.n && !stop; i++) stop = cb(ctx, &set.v[i]);
+    free(set.v);
+    struct conn_walk w = {cb, ctx, 0};
+    if (!stop) clients_foreach(app->clients, conn_visit, &w);
+    return 0;
+}
+
+int nc_client_get(struct app *app, const char *id, struct nc_client *out, struct naming_err *e)
+{
+    char ip[300];
+    int port;
+    bool eph;
+    if (ipport_parse(id, ip, sizeof ip, &port, &eph) == 0) {
+        struct ipport_set set = {.only_ip = ip, .only_port = port, .only_ephemeral = eph};
+        if (ipport_clients(app, &set, e)) return -1;
+        bool found = set.n > 0;
+        if (found) *out = set.v[0];
+        free(set.v);
+        if (found) return 0;
+    } else {
+        const struct client *c = clients_find(app->clients, id);
+        if (c) {
+            conn_client(c, out);
+            return 0;
+        }
+    }
+    naming_err_set(e, NAMING_CLIENT_NOT_FOUND, 404, "clientId [ %s ] not exist", id);
+    return -1;
+}
+
+struct published_walk {
+    const struct nc_client *c;
+    store_instance_cb cb;
+    void *ctx;
+};
+
+static int published_visit(void *ctx, const struct instance_rec *r)
+{
+    struct published_walk *w = ctx;
+    if (r->owner || r->port != w->c->port || r->ephemeral != w->c->ephemeral || strcmp(r->ip, w->c->ip)) return 0;
+    return w->cb(w->ctx, r);
+}
+
+int nc_client_published(struct app *app, const char *id, store_instance_cb cb, void *ctx, struct naming_err *e)
+{
+    struct nc_client c;
+    if (nc_client_get(app, id, &c, e)) return -1;
+    if (!c.connection) {
+        struct published_walk w = {&c, cb, ctx};
+        return store_instance_foreach_all(app->store, published_visit, &w) ? store_err(app, e) : 0;
+    }
+    for (size_t i = 0; i < c.conn->n_owned; i++) {
+        const struct client_key *k = &c.conn->owned[i];
+        struct service_rec s;
+        struct instance_rec r;
+        int f = store_service_get(app->store, k->ns, k->service, &s);
+        if (f < 0) return store_err(app, e);
+        if (f == 1) continue;
+        int g = store_instance_get(app->store, s.id, k->cluster, k->ip, k->port, &r);
+        store_service_rec_free(&s);
+        if (g < 0) return store_err(app, e);
+        if (g == 1) continue;
+        int stop = cb(ctx, &r);
+        store_instance_rec_free(&r);
+        if (stop) break;
+    }
+    return 0;
+}
+
+int nc_client_subscribed(struct app *app, const char *id,
+                         void (*cb)(void *ctx, const char *ns, const char *service, const char *clusters), void *ctx,
+                         struct naming_err *e)
+{
+    struct nc_client c;
+    if (nc_client_get(app, id, &c, e)) return -1;
+    if (c.connection) subs_foreach_conn(app->subs, c.conn->serial, cb, ctx);
+    return 0;
+}
+
+struct publisher_walk {
+    struct app *app;
+    const char *ip;
+    int port;
+    int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r);
+    void *ctx;
+};
+
+static int publisher_visit(void *ctx, const struct instance_rec *r)
+{
+    struct publisher_walk *w = ctx;
+    if ((w->ip && strcmp(w->ip, r->ip)) || (w->port && w->port != r->port)) return 0;
+    char id[400];
+    const struct client *c = r->owner ? clients_get(w->app->clients, r->owner) : NULL;
+    if (c) snprintf(id, sizeof id, "%s", c->id);
+    else ipport_id(id, sizeof id, r->ip, r->port, r->ephemeral);
+    return w->cb(w->ctx, id, r);
+}
+
+int nc_service_publishers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                          int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r), void *ctx,
+                          struct naming_err *e)
+{
+    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
+    if (check_service(ns, service, e)) return -1;
+    struct service_rec s;
+    int f = store_service_get(app->store, ns, service, &s);
+    if (f < 0) return store_err(app, e);
+    if (f == 1) return 0;
+    struct publisher_walk w = {app, ip, port, cb, ctx};
+    int rc = store_instance_foreach(app->store, s.id, publisher_visit, &w);
+    store_service_rec_free(&s);
+    return rc ? store_err(app, e) : 0;
+}
+
+struct subscriber_walk {
+    struct subs *app_subs;
+    const char *ns, *service, *ip;
+    int port;
+    bool hit;
+    nc_client_cb cb;
+    void *ctx;
+};
+
+static void subscriber_match(void *ctx, const char *ns, const char *service, const char *clusters)
+{
+    struct subscriber_walk *w = ctx;
+    if (!strcmp(ns, w->ns) && !strcmp(service, w->service)) w->hit = true;
+}
+
+static int subscriber_visit(void *ctx, struct client *c)
+{
+    struct subscriber_walk *w = ctx;
+    struct nc_client v;
+    conn_client(c, &v);
+    if ((w->ip && strcmp(w->ip, v.ip)) || w->port) return 0;   /* a connection subscriber's port is 0 */
+    w->hit = false;
+    subs_foreach_conn(w->app_subs, c->serial, subscriber_match, w);
+    return w->hit ? w->cb(w->ctx, &v) : 0;
+}
+
+int nc_service_subscribers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                           nc_client_cb cb, void *ctx, struct naming_err *e)
+{
+    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
+    if (check_service(ns, service, e)) return -1;
+    struct subscriber_walk w = {.ns = ns, .service = service, .ip = ip, .port = port, .cb = cb, .ctx = ctx,
+                                .app_subs = app->subs};
+    clients_foreach(app->clients, subscriber_visit, &w);
+    return 0;
+}
+
+static int count_client(void *ctx, const struct nc_client *c)
+{
+    struct nc_client_counts *n = ctx;
+    if (c->connection) n->connection++;
+    else if (c->ephemeral) n->ephemeral_ip_port++;
+    else n->persistent_ip_port++;
+    return 0;
+}
+
+int nc_client_counts(struct app *app, struct nc_client_counts *out, struct naming_err *e)
+{
+    memset(out, 0, sizeof *out);
+    return nc_client_foreach(app, count_client, out, e);
 }
 
 /* ------------------------------------------------------------------ connection clients */

@@ -43,6 +43,7 @@ enum naming_code {
     NAMING_SERVICE_NOT_EMPTY,
     NAMING_SELECTOR,
     NAMING_STORE,                /* the registry store failed */
+    NAMING_CLIENT_NOT_FOUND,     /* no client (ip:port or connection) with that id */
 };
 struct naming_err {
     enum naming_code code;
