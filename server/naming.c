@@ -280,6 +280,28 @@ cJSON *naming_parse_metadata(const char *s, char *err, size_t errlen)
     return out;
 }
 
+int naming_metadata_param(const char *s, cJSON **out, struct naming_err *e)
+{
+    char err[256];
+    if ((*out = naming_parse_metadata(s, err, sizeof err))) return 0;
+    naming_err_set(e, NAMING_METADATA, 400, "%s", err);
+    return -1;
+}
+
+int naming_parse_selector(const char *s, char **out, struct naming_err *e)
+{
+    cJSON *j = cJSON_Parse(s);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+    *out = NULL;
+    if (cJSON_IsObject(j) && cJSON_IsString(type) && (!strcmp(type->valuestring, "none") || !strcmp(type->valuestring, "label")))
+        *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (*out) return 0;
+    naming_err_set(e, NAMING_SELECTOR, 400,
+                   "Param 'selector' must be a JSON object with type \"none\" or \"label\", got \"%.100s\"", s);
+    return -1;
+}
+
 static bool starts(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 bool naming_ua_push_capable(const char *ua)

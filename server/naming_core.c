@@ -46,7 +46,7 @@ int nc_check_key(struct nc_key *k, struct naming_err *e)
     return naming_check_name("clusterName", k->cluster, strlen(k->cluster), e);
 }
 
-static int check_weight(double w, struct naming_err *e)
+int nc_check_weight(double w, struct naming_err *e)
 {
     if (w >= 0.0 && w <= 10000.0) return 0;
     naming_err_set(e, NAMING_WEIGHT, 500,
@@ -107,7 +107,7 @@ static int new_instance_id(struct app *app, int64_t service_id, const cJSON *md,
 static int check_instance(const struct app *app, struct nc_instance *in, int64_t *interval, int64_t *timeout,
                           int64_t *del, struct naming_err *e)
 {
-    if (nc_check_key(&in->k, e) || check_weight(in->weight, e)) return -1;
+    if (nc_check_key(&in->k, e) || nc_check_weight(in->weight, e)) return -1;
     return nc_instance_timeouts(app, in->metadata, interval, timeout, del, e);
 }
 
@@ -317,7 +317,7 @@ static int find_instance(struct app *app, const struct nc_key *k, int64_t *sid, 
 int nc_patch(struct app *app, const struct nc_key *k_, const struct nc_patch *p, int64_t now_ms, struct naming_err *e)
 {
     struct nc_key k = *k_;
-    if (nc_check_key(&k, e) || (p->weight && check_weight(*p->weight, e))) return -1;
+    if (nc_check_key(&k, e) || (p->weight && nc_check_weight(*p->weight, e))) return -1;
     int64_t sid = 0;
     struct instance_rec cur;
     int f = find_instance(app, &k, &sid, &cur);
@@ -446,7 +446,7 @@ int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full 
     /* a full beat for an unknown instance registers it, as Nacos does */
     struct nc_instance in = {.k = k, .weight = full->weight, .enabled = true, .healthy = true,
                              .ephemeral = full->ephemeral, .metadata = full->metadata};
-    if (check_weight(full->weight, e)) {
+    if (nc_check_weight(full->weight, e)) {
         naming_err_set(e, NAMING_WEIGHT, 500,
                        "instance format invalid: The weights range from 0.0 to 10000.0 (beat 'weight': %g)",
                        full->weight);
@@ -560,6 +560,44 @@ int nc_service_get(struct app *app, const char *ns, const char *service, struct 
         return -1;
     }
     return 0;
+}
+
+struct cluster_seen {
+    char **names;
+    size_t n, cap;
+    bool oom;
+    void (*cb)(void *ctx, const char *cluster, const char *checker);
+    void *ctx;
+};
+
+static int cluster_visit(void *ctx, const struct instance_rec *r)
+{
+    struct cluster_seen *cs = ctx;
+    for (size_t i = 0; i < cs->n; i++)
+        if (!strcmp(cs->names[i], r->cluster)) return 0;
+    char *name = util_grow((void **)&cs->names, &cs->cap, cs->n, sizeof *cs->names) ? NULL : strdup(r->cluster);
+    if (!name) {
+        cs->oom = true;
+        return 1;
+    }
+    cs->names[cs->n++] = name;
+    cs->cb(cs->ctx, r->cluster, r->ephemeral ? "TCP" : "NONE");
+    return 0;
+}
+
+int nc_service_clusters(struct app *app, int64_t service_id, void (*cb)(void *ctx, const char *cluster,
+                                                                         const char *checker),
+                        void *ctx, struct naming_err *e)
+{
+    struct cluster_seen cs = {.cb = cb, .ctx = ctx};
+    int rc = store_instance_foreach(app->store, service_id, cluster_visit, &cs);
+    for (size_t i = 0; i < cs.n; i++) free(cs.names[i]);
+    free(cs.names);
+    if (cs.oom) {
+        naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        return -1;
+    }
+    return rc ? store_err(app, e) : 0;
 }
 
 int nc_service_list(struct app *app, const char *ns, const char *group, long page_no, long page_size,

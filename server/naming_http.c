@@ -99,3 +99,33 @@ int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t
     *n = cnt;
     return 0;
 }
+
+int nh_service_body(const struct params *p, double def_threshold, struct nh_service *s, struct naming_err *e)
+{
+    memset(s, 0, sizeof *s);
+    if (param_double(p, "protectThreshold", def_threshold, &s->threshold, e)) return -1;
+    if (s->threshold < 0.0 || s->threshold > 1.0) {
+        naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param 'protectThreshold' must be from 0.0 to 1.0, got %g",
+                       s->threshold);
+        return -1;
+    }
+    const char *md = params_get(p, "metadata"), *sel = params_get(p, "selector");
+    cJSON *m = NULL;
+    if (md) {
+        if (naming_metadata_param(md, &m, e)) return -1;
+        s->metadata = cJSON_PrintUnformatted(m);
+        cJSON_Delete(m);
+    }
+    if (sel && naming_parse_selector(sel, &s->selector, e)) {
+        nh_service_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void nh_service_free(struct nh_service *s)
+{
+    cJSON_free(s->metadata);
+    cJSON_free(s->selector);
+    s->metadata = s->selector = NULL;
+}

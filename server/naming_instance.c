@@ -51,21 +51,15 @@ static int fail(const struct naming_err *e, struct reply *rep)
 
 static int weight_or_reply(const struct params *p, struct reply *rep, double def, double *w)
 {
-    if (param_double_or_reply(p, rep, "weight", def, w)) return -1;
-    if (*w < 0.0 || *w > 10000.0) {
-        reply_caused(rep, 500, "instance format invalid: The weights range from 0.0 to 10000.0 (param 'weight': %g)",
-                     *w);
-        return -1;
-    }
-    return 0;
+    struct naming_err e;
+    if (param_double(p, "weight", def, w, &e) == 0 && nc_check_weight(*w, &e) == 0) return 0;
+    return fail(&e, rep);
 }
 
 static int metadata_or_reply(const char *text, struct reply *rep, cJSON **md)
 {
-    char err[256];
-    if ((*md = naming_parse_metadata(text, err, sizeof err))) return 0;
-    reply_caused(rep, 400, "%s", err);
-    return -1;
+    struct naming_err e;
+    return naming_metadata_param(text, md, &e) ? fail(&e, rep) : 0;
 }
 
 /* register / update parameters. *md is the metadata object the instance points at (caller deletes). */

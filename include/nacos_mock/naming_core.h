@@ -56,6 +56,9 @@ enum nc_write_mode {
  * the defaults (ns, cluster) into *k. */
 int nc_check_key(struct nc_key *k, struct naming_err *e);
 
+/* A weight in 0..10000, else NAMING_WEIGHT naming the parameter. */
+int nc_check_weight(double weight, struct naming_err *e);
+
 /* ---- instances */
 int nc_register(struct app *app, const struct nc_instance *in, enum nc_write_mode mode, uint64_t owner,
                 int64_t now_ms, struct naming_err *e);
@@ -119,6 +122,11 @@ int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_m
 /* Owned record (store_service_rec_free); NAMING_SERVICE_NOT_FOUND when unknown. */
 int nc_service_get(struct app *app, const char *ns, const char *service, struct service_rec *out,
                    struct naming_err *e);
+/* The clusters a service's instances are in, each once in instance order, with its health checker
+ * as Nacos shows it: "TCP" when its first instance is ephemeral, else "NONE". */
+int nc_service_clusters(struct app *app, int64_t service_id, void (*cb)(void *ctx, const char *cluster,
+                                                                         const char *checker),
+                        void *ctx, struct naming_err *e);
 /* Services of (ns, group), 1-based page: *total, and cb for each on the page. */
 int nc_service_list(struct app *app, const char *ns, const char *group, long page_no, long page_size,
                     store_service_cb cb, void *ctx, long *total, struct naming_err *e);

@@ -35,4 +35,15 @@ void nh_beat_free(struct nh_beat *b);
  * gets n keys. 0, or -1 with e (NAMING_PARAM_INVALID naming the parameter). */
 int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t *n, struct naming_err *e);
 
+/* The body of a service create / update: protectThreshold (0.0..1.0; def when absent), metadata (a
+ * JSON object or k=v list, normalised; NULL when absent) and selector (NULL when absent). */
+struct nh_service {
+    double threshold;
+    char *metadata;               /* owned (cJSON_free); NULL = not given */
+    char *selector;               /* owned (cJSON_free); NULL = not given */
+};
+/* 0, or -1 with e (NAMING_PARAM_INVALID, NAMING_METADATA, NAMING_SELECTOR; nothing to free then). */
+int nh_service_body(const struct params *p, double def_threshold, struct nh_service *s, struct naming_err *e);
+void nh_service_free(struct nh_service *s);
+
 #endif
