@@ -44,6 +44,7 @@ static const struct route ROUTES[] = {
     R("GET", NS "/ops/metrics", "metrics", h_operator_metrics, ROUTE_NAMING),
     R("GET", NS "/operator/servers", "servers", h_operator_servers, ROUTE_NAMING),
     R("GET", NS "/operator/switches", "switches", h_operator_switches, ROUTE_NAMING),
+    R("GET", "/nacos/v1/core/cluster/nodes", "nodes", h_core_cluster_nodes, 0),
     R("PUT", NS "/health/instance", "health", h_health_instance, ROUTE_NAMING | ROUTE_WRITE),
     R("PUT", NS "/health", "health", h_health_instance, ROUTE_NAMING | ROUTE_WRITE),
     R("GET", "/nacos/v1/console/health/liveness", "liveness", h_console_liveness, 0),
