@@ -129,3 +129,18 @@ void nh_service_free(struct nh_service *s)
     cJSON_free(s->selector);
     s->metadata = s->selector = NULL;
 }
+
+void nh_beat_answer(struct reply *rep, int64_t interval_ms, int code)
+{
+    char b[128];   /* printed directly: every beat answers it */
+    int n = snprintf(b, sizeof b, "{\"clientBeatInterval\":%lld,\"code\":%d,\"lightBeatEnabled\":true}",
+                     (long long)interval_ms, code);
+    reply_json_text(rep, 200, b, (size_t)n);
+}
+
+void nh_batch_updated(void *ctx, const struct instance_rec *r)
+{
+    char line[600];
+    snprintf(line, sizeof line, "%s:%d:unknown:%s:%s", r->ip, r->port, r->cluster, r->ephemeral ? "ephemeral" : "persist");
+    cJSON_AddItemToArray(ctx, cJSON_CreateString(line));
+}

@@ -208,15 +208,6 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
 
 /* ------------------------------------------------------------------ beat */
 
-/* {"clientBeatInterval":N,"code":C,"lightBeatEnabled":true}: printed directly (every beat answers it). */
-static void beat_answer(struct reply *rep, int64_t interval, int code)
-{
-    char b[128];
-    int n = snprintf(b, sizeof b, "{\"clientBeatInterval\":%lld,\"code\":%d,\"lightBeatEnabled\":true}",
-                     (long long)interval, code);
-    reply_json_text(rep, 200, b, (size_t)n);
-}
-
 void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
@@ -234,7 +225,7 @@ void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
     int code;
     int64_t interval;
     if (nc_beat(app, &b.k, b.have_full ? &b.full : NULL, req->now_ms, &code, &interval, &e)) fail(&e, rep);
-    else beat_answer(rep, interval, code);
+    else nh_beat_answer(rep, interval, code);
     nh_beat_free(&b);
 }
 
@@ -274,14 +265,6 @@ void h_instance_statuses(struct app *app, struct request *req, struct reply *rep
     reply_json(rep, 200, o);
 }
 
-/* One changed instance as the batch answer names it: "ip:port:unknown:cluster:ephemeral|persist". */
-static void add_updated(void *ctx, const struct instance_rec *r)
-{
-    char line[600];
-    snprintf(line, sizeof line, "%s:%d:unknown:%s:%s", r->ip, r->port, r->cluster, r->ephemeral ? "ephemeral" : "persist");
-    cJSON_AddItemToArray(ctx, cJSON_CreateString(line));
-}
-
 void h_instance_metadata_batch(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
@@ -308,7 +291,7 @@ void h_instance_metadata_batch(struct app *app, struct request *req, struct repl
                                    .ephemeral = !(ct && strcmp(ct, "persist") == 0), .metadata = md,
                                    .remove = strcmp(req->method, "DELETE") == 0};
     out = cJSON_CreateObject();
-    if (nc_metadata_batch(app, &mb, req->now_ms, add_updated, cJSON_AddArrayToObject(out, "updated"), &e)) {
+    if (nc_metadata_batch(app, &mb, req->now_ms, nh_batch_updated, cJSON_AddArrayToObject(out, "updated"), &e)) {
         fail(&e, rep);
         goto done;
     }

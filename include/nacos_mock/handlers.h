@@ -42,6 +42,34 @@ H(h_console_liveness);
 H(h_console_readiness);
 H(h_serverlist);
 H(h_auth_login);
+/* naming_v2.c (the v2 Open API, nacos-api.md §5) */
+H(h_v2_instance_register);
+H(h_v2_instance_deregister);
+H(h_v2_instance_update);
+H(h_v2_instance_detail);
+H(h_v2_instance_list);
+H(h_v2_instance_beat);
+H(h_v2_instance_metadata_batch);
+H(h_v2_service_create);
+H(h_v2_service_delete);
+H(h_v2_service_update);
+H(h_v2_service_get);
+H(h_v2_service_list);
+H(h_v2_client_list);
+H(h_v2_client_detail);
+H(h_v2_client_published);
+H(h_v2_client_subscribed);
+H(h_v2_service_publishers);
+H(h_v2_service_subscribers);
+H(h_v2_health_instance);
+H(h_v2_operator_switches);
+H(h_v2_operator_switches_update);
+H(h_v2_operator_metrics);
+H(h_v2_console_liveness);
+H(h_v2_console_readiness);
+H(h_v2_core_node_list);
+H(h_v2_core_node_self);
+H(h_v2_core_node_self_health);
 #undef H
 
 /* naming_operator.c, shared with the v2 adapter (app->mu held) */

@@ -1,8 +1,9 @@
 /*
  * naming_http — what the two HTTP adapters of the naming core share (v1: naming_instance.c and its
  * neighbours; v2: naming_v2.c): request parameters whose wire form is the same in both APIs, read
- * into the naming core's structs (naming_core.h). Problems come back as a naming_err (kind, v1
- * status, message naming the parameter), which each adapter renders in its own envelope.
+ * into the naming core's structs (naming_core.h), and the few answers both send alike (the beat
+ * JSON, the metadata batch's `updated` lines). Problems come back as a naming_err (kind, v1 status,
+ * message naming the parameter), which each adapter renders in its own envelope.
  * Pure: no registry access, no locks.
  */
 #ifndef NACOS_MOCK_NAMING_HTTP_H
@@ -14,6 +15,7 @@
 
 #include "nacos_mock/naming.h"
 #include "nacos_mock/naming_core.h"
+#include "nacos_mock/reply.h"
 #include "nacos_mock/request.h"
 
 /* A beat's instance (nacos-api.md §2.1): the `beat` JSON, when present, gives ip, port and cluster
@@ -45,5 +47,11 @@ struct nh_service {
 /* 0, or -1 with e (NAMING_PARAM_INVALID, NAMING_METADATA, NAMING_SELECTOR; nothing to free then). */
 int nh_service_body(const struct params *p, double def_threshold, struct nh_service *s, struct naming_err *e);
 void nh_service_free(struct nh_service *s);
+
+/* The beat answer, un-enveloped in both APIs: {"clientBeatInterval":N,"code":C,"lightBeatEnabled":true}. */
+void nh_beat_answer(struct reply *rep, int64_t interval_ms, int code);
+/* nc_metadata_batch's `updated` callback: appends "ip:port:unknown:cluster:ephemeral|persist" to the
+ * cJSON array ctx. */
+void nh_batch_updated(void *ctx, const struct instance_rec *r);
 
 #endif
