@@ -472,6 +472,17 @@ static int check_service(const char *ns, const char *service, struct naming_err 
     return 0;
 }
 
+/* Checks (*ns, defaulted to public, and service) and looks the service up: 0 found (*s owned), 1
+ * unknown (e untouched), -1 with e. */
+static int lookup_service(struct app *app, const char **ns, const char *service, struct service_rec *s,
+                          struct naming_err *e)
+{
+    if (!*ns || !**ns) *ns = DEFAULT_NAMESPACE;
+    if (check_service(*ns, service, e)) return -1;
+    int f = store_service_get(app->store, *ns, service, s);
+    return f < 0 ? store_err(app, e) : f;
+}
+
 int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e)
 {
     const char *ns = s->ns && *s->ns ? s->ns : DEFAULT_NAMESPACE;
@@ -490,11 +501,9 @@ int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_m
 static int service_delete(struct app *app, const char *ns, const char *service, bool empty_only, int64_t now_ms,
                           struct naming_err *e)
 {
-    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
-    if (check_service(ns, service, e)) return -1;
     struct service_rec s;
-    int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, service, &s, e);
+    if (f < 0) return -1;
     if (f == 1) {
         if (empty_only) naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "service %s not found!", service);
         else naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "specified service not exist, serviceName : %s", service);
@@ -534,11 +543,10 @@ int nc_service_delete_empty(struct app *app, const char *ns, const char *service
 
 int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e)
 {
-    const char *ns = s->ns && *s->ns ? s->ns : DEFAULT_NAMESPACE;
-    if (check_service(ns, s->service, e)) return -1;
+    const char *ns = s->ns;
     struct service_rec cur;
-    int f = store_service_get(app->store, ns, s->service, &cur);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, s->service, &cur, e);
+    if (f < 0) return -1;
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service %s not found!", s->service);
         return -1;
@@ -551,10 +559,8 @@ int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_m
 
 int nc_service_get(struct app *app, const char *ns, const char *service, struct service_rec *out, struct naming_err *e)
 {
-    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
-    if (check_service(ns, service, e)) return -1;
-    int f = store_service_get(app->store, ns, service, out);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, service, out, e);
+    if (f < 0) return -1;
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service %s is not found!", service);
         return -1;
@@ -652,11 +658,10 @@ static int batch_collect(void *ctx, const struct instance_rec *r)
 int nc_metadata_batch(struct app *app, const struct nc_metadata_batch *b, int64_t now_ms,
                       void (*updated)(void *ctx, const struct instance_rec *r), void *ctx, struct naming_err *e)
 {
-    const char *ns = b->ns && *b->ns ? b->ns : DEFAULT_NAMESPACE;
-    if (check_service(ns, b->service, e)) return -1;
+    const char *ns = b->ns;
     struct service_rec s;
-    int f = store_service_get(app->store, ns, b->service, &s);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, b->service, &s, e);
+    if (f < 0) return -1;
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service not found, namespace: %s, service: %s", ns,
                        b->service);
@@ -942,12 +947,9 @@ int nc_service_publishers(struct app *app, const char *ns, const char *service, 
                           int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r), void *ctx,
                           struct naming_err *e)
 {
-    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
-    if (check_service(ns, service, e)) return -1;
     struct service_rec s;
-    int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) return store_err(app, e);
-    if (f == 1) return 0;
+    int f = lookup_service(app, &ns, service, &s, e);
+    if (f) return f < 0 ? -1 : 0;   /* an unknown service has none */
     struct publisher_walk w = {app, ip, port, cb, ctx};
     int rc = store_instance_foreach(app->store, s.id, publisher_visit, &w);
     store_service_rec_free(&s);

@@ -70,7 +70,9 @@ void nh_beat_free(struct nh_beat *b)
     b->md = NULL;
 }
 
-int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t *n, struct naming_err *e)
+/* `instances`: *out (caller frees; its strings point into *json, which the caller deletes) gets n
+ * keys. 0, or -1 with e. */
+static int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t *n, struct naming_err *e)
 {
     *json = NULL;
     *out = NULL;
@@ -100,6 +102,33 @@ int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t
     return 0;
 }
 
+int nh_batch_parse(const struct request *req, const char *ns, const char *service, struct nh_batch *b,
+                   struct naming_err *e)
+{
+    const struct params *p = &req->params;
+    const char *md_text, *ct = params_get(p, "consistencyType");
+    size_t n = 0;
+    memset(b, 0, sizeof *b);
+    if (param_required(p, "metadata", "String", &md_text, e) || naming_metadata_param(md_text, &b->md, e)) return -1;
+    if (nh_batch_targets(params_get(p, "instances"), &b->targets_json, &b->targets, &n, e)) {
+        nh_batch_free(b);
+        return -1;
+    }
+    b->mb = (struct nc_metadata_batch){.ns = ns, .service = service, .targets = b->targets, .n_targets = n,
+                                       .ephemeral = !(ct && strcmp(ct, "persist") == 0), .metadata = b->md,
+                                       .remove = strcmp(req->method, "DELETE") == 0};
+    return 0;
+}
+
+void nh_batch_free(struct nh_batch *b)
+{
+    cJSON_Delete(b->md);
+    cJSON_Delete(b->targets_json);
+    free(b->targets);
+    memset(b, 0, sizeof *b);
+}
+
+
 int nh_service_body(const struct params *p, double def_threshold, struct nh_service *s, struct naming_err *e)
 {
     memset(s, 0, sizeof *s);
@@ -128,6 +157,20 @@ void nh_service_free(struct nh_service *s)
     cJSON_free(s->metadata);
     cJSON_free(s->selector);
     s->metadata = s->selector = NULL;
+}
+
+cJSON *nh_instance_detail_json(const char *service_key, const char *service, const struct instance_rec *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, service_key, service);
+    cJSON_AddStringToObject(o, "ip", r->ip);
+    json_add_int(o, "port", r->port);
+    cJSON_AddStringToObject(o, "clusterName", r->cluster);
+    json_add_double(o, "weight", r->weight);
+    cJSON_AddBoolToObject(o, "healthy", r->healthy);
+    cJSON_AddStringToObject(o, "instanceId", r->instance_id);
+    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r->metadata));
+    return o;
 }
 
 void nh_beat_answer(struct reply *rep, int64_t interval_ms, int code)

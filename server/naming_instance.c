@@ -156,15 +156,7 @@ void h_instance_detail(struct app *app, struct request *req, struct reply *rep)
         fail(&e, rep);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "service", k->service);
-    cJSON_AddStringToObject(o, "ip", r.ip);
-    json_add_int(o, "port", r.port);
-    cJSON_AddStringToObject(o, "clusterName", r.cluster);
-    json_add_double(o, "weight", r.weight);
-    cJSON_AddBoolToObject(o, "healthy", r.healthy);
-    cJSON_AddStringToObject(o, "instanceId", r.instance_id);
-    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r.metadata));
+    cJSON *o = nh_instance_detail_json("service", k->service, &r);
     store_instance_rec_free(&r);
     reply_json(rep, 200, o);
 }
@@ -268,38 +260,23 @@ void h_instance_statuses(struct app *app, struct request *req, struct reply *rep
 void h_instance_metadata_batch(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
-    char service[GROUPED_MAX], err[256];
-    const char *ns = naming_namespace(p), *md_text;
-    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
-        naming_grouped_service_or_reply(p, rep, service, sizeof service) ||
-        param_required_or_reply(p, rep, "metadata", &md_text))
-        return;
-    cJSON *md = naming_parse_metadata(md_text, err, sizeof err), *targets_json = NULL, *out = NULL;
-    struct nc_key *targets = NULL;
-    size_t n_targets = 0;
+    char service[GROUPED_MAX];
+    const char *ns = naming_namespace(p);
+    struct nh_batch b;
     struct naming_err e;
-    if (!md) {
-        reply_caused(rep, 400, "%s", err);
-        goto done;
-    }
-    if (nh_batch_targets(params_get(p, "instances"), &targets_json, &targets, &n_targets, &e)) {
+    if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
+        naming_grouped_service_or_reply(p, rep, service, sizeof service))
+        return;
+    if (nh_batch_parse(req, ns, service, &b, &e)) {
         fail(&e, rep);
-        goto done;
+        return;
     }
-    const char *ct = params_get(p, "consistencyType");
-    struct nc_metadata_batch mb = {.ns = ns, .service = service, .targets = targets, .n_targets = n_targets,
-                                   .ephemeral = !(ct && strcmp(ct, "persist") == 0), .metadata = md,
-                                   .remove = strcmp(req->method, "DELETE") == 0};
-    out = cJSON_CreateObject();
-    if (nc_metadata_batch(app, &mb, req->now_ms, nh_batch_updated, cJSON_AddArrayToObject(out, "updated"), &e)) {
+    cJSON *out = cJSON_CreateObject();
+    if (nc_metadata_batch(app, &b.mb, req->now_ms, nh_batch_updated, cJSON_AddArrayToObject(out, "updated"), &e)) {
+        cJSON_Delete(out);
         fail(&e, rep);
-        goto done;
+    } else {
+        reply_json(rep, 200, out);
     }
-    reply_json(rep, 200, out);
-    out = NULL;
-done:
-    cJSON_Delete(out);
-    cJSON_Delete(md);
-    cJSON_Delete(targets_json);
-    free(targets);
+    nh_batch_free(&b);
 }

@@ -192,15 +192,7 @@ void h_v2_instance_detail(struct app *app, struct request *req, struct reply *re
         fail_map(&e, rep, MAP(DETAIL_MAP));
         return;
     }
-    cJSON *o = cJSON_CreateObject();   /* InstanceDetailInfoVo */
-    cJSON_AddStringToObject(o, "serviceName", k.service);
-    cJSON_AddStringToObject(o, "ip", r.ip);
-    json_add_int(o, "port", r.port);
-    cJSON_AddStringToObject(o, "clusterName", r.cluster);
-    json_add_double(o, "weight", r.weight);
-    cJSON_AddBoolToObject(o, "healthy", r.healthy);
-    cJSON_AddStringToObject(o, "instanceId", r.instance_id);
-    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r.metadata));
+    cJSON *o = nh_instance_detail_json("serviceName", k.service, &r);   /* InstanceDetailInfoVo */
     store_instance_rec_free(&r);
     v2_ok(rep, o);
 }
@@ -264,42 +256,31 @@ failed:
 
 void h_v2_instance_metadata_batch(struct app *app, struct request *req, struct reply *rep)
 {
-    const struct params *p = &req->params;
     struct v2_service s;
+    struct nh_batch b;
     struct naming_err e;
-    const char *md_text;
-    cJSON *md = NULL, *targets_json = NULL, *out = NULL;
-    struct nc_key *targets = NULL;
-    size_t n_targets = 0;
-    if (service_of(p, &s, &e) || param_required(p, "metadata", "String", &md_text, &e) ||
-        naming_metadata_param(md_text, &md, &e) ||
-        nh_batch_targets(params_get(p, "instances"), &targets_json, &targets, &n_targets, &e)) {
+    if (service_of(&req->params, &s, &e) || nh_batch_parse(req, s.ns, s.grouped, &b, &e)) {
         fail(&e, rep);
-        goto done;
+        return;
     }
-    const char *ct = params_get(p, "consistencyType");
-    struct nc_metadata_batch mb = {.ns = s.ns, .service = s.grouped, .targets = targets, .n_targets = n_targets,
-                                   .ephemeral = !(ct && strcmp(ct, "persist") == 0), .metadata = md,
-                                   .remove = strcmp(req->method, "DELETE") == 0};
-    out = cJSON_CreateObject();   /* InstanceMetadataBatchOperationVo */
-    cJSON *updated = cJSON_AddArrayToObject(out, "updated");
+    cJSON *out = cJSON_CreateObject();   /* InstanceMetadataBatchOperationVo */
     /* an unknown service has no instances to change: 2.x answers an empty list */
-    if (nc_metadata_batch(app, &mb, req->now_ms, nh_batch_updated, updated, &e) && e.code != NAMING_SERVICE_NOT_FOUND) {
+    if (nc_metadata_batch(app, &b.mb, req->now_ms, nh_batch_updated, cJSON_AddArrayToObject(out, "updated"), &e) &&
+        e.code != NAMING_SERVICE_NOT_FOUND) {
+        cJSON_Delete(out);
         fail(&e, rep);
-        goto done;
+    } else {
+        v2_ok(rep, out);
     }
-    v2_ok(rep, out);
-    out = NULL;
-done:
-    cJSON_Delete(out);
-    cJSON_Delete(md);
-    cJSON_Delete(targets_json);
-    free(targets);
+    nh_batch_free(&b);
 }
 
 /* ------------------------------------------------------------------ /nacos/v2/ns/service */
 
-void h_v2_service_create(struct app *app, struct request *req, struct reply *rep)
+/* Create, or update: 2.x replaces the whole service metadata on update, so what is not given goes
+ * back to its default. `ephemeral` (default false) is read by Nacos but not kept here: nacos-mock
+ * mixes both kinds of instance in any service. */
+static void service_write(struct app *app, struct request *req, struct reply *rep, bool create)
 {
     struct v2_service s;
     struct nh_service body = {0};
@@ -308,12 +289,25 @@ void h_v2_service_create(struct app *app, struct request *req, struct reply *rep
         fail(&e, rep);
         return;
     }
-    /* `ephemeral` (default false) is read but not kept: nacos-mock mixes both kinds in any service */
     struct nc_service cs = {.ns = s.ns, .service = s.grouped, .protect_threshold = body.threshold,
                             .metadata = body.metadata, .selector = body.selector};
-    if (nc_service_create(app, &cs, req->now_ms, &e)) fail(&e, rep);
-    else v2_ok_string(rep, "ok");
+    if (!create && !cs.metadata) cs.metadata = "{}";
+    if (!create && !cs.selector) cs.selector = "{\"type\":\"none\"}";
+    if (create ? nc_service_create(app, &cs, req->now_ms, &e) : nc_service_update(app, &cs, req->now_ms, &e))
+        fail(&e, rep);
+    else
+        v2_ok_string(rep, "ok");
     nh_service_free(&body);
+}
+
+void h_v2_service_create(struct app *app, struct request *req, struct reply *rep)
+{
+    service_write(app, req, rep, true);
+}
+
+void h_v2_service_update(struct app *app, struct request *req, struct reply *rep)
+{
+    service_write(app, req, rep, false);
 }
 
 void h_v2_service_delete(struct app *app, struct request *req, struct reply *rep)
@@ -322,24 +316,6 @@ void h_v2_service_delete(struct app *app, struct request *req, struct reply *rep
     struct naming_err e;
     if (service_of(&req->params, &s, &e) || nc_service_delete_empty(app, s.ns, s.grouped, req->now_ms, &e)) fail(&e, rep);
     else v2_ok_string(rep, "ok");
-}
-
-void h_v2_service_update(struct app *app, struct request *req, struct reply *rep)
-{
-    struct v2_service s;
-    struct nh_service body = {0};
-    struct naming_err e;
-    if (service_of(&req->params, &s, &e) || nh_service_body(&req->params, 0.0, &body, &e)) {
-        fail(&e, rep);
-        return;
-    }
-    /* 2.x replaces the whole service metadata: what is not given goes back to its default */
-    struct nc_service cs = {.ns = s.ns, .service = s.grouped, .protect_threshold = body.threshold,
-                            .metadata = body.metadata ? body.metadata : "{}",
-                            .selector = body.selector ? body.selector : "{\"type\":\"none\"}"};
-    if (nc_service_update(app, &cs, req->now_ms, &e)) fail(&e, rep);
-    else v2_ok_string(rep, "ok");
-    nh_service_free(&body);
 }
 
 static void add_cluster(void *ctx, const char *cluster, const char *checker)
@@ -535,14 +511,6 @@ void h_v2_client_subscribed(struct app *app, struct request *req, struct reply *
     v2_ok(rep, sc.arr);
 }
 
-/* namespaceId, groupName, serviceName* and the optional ip / port filters of the service views. */
-static int service_filter(const struct params *p, struct v2_service *s, const char **ip, long long *port,
-                          struct naming_err *e)
-{
-    *ip = params_get(p, "ip");
-    return service_of(p, s, e) || param_int(p, "port", 0, 0, 65535, port, e) ? -1 : 0;
-}
-
 static int add_publisher(void *ctx, const char *client_id, const struct instance_rec *r)
 {
     cJSON *item = cJSON_CreateObject();
@@ -550,22 +518,6 @@ static int add_publisher(void *ctx, const char *client_id, const struct instance
     cJSON_AddStringToObject(item, "clientId", client_id);
     cJSON_AddItemToArray(ctx, item);
     return 0;
-}
-
-void h_v2_service_publishers(struct app *app, struct request *req, struct reply *rep)
-{
-    struct v2_service s;
-    const char *ip;
-    long long port;
-    struct naming_err e;
-    cJSON *arr = cJSON_CreateArray();
-    if (service_filter(&req->params, &s, &ip, &port, &e) ||
-        nc_service_publishers(app, s.ns, s.grouped, ip, (int)port, add_publisher, arr, &e)) {
-        cJSON_Delete(arr);
-        fail(&e, rep);
-        return;
-    }
-    v2_ok(rep, arr);
 }
 
 static int add_subscriber(void *ctx, const struct nc_client *c)
@@ -578,20 +530,33 @@ static int add_subscriber(void *ctx, const struct nc_client *c)
     return 0;
 }
 
-void h_v2_service_subscribers(struct app *app, struct request *req, struct reply *rep)
+/* The publishers or the subscribers of a service, narrowed by ip / port. */
+static void service_clients(struct app *app, struct request *req, struct reply *rep, bool publishers)
 {
     struct v2_service s;
-    const char *ip;
+    const char *ip = params_get(&req->params, "ip");
     long long port;
     struct naming_err e;
     cJSON *arr = cJSON_CreateArray();
-    if (service_filter(&req->params, &s, &ip, &port, &e) ||
-        nc_service_subscribers(app, s.ns, s.grouped, ip, (int)port, add_subscriber, arr, &e)) {
+    int rc = service_of(&req->params, &s, &e) || param_int(&req->params, "port", 0, 0, 65535, &port, &e) ? -1
+             : publishers ? nc_service_publishers(app, s.ns, s.grouped, ip, (int)port, add_publisher, arr, &e)
+                          : nc_service_subscribers(app, s.ns, s.grouped, ip, (int)port, add_subscriber, arr, &e);
+    if (rc) {
         cJSON_Delete(arr);
         fail(&e, rep);
         return;
     }
     v2_ok(rep, arr);
+}
+
+void h_v2_service_publishers(struct app *app, struct request *req, struct reply *rep)
+{
+    service_clients(app, req, rep, true);
+}
+
+void h_v2_service_subscribers(struct app *app, struct request *req, struct reply *rep)
+{
+    service_clients(app, req, rep, false);
 }
 
 /* ------------------------------------------------------------------ health, operator */

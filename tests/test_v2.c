@@ -57,49 +57,6 @@ static void call(struct nm_resp *r, const char *method, const char *path, const 
     if (r->status < 0) fail_msg("%s %s: transport error (curl %d)", method, path, r->curl_code);
 }
 
-static const cJSON *field(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) {
-        char *t = cJSON_PrintUnformatted(o);
-        fail_msg("no field '%s' in %s", key, t);
-    }
-    return v;
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-    const cJSON *v = field(o, key);
-    if (!cJSON_IsString(v)) fail_msg("field '%s' is not a string", key);
-    return v->valuestring;
-}
-
-static double jnum(const cJSON *o, const char *key)
-{
-    const cJSON *v = field(o, key);
-    if (!cJSON_IsNumber(v)) fail_msg("field '%s' is not a number", key);
-    return v->valuedouble;
-}
-
-static void assert_json(const cJSON *o, const char *want)
-{
-    char *t = cJSON_PrintUnformatted(o);
-    assert_non_null(t);
-    if (strcmp(t, want) != 0) fail_msg("got %s, want %s", t, want);
-    cJSON_free(t);
-}
-
-static char *snapshot(void)
-{
-    cJSON *j = nm_get_json(S, "/__mock/registry");
-    assert_non_null(j);
-    cJSON_DeleteItemFromObjectCaseSensitive(j, "nowMs");
-    char *t = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    assert_non_null(t);
-    return t;
-}
-
 /* The exact v2 error answer: status, then {"code":code,"message":<its text>,"data":"<data>"}. */
 static void expect_v2_error(const struct nm_resp *r, long status, int code, const char *message, const char *data)
 {
@@ -121,12 +78,12 @@ static void expect_v2_error(const struct nm_resp *r, long status, int code, cons
 static void expect_rejected(const char *method, const char *path, const char *body, long status, int code,
                             const char *message, const char *data)
 {
-    char *before = snapshot();
+    char *before = nm_registry_snapshot(S);
     struct nm_resp r;
     call(&r, method, path, body);
     expect_v2_error(&r, status, code, message, data);
     nm_resp_free(&r);
-    char *after = snapshot();
+    char *after = nm_registry_snapshot(S);
     if (strcmp(before, after) != 0)
         fail_msg("%s %s changed the registry:\nbefore %s\nafter  %s", method, path, before, after);
     cJSON_free(before);
@@ -143,7 +100,7 @@ static cJSON *v2_data(const char *method, const char *path, const char *body)
         cJSON_GetObjectItem(j, "code")->valueint != 0)
         fail_msg("%s %s -> %ld %s", method, path, r.status, r.body);
     assert_string_equal(r.content_type, CT_JSON);
-    assert_string_equal(jstr(j, "message"), "success");
+    assert_string_equal(nm_jstr(j, "message"), "success");
     cJSON *data = cJSON_DetachItemFromObjectCaseSensitive(j, "data");
     assert_non_null(data);
     cJSON_Delete(j);
@@ -166,10 +123,10 @@ static cJSON *reg_inst(const char *group, const char *svc, const char *ip, int p
     assert_non_null(d);
     cJSON *out = NULL;
     const cJSON *n, *s, *i;
-    cJSON_ArrayForEach(n, field(d, "namespaces")) cJSON_ArrayForEach(s, field(n, "services")) {
-        if (strcmp(jstr(s, "name"), svc) || strcmp(jstr(s, "groupName"), group)) continue;
-        cJSON_ArrayForEach(i, field(s, "instances"))
-            if (!strcmp(jstr(i, "ip"), ip) && (int)jnum(i, "port") == port) out = cJSON_Duplicate(i, true);
+    cJSON_ArrayForEach(n, nm_field(d, "namespaces")) cJSON_ArrayForEach(s, nm_field(n, "services")) {
+        if (strcmp(nm_jstr(s, "name"), svc) || strcmp(nm_jstr(s, "groupName"), group)) continue;
+        cJSON_ArrayForEach(i, nm_field(s, "instances"))
+            if (!strcmp(nm_jstr(i, "ip"), ip) && (int)nm_jnum(i, "port") == port) out = cJSON_Duplicate(i, true);
     }
     cJSON_Delete(d);
     return out;
@@ -189,7 +146,7 @@ static void test_instance_register_detail_update_deregister(void **state)
     (void)state;
     v2_ok("POST", INST, "serviceName=v2-inst&ip=10.60.0.1&port=8080&weight=2.5&metadata=%7B%22k%22%3A%22v%22%7D");
     cJSON *d = v2_data("GET", INST "?serviceName=v2-inst&ip=10.60.0.1&port=8080", NULL);
-    assert_json(d, "{\"serviceName\":\"DEFAULT_GROUP@@v2-inst\",\"ip\":\"10.60.0.1\",\"port\":8080,"
+    nm_assert_json(d, "{\"serviceName\":\"DEFAULT_GROUP@@v2-inst\",\"ip\":\"10.60.0.1\",\"port\":8080,"
                    "\"clusterName\":\"DEFAULT\",\"weight\":2.5,\"healthy\":true,"
                    "\"instanceId\":\"10.60.0.1#8080#DEFAULT#DEFAULT_GROUP@@v2-inst\",\"metadata\":{\"k\":\"v\"}}");
     cJSON_Delete(d);
@@ -198,20 +155,20 @@ static void test_instance_register_detail_update_deregister(void **state)
     v2_ok("POST", INST "?serviceName=v2-inst&groupName=G2", "ip=10.60.0.2&port=8081&clusterName=C1&ephemeral=false&healthy=false");
     cJSON *i = reg_inst("G2", "v2-inst", "10.60.0.2", 8081);
     assert_non_null(i);
-    assert_string_equal(jstr(i, "clusterName"), "C1");
-    assert_true(cJSON_IsFalse(field(i, "ephemeral")));
-    assert_true(cJSON_IsFalse(field(i, "healthy")));
+    assert_string_equal(nm_jstr(i, "clusterName"), "C1");
+    assert_true(cJSON_IsFalse(nm_field(i, "ephemeral")));
+    assert_true(cJSON_IsFalse(nm_field(i, "healthy")));
     cJSON_Delete(i);
 
     /* update: weight, enabled and metadata change; health stays (2.x) */
     v2_ok("PUT", INST, "serviceName=v2-inst&groupName=G2&ip=10.60.0.2&port=8081&clusterName=C1&weight=3&enabled=false"
                        "&healthy=true&metadata=a%3D1");
     i = reg_inst("G2", "v2-inst", "10.60.0.2", 8081);
-    assert_true(jnum(i, "weight") == 3.0);
-    assert_true(cJSON_IsFalse(field(i, "enabled")));
-    assert_true(cJSON_IsFalse(field(i, "healthy")));
-    assert_true(cJSON_IsFalse(field(i, "ephemeral")));
-    assert_json(field(i, "metadata"), "{\"a\":\"1\"}");
+    assert_true(nm_jnum(i, "weight") == 3.0);
+    assert_true(cJSON_IsFalse(nm_field(i, "enabled")));
+    assert_true(cJSON_IsFalse(nm_field(i, "healthy")));
+    assert_true(cJSON_IsFalse(nm_field(i, "ephemeral")));
+    nm_assert_json(nm_field(i, "metadata"), "{\"a\":\"1\"}");
     cJSON_Delete(i);
 
     /* deregister: the kind must match; an unknown instance is a silent success */
@@ -300,7 +257,7 @@ static void test_group_name_is_separate(void **state)
     assert_int_equal(r.status, 200);
     nm_resp_free(&r);
     cJSON *d = v2_data("GET", INST "?serviceName=v2-at&groupName=grp&ip=10.62.0.1&port=8080", NULL);
-    assert_string_equal(jstr(d, "serviceName"), "grp@@v2-at");
+    assert_string_equal(nm_jstr(d, "serviceName"), "grp@@v2-at");
     cJSON_Delete(d);
 }
 
@@ -311,30 +268,30 @@ static void test_instance_list(void **state)
     v2_ok("POST", INST, "serviceName=v2-list&ip=10.63.0.2&port=8080&clusterName=B");
     v2_ok("POST", INST, "serviceName=v2-list&ip=10.63.0.3&port=8080&clusterName=B&healthy=false");
     cJSON *l = v2_data("GET", LIST "?serviceName=v2-list", NULL);
-    assert_string_equal(jstr(l, "name"), "DEFAULT_GROUP@@v2-list");   /* grouped, as the v1 SDKs expect */
-    assert_string_equal(jstr(l, "groupName"), "DEFAULT_GROUP");
-    assert_string_equal(jstr(l, "clusters"), "");
-    assert_int_equal(jnum(l, "cacheMillis"), 10000);
-    assert_int_equal(cJSON_GetArraySize(field(l, "hosts")), 3);
-    assert_true(cJSON_IsTrue(field(l, "valid")));
-    assert_true(cJSON_IsFalse(field(l, "reachProtectionThreshold")));
-    jnum(l, "lastRefTime");
-    const cJSON *h = cJSON_GetArrayItem(field(l, "hosts"), 0);
-    assert_string_equal(jstr(h, "instanceIdGenerator"), "simple");
-    assert_int_equal(jnum(h, "instanceHeartBeatInterval"), 5000);
+    assert_string_equal(nm_jstr(l, "name"), "DEFAULT_GROUP@@v2-list");   /* grouped, as the v1 SDKs expect */
+    assert_string_equal(nm_jstr(l, "groupName"), "DEFAULT_GROUP");
+    assert_string_equal(nm_jstr(l, "clusters"), "");
+    assert_int_equal(nm_jnum(l, "cacheMillis"), 10000);
+    assert_int_equal(cJSON_GetArraySize(nm_field(l, "hosts")), 3);
+    assert_true(cJSON_IsTrue(nm_field(l, "valid")));
+    assert_true(cJSON_IsFalse(nm_field(l, "reachProtectionThreshold")));
+    nm_jnum(l, "lastRefTime");
+    const cJSON *h = cJSON_GetArrayItem(nm_field(l, "hosts"), 0);
+    assert_string_equal(nm_jstr(h, "instanceIdGenerator"), "simple");
+    assert_int_equal(nm_jnum(h, "instanceHeartBeatInterval"), 5000);
     cJSON_Delete(l);
     /* clusterName filters (a comma list) and is echoed; healthyOnly drops the unhealthy */
     l = v2_data("GET", LIST "?serviceName=v2-list&clusterName=B", NULL);
-    assert_string_equal(jstr(l, "clusters"), "B");
-    assert_int_equal(cJSON_GetArraySize(field(l, "hosts")), 2);
+    assert_string_equal(nm_jstr(l, "clusters"), "B");
+    assert_int_equal(cJSON_GetArraySize(nm_field(l, "hosts")), 2);
     cJSON_Delete(l);
     l = v2_data("GET", LIST "?serviceName=v2-list&clusterName=A,B&healthyOnly=true", NULL);
-    assert_int_equal(cJSON_GetArraySize(field(l, "hosts")), 2);
+    assert_int_equal(cJSON_GetArraySize(nm_field(l, "hosts")), 2);
     cJSON_Delete(l);
     /* an unknown service is no error: no hosts */
     l = v2_data("GET", LIST "?serviceName=v2-list-none&groupName=G", NULL);
-    assert_string_equal(jstr(l, "name"), "G@@v2-list-none");
-    assert_int_equal(cJSON_GetArraySize(field(l, "hosts")), 0);
+    assert_string_equal(nm_jstr(l, "name"), "G@@v2-list-none");
+    assert_int_equal(cJSON_GetArraySize(nm_field(l, "hosts")), 0);
     cJSON_Delete(l);
     expect_rejected("GET", LIST, NULL, 400, 10000, "parameter missing",
                     "Required parameter 'serviceName' type String is not present");
@@ -362,7 +319,7 @@ static void test_beat(void **state)
     nm_resp_free(&r);
     cJSON *i = reg_inst("DEFAULT_GROUP", "v2-beat", "10.64.0.2", 9090);
     assert_non_null(i);
-    assert_true(jnum(i, "weight") == 2.0);
+    assert_true(nm_jnum(i, "weight") == 2.0);
     cJSON_Delete(i);
     /* its errors are enveloped */
     expect_rejected("PUT", BEAT "?serviceName=v2-beat&ip=10.64.0.1&port=8080", NULL, 400, 20002,
@@ -382,24 +339,24 @@ static void test_metadata_batch(void **state)
     v2_ok("POST", INST, "serviceName=v2-mb&ip=10.65.0.3&port=8080&ephemeral=false");
     const char *one = nm_enc("[{\"ip\":\"10.65.0.1\",\"port\":8080,\"clusterName\":\"DEFAULT\"}]");
     cJSON *d = v2_data("PUT", nm_fmt(BATCH "?serviceName=v2-mb&metadata=x%%3D1&instances=%s", one), NULL);
-    assert_json(d, "{\"updated\":[\"10.65.0.1:8080:unknown:DEFAULT:ephemeral\"]}");
+    nm_assert_json(d, "{\"updated\":[\"10.65.0.1:8080:unknown:DEFAULT:ephemeral\"]}");
     cJSON_Delete(d);
     cJSON *i = reg_inst("DEFAULT_GROUP", "v2-mb", "10.65.0.1", 8080);
-    assert_json(field(i, "metadata"), "{\"a\":\"1\",\"x\":\"1\"}");
+    nm_assert_json(nm_field(i, "metadata"), "{\"a\":\"1\",\"x\":\"1\"}");
     cJSON_Delete(i);
     d = v2_data("PUT", BATCH, "serviceName=v2-mb&metadata=z%3D3&consistencyType=persist");
-    assert_json(d, "{\"updated\":[\"10.65.0.3:8080:unknown:DEFAULT:persist\"]}");
+    nm_assert_json(d, "{\"updated\":[\"10.65.0.3:8080:unknown:DEFAULT:persist\"]}");
     cJSON_Delete(d);
     d = v2_data("DELETE", nm_fmt(BATCH "?serviceName=v2-mb&metadata=%s&instances=%s", nm_enc("{\"a\":\"\"}"), one),
                 NULL);
-    assert_json(d, "{\"updated\":[\"10.65.0.1:8080:unknown:DEFAULT:ephemeral\"]}");
+    nm_assert_json(d, "{\"updated\":[\"10.65.0.1:8080:unknown:DEFAULT:ephemeral\"]}");
     cJSON_Delete(d);
     i = reg_inst("DEFAULT_GROUP", "v2-mb", "10.65.0.1", 8080);
-    assert_json(field(i, "metadata"), "{\"x\":\"1\"}");
+    nm_assert_json(nm_field(i, "metadata"), "{\"x\":\"1\"}");
     cJSON_Delete(i);
     /* an unknown service has nothing to change (2.x answers an empty list) */
     d = v2_data("PUT", BATCH "?serviceName=v2-mb-none&metadata=q%3D1", NULL);
-    assert_json(d, "{\"updated\":[]}");
+    nm_assert_json(d, "{\"updated\":[]}");
     cJSON_Delete(d);
     expect_rejected("PUT", BATCH "?serviceName=v2-mb", NULL, 400, 10000, "parameter missing",
                     "Required parameter 'metadata' type String is not present");
@@ -417,7 +374,7 @@ static void test_service_crud(void **state)
     v2_ok("POST", SERVICE, "serviceName=v2-svc&groupName=G&protectThreshold=0.5&metadata=%7B%22o%22%3A%22t%22%7D"
                            "&selector=%7B%22type%22%3A%22label%22%2C%22expression%22%3A%22a%22%7D");
     cJSON *d = v2_data("GET", SERVICE "?serviceName=v2-svc&groupName=G", NULL);
-    assert_json(d, "{\"namespace\":\"public\",\"serviceName\":\"v2-svc\",\"groupName\":\"G\",\"clusterMap\":{},"
+    nm_assert_json(d, "{\"namespace\":\"public\",\"serviceName\":\"v2-svc\",\"groupName\":\"G\",\"clusterMap\":{},"
                    "\"metadata\":{\"o\":\"t\"},\"protectThreshold\":0.5,"
                    "\"selector\":{\"type\":\"label\",\"expression\":\"a\"},\"ephemeral\":false}");
     cJSON_Delete(d);
@@ -427,15 +384,15 @@ static void test_service_crud(void **state)
     /* update replaces threshold, metadata and selector: what is not given goes back to its default */
     v2_ok("PUT", SERVICE, "serviceName=v2-svc&groupName=G&protectThreshold=0.2");
     d = v2_data("GET", SERVICE "?serviceName=v2-svc&groupName=G", NULL);
-    assert_true(jnum(d, "protectThreshold") == 0.2);
-    assert_json(field(d, "metadata"), "{}");
-    assert_json(field(d, "selector"), "{\"type\":\"none\"}");
+    assert_true(nm_jnum(d, "protectThreshold") == 0.2);
+    nm_assert_json(nm_field(d, "metadata"), "{}");
+    nm_assert_json(nm_field(d, "selector"), "{\"type\":\"none\"}");
     cJSON_Delete(d);
 
     /* clusters of its instances; delete refuses while there are any */
     v2_ok("POST", INST, "serviceName=v2-svc&groupName=G&ip=10.66.0.1&port=8080&clusterName=C1");
     d = v2_data("GET", SERVICE "?serviceName=v2-svc&groupName=G", NULL);
-    assert_json(field(d, "clusterMap"),
+    nm_assert_json(nm_field(d, "clusterMap"),
                 "{\"C1\":{\"clusterName\":\"C1\",\"healthChecker\":{\"type\":\"TCP\"},\"metadata\":{}}}");
     cJSON_Delete(d);
     expect_rejected("DELETE", SERVICE "?serviceName=v2-svc&groupName=G", NULL, 400, 21009, "service delete failure",
@@ -463,7 +420,7 @@ static void test_service_crud(void **state)
     /* a service a registration made is ephemeral */
     v2_ok("POST", INST, "serviceName=v2-svc3&ip=10.66.0.2&port=8080");
     d = v2_data("GET", SERVICE "?serviceName=v2-svc3", NULL);
-    assert_true(cJSON_IsTrue(field(d, "ephemeral")));
+    assert_true(cJSON_IsTrue(nm_field(d, "ephemeral")));
     cJSON_Delete(d);
 }
 
@@ -472,13 +429,13 @@ static void test_service_list(void **state)
     (void)state;
     for (int k = 0; k < 3; k++) v2_ok("POST", SERVICE, nm_fmt("serviceName=v2-sl-%d&groupName=SL", k));
     cJSON *d = v2_data("GET", SERVICE "/list?groupName=SL", NULL);
-    assert_json(d, "{\"count\":3,\"services\":[\"v2-sl-0\",\"v2-sl-1\",\"v2-sl-2\"]}");
+    nm_assert_json(d, "{\"count\":3,\"services\":[\"v2-sl-0\",\"v2-sl-1\",\"v2-sl-2\"]}");
     cJSON_Delete(d);
     d = v2_data("GET", SERVICE "/list?groupName=SL&pageNo=2&pageSize=2", NULL);
-    assert_json(d, "{\"count\":3,\"services\":[\"v2-sl-2\"]}");
+    nm_assert_json(d, "{\"count\":3,\"services\":[\"v2-sl-2\"]}");
     cJSON_Delete(d);
     d = v2_data("GET", SERVICE "/list?groupName=SL-none", NULL);
-    assert_json(d, "{\"count\":0,\"services\":[]}");
+    nm_assert_json(d, "{\"count\":0,\"services\":[]}");
     cJSON_Delete(d);
     expect_rejected("GET", SERVICE "/list?pageNo=x", NULL, 400, 20002, "parameter validate error",
                     "Param 'pageNo' is not a number: For input string: \"x\"");
@@ -492,16 +449,16 @@ static void test_health(void **state)
     v2_ok("POST", INST, "serviceName=v2-h&ip=10.67.0.1&port=8080&ephemeral=false");
     v2_ok("PUT", "/nacos/v2/ns/health/instance", "serviceName=v2-h&ip=10.67.0.1&port=8080&healthy=false");
     cJSON *i = reg_inst("DEFAULT_GROUP", "v2-h", "10.67.0.1", 8080);
-    assert_true(cJSON_IsFalse(field(i, "healthy")));
+    assert_true(cJSON_IsFalse(nm_field(i, "healthy")));
     cJSON_Delete(i);
     v2_ok("PUT", "/nacos/v2/ns/health", "serviceName=v2-h&ip=10.67.0.1&port=8080&healthy=true");
     i = reg_inst("DEFAULT_GROUP", "v2-h", "10.67.0.1", 8080);
-    assert_true(cJSON_IsTrue(field(i, "healthy")));
+    assert_true(cJSON_IsTrue(nm_field(i, "healthy")));
     cJSON_Delete(i);
     /* 2.x ignores an instance it does not know */
-    char *before = snapshot();
+    char *before = nm_registry_snapshot(S);
     v2_ok("PUT", "/nacos/v2/ns/health/instance", "serviceName=v2-h&ip=10.67.0.9&port=8080&healthy=false");
-    char *after = snapshot();
+    char *after = nm_registry_snapshot(S);
     assert_string_equal(before, after);
     cJSON_free(before);
     cJSON_free(after);
@@ -515,8 +472,8 @@ static void test_operator(void **state)
 {
     (void)state;
     cJSON *d = v2_data("GET", "/nacos/v2/ns/operator/switches", NULL);
-    assert_int_equal(jnum(d, "clientBeatInterval"), 5000);
-    assert_true(cJSON_IsTrue(field(d, "lightBeatEnabled")));
+    assert_int_equal(nm_jnum(d, "clientBeatInterval"), 5000);
+    assert_true(cJSON_IsTrue(nm_field(d, "lightBeatEnabled")));
     cJSON_Delete(d);
     expect_rejected("PUT", "/nacos/v2/ns/operator/switches?value=1", NULL, 400, 10000, "parameter missing",
                     "Required parameter 'entry' type String is not present");
@@ -525,21 +482,21 @@ static void test_operator(void **state)
                     "nacos-mock does not change switches: 'clientBeatInterval' follows its command line "
                     "(--beat-interval-ms, --unhealthy-misses, --delete-misses)");
     d = v2_data("GET", "/nacos/v2/ns/operator/metrics", NULL);
-    assert_json(d, "{\"status\":\"UP\"}");   /* onlyStatus defaults to true */
+    nm_assert_json(d, "{\"status\":\"UP\"}");   /* onlyStatus defaults to true */
     cJSON_Delete(d);
     v2_ok("POST", INST, "serviceName=v2-op&ip=10.68.0.1&port=8080");
     v2_ok("POST", INST, "serviceName=v2-op&ip=10.68.0.1&port=8081&ephemeral=false");
     d = v2_data("GET", "/nacos/v2/ns/ops/metrics?onlyStatus=false", NULL);
-    assert_string_equal(jstr(d, "status"), "UP");
-    assert_true(jnum(d, "instanceCount") >= 2 && jnum(d, "serviceCount") >= 1);
-    assert_true(jnum(d, "ephemeralIpPortClientCount") >= 1 && jnum(d, "persistentIpPortClientCount") >= 1);
-    assert_int_equal(jnum(d, "clientCount"), jnum(d, "connectionBasedClientCount") +
-                                                 jnum(d, "ephemeralIpPortClientCount") +
-                                                 jnum(d, "persistentIpPortClientCount"));
+    assert_string_equal(nm_jstr(d, "status"), "UP");
+    assert_true(nm_jnum(d, "instanceCount") >= 2 && nm_jnum(d, "serviceCount") >= 1);
+    assert_true(nm_jnum(d, "ephemeralIpPortClientCount") >= 1 && nm_jnum(d, "persistentIpPortClientCount") >= 1);
+    assert_int_equal(nm_jnum(d, "clientCount"), nm_jnum(d, "connectionBasedClientCount") +
+                                                 nm_jnum(d, "ephemeralIpPortClientCount") +
+                                                 nm_jnum(d, "persistentIpPortClientCount"));
     assert_null(cJSON_GetObjectItem(d, "raftNotifyTaskCount"));   /* a 1.x field */
-    jnum(d, "cpu");
-    jnum(d, "load");
-    jnum(d, "mem");
+    nm_jnum(d, "cpu");
+    nm_jnum(d, "load");
+    nm_jnum(d, "mem");
     cJSON_Delete(d);
 }
 
@@ -556,13 +513,13 @@ static void test_console_and_nodes(void **state)
     d = v2_data("GET", "/nacos/v2/core/cluster/node/list", NULL);
     assert_int_equal(cJSON_GetArraySize(d), 1);
     const cJSON *m = cJSON_GetArrayItem(d, 0);
-    assert_string_equal(jstr(m, "ip"), "127.0.0.1");
-    assert_int_equal(jnum(m, "port"), S->port);
-    assert_string_equal(jstr(m, "state"), "UP");
-    assert_string_equal(jstr(m, "address"), nm_fmt("127.0.0.1:%d", S->port));
-    assert_int_equal(jnum(field(m, "extendInfo"), "grpcPort"), S->port + 1000);
-    assert_true(cJSON_IsTrue(field(m, "grpcReportEnabled")));
-    field(m, "abilities");
+    assert_string_equal(nm_jstr(m, "ip"), "127.0.0.1");
+    assert_int_equal(nm_jnum(m, "port"), S->port);
+    assert_string_equal(nm_jstr(m, "state"), "UP");
+    assert_string_equal(nm_jstr(m, "address"), nm_fmt("127.0.0.1:%d", S->port));
+    assert_int_equal(nm_jnum(nm_field(m, "extendInfo"), "grpcPort"), S->port + 1000);
+    assert_true(cJSON_IsTrue(nm_field(m, "grpcReportEnabled")));
+    nm_field(m, "abilities");
     cJSON_Delete(d);
     d = v2_data("GET", "/nacos/v2/core/cluster/node/list?state=up&address=127.0.0.1", NULL);
     assert_int_equal(cJSON_GetArraySize(d), 1);
@@ -576,7 +533,7 @@ static void test_console_and_nodes(void **state)
     expect_rejected("GET", "/nacos/v2/core/cluster/node/list?state=sleepy", NULL, 400, 23000, "illegal state",
                     "Illegal state: sleepy");
     d = v2_data("GET", "/nacos/v2/core/cluster/node/self", NULL);
-    assert_int_equal(jnum(d, "port"), S->port);
+    assert_int_equal(nm_jnum(d, "port"), S->port);
     cJSON_Delete(d);
     d = v2_data("GET", "/nacos/v2/core/cluster/node/self/health", NULL);
     assert_string_equal(d->valuestring, "UP");
@@ -585,13 +542,13 @@ static void test_console_and_nodes(void **state)
     /* the v1 node list: a RestResult */
     cJSON *v1 = nm_get_json(S, "/nacos/v1/core/cluster/nodes");
     assert_non_null(v1);
-    assert_int_equal(jnum(v1, "code"), 200);
-    assert_true(cJSON_IsNull(field(v1, "message")));
-    assert_int_equal(cJSON_GetArraySize(field(v1, "data")), 1);
-    assert_string_equal(jstr(cJSON_GetArrayItem(field(v1, "data"), 0), "address"), nm_fmt("127.0.0.1:%d", S->port));
+    assert_int_equal(nm_jnum(v1, "code"), 200);
+    assert_true(cJSON_IsNull(nm_field(v1, "message")));
+    assert_int_equal(cJSON_GetArraySize(nm_field(v1, "data")), 1);
+    assert_string_equal(nm_jstr(cJSON_GetArrayItem(nm_field(v1, "data"), 0), "address"), nm_fmt("127.0.0.1:%d", S->port));
     cJSON_Delete(v1);
     v1 = nm_get_json(S, "/nacos/v1/core/cluster/nodes?keyword=10.");
-    assert_int_equal(cJSON_GetArraySize(field(v1, "data")), 0);
+    assert_int_equal(cJSON_GetArraySize(nm_field(v1, "data")), 0);
     cJSON_Delete(v1);
 }
 
@@ -616,16 +573,16 @@ static void test_ip_port_clients(void **state)
     cJSON_Delete(ids);
 
     cJSON *d = v2_data("GET", CLIENT "?clientId=10.69.0.1%3A7001%23true", NULL);
-    assert_string_equal(jstr(d, "clientId"), "10.69.0.1:7001#true");
-    assert_true(cJSON_IsTrue(field(d, "ephemeral")));
-    assert_string_equal(jstr(d, "clientType"), "ipPort");
-    assert_string_equal(jstr(d, "clientIp"), "10.69.0.1");
-    assert_string_equal(jstr(d, "clientPort"), "7001");
-    assert_true(jnum(d, "lastUpdatedTime") > 0);
+    assert_string_equal(nm_jstr(d, "clientId"), "10.69.0.1:7001#true");
+    assert_true(cJSON_IsTrue(nm_field(d, "ephemeral")));
+    assert_string_equal(nm_jstr(d, "clientType"), "ipPort");
+    assert_string_equal(nm_jstr(d, "clientIp"), "10.69.0.1");
+    assert_string_equal(nm_jstr(d, "clientPort"), "7001");
+    assert_true(nm_jnum(d, "lastUpdatedTime") > 0);
     cJSON_Delete(d);
 
     d = v2_data("GET", CLIENT "/publish/list?clientId=10.69.0.1%3A7001%23true", NULL);
-    assert_json(d, "[{\"namespace\":\"public\",\"group\":\"DEFAULT_GROUP\",\"serviceName\":\"v2-cl\","
+    nm_assert_json(d, "[{\"namespace\":\"public\",\"group\":\"DEFAULT_GROUP\",\"serviceName\":\"v2-cl\","
                    "\"registeredInstance\":{\"ip\":\"10.69.0.1\",\"port\":7001,\"cluster\":\"DEFAULT\"}},"
                    "{\"namespace\":\"public\",\"group\":\"DEFAULT_GROUP\",\"serviceName\":\"v2-cl2\","
                    "\"registeredInstance\":{\"ip\":\"10.69.0.1\",\"port\":7001,\"cluster\":\"C2\"}}]");
@@ -634,17 +591,17 @@ static void test_ip_port_clients(void **state)
     assert_int_equal(cJSON_GetArraySize(d), 1);
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/subscribe/list?clientId=10.69.0.1%3A7001%23true", NULL);
-    assert_json(d, "[]");
+    nm_assert_json(d, "[]");
     cJSON_Delete(d);
 
     d = v2_data("GET", CLIENT "/service/publisher/list?serviceName=v2-cl", NULL);
     assert_int_equal(cJSON_GetArraySize(d), 3);
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/service/publisher/list?serviceName=v2-cl&ip=10.69.0.2&port=7002", NULL);
-    assert_json(d, "[{\"ip\":\"10.69.0.2\",\"port\":7002,\"cluster\":\"DEFAULT\",\"clientId\":\"10.69.0.2:7002#true\"}]");
+    nm_assert_json(d, "[{\"ip\":\"10.69.0.2\",\"port\":7002,\"cluster\":\"DEFAULT\",\"clientId\":\"10.69.0.2:7002#true\"}]");
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/service/publisher/list?serviceName=v2-cl-none", NULL);
-    assert_json(d, "[]");
+    nm_assert_json(d, "[]");
     cJSON_Delete(d);
 
     /* the client goes with its last instance */
@@ -663,7 +620,7 @@ static void test_ip_port_clients(void **state)
 static int grpc_port(void)
 {
     cJSON *d = v2_data("GET", "/nacos/v2/core/cluster/node/self", NULL);
-    int port = (int)jnum(field(d, "extendInfo"), "grpcPort");
+    int port = (int)nm_jnum(nm_field(d, "extendInfo"), "grpcPort");
     cJSON_Delete(d);
     return port;
 }
@@ -702,7 +659,7 @@ static struct gc *grpc_client(char *id, size_t idlen)
         gc_pump(c, 10);
     }
     cJSON *sc = grpc_ok(c, "ServerCheckRequest", "{\"requestId\":\"s\"}", "ServerCheckResponse");
-    snprintf(id, idlen, "%s", jstr(sc, "connectionId"));
+    snprintf(id, idlen, "%s", nm_jstr(sc, "connectionId"));
     cJSON_Delete(sc);
     return c;
 }
@@ -729,34 +686,34 @@ static void test_connection_clients(void **state)
     assert_false(array_has_string(ids, "10.70.0.1:9000#true"));   /* its instance belongs to the connection */
     cJSON_Delete(ids);
     cJSON *d = v2_data("GET", nm_fmt(CLIENT "?clientId=%s", nm_enc(id)), NULL);
-    assert_string_equal(jstr(d, "clientId"), id);
-    assert_string_equal(jstr(d, "clientType"), "connection");
-    assert_string_equal(jstr(d, "connectType"), "GRPC");
-    assert_string_equal(jstr(d, "appName"), "v2-app");
-    assert_string_equal(jstr(d, "version"), "Nacos-Java-Client:v2.3.2");
-    assert_string_equal(jstr(d, "clientIp"), "127.0.0.1");
-    assert_string_equal(jstr(d, "clientPort"), strrchr(id, '_') + 1);
-    assert_true(cJSON_IsTrue(field(d, "ephemeral")));
+    assert_string_equal(nm_jstr(d, "clientId"), id);
+    assert_string_equal(nm_jstr(d, "clientType"), "connection");
+    assert_string_equal(nm_jstr(d, "connectType"), "GRPC");
+    assert_string_equal(nm_jstr(d, "appName"), "v2-app");
+    assert_string_equal(nm_jstr(d, "version"), "Nacos-Java-Client:v2.3.2");
+    assert_string_equal(nm_jstr(d, "clientIp"), "127.0.0.1");
+    assert_string_equal(nm_jstr(d, "clientPort"), strrchr(id, '_') + 1);
+    assert_true(cJSON_IsTrue(nm_field(d, "ephemeral")));
     cJSON_Delete(d);
     d = v2_data("GET", nm_fmt(CLIENT "/publish/list?clientId=%s", nm_enc(id)), NULL);
-    assert_json(d, "[{\"namespace\":\"public\",\"group\":\"CG\",\"serviceName\":\"v2-conn\","
+    nm_assert_json(d, "[{\"namespace\":\"public\",\"group\":\"CG\",\"serviceName\":\"v2-conn\","
                    "\"registeredInstance\":{\"ip\":\"10.70.0.1\",\"port\":9000,\"cluster\":\"DEFAULT\"}}]");
     cJSON_Delete(d);
     d = v2_data("GET", nm_fmt(CLIENT "/subscribe/list?clientId=%s", nm_enc(id)), NULL);
-    assert_json(d, "[{\"namespace\":\"public\",\"group\":\"CG\",\"serviceName\":\"v2-conn\",\"subscriberInfo\":"
+    nm_assert_json(d, "[{\"namespace\":\"public\",\"group\":\"CG\",\"serviceName\":\"v2-conn\",\"subscriberInfo\":"
                    "{\"app\":\"v2-app\",\"agent\":\"Nacos-Java-Client:v2.3.2\",\"addr\":\"127.0.0.1\"}}]");
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/service/subscriber/list?serviceName=v2-conn&groupName=CG", NULL);
-    assert_json(d, nm_fmt("[{\"clientId\":\"%s\",\"ip\":\"127.0.0.1\",\"port\":0}]", id));
+    nm_assert_json(d, nm_fmt("[{\"clientId\":\"%s\",\"ip\":\"127.0.0.1\",\"port\":0}]", id));
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/service/subscriber/list?serviceName=v2-conn&groupName=CG&ip=10.0.0.1", NULL);
-    assert_json(d, "[]");
+    nm_assert_json(d, "[]");
     cJSON_Delete(d);
     d = v2_data("GET", CLIENT "/service/publisher/list?serviceName=v2-conn&groupName=CG", NULL);
-    assert_json(d, nm_fmt("[{\"ip\":\"10.70.0.1\",\"port\":9000,\"cluster\":\"DEFAULT\",\"clientId\":\"%s\"}]", id));
+    nm_assert_json(d, nm_fmt("[{\"ip\":\"10.70.0.1\",\"port\":9000,\"cluster\":\"DEFAULT\",\"clientId\":\"%s\"}]", id));
     cJSON_Delete(d);
     d = v2_data("GET", "/nacos/v2/ns/operator/metrics?onlyStatus=false", NULL);
-    assert_true(jnum(d, "connectionBasedClientCount") >= 1);
+    assert_true(nm_jnum(d, "connectionBasedClientCount") >= 1);
     cJSON_Delete(d);
 
     /* the connection ends: the client and its instance go */
@@ -786,30 +743,30 @@ static void cross_check(struct gc *c, const char *svc, const char *ip)
                        nm_fmt("{\"requestId\":\"q\",\"namespace\":\"public\",\"serviceName\":\"%s\",\"groupName\":\"CX\","
                               "\"cluster\":\"\",\"healthyOnly\":false,\"udpPort\":0}", svc),
                        "QueryServiceResponse");
-    const cJSON *g = field(q, "serviceInfo");
-    assert_string_equal(jstr(v1, "name"), nm_fmt("CX@@%s", svc));
-    assert_string_equal(jstr(v2, "name"), nm_fmt("CX@@%s", svc));
-    assert_string_equal(jstr(g, "name"), svc);   /* gRPC: plain, clients add the group */
-    assert_string_equal(jstr(g, "groupName"), "CX");
-    assert_string_equal(jstr(v2, "groupName"), "CX");
-    assert_true(jnum(v1, "lastRefTime") == jnum(v2, "lastRefTime") && jnum(v2, "lastRefTime") == jnum(g, "lastRefTime"));
-    assert_string_equal(jstr(v1, "checksum"), jstr(v2, "checksum"));
-    assert_string_equal(jstr(v2, "checksum"), jstr(g, "checksum"));
-    const cJSON *hosts[3] = {field(v1, "hosts"), field(v2, "hosts"), field(g, "hosts")};
+    const cJSON *g = nm_field(q, "serviceInfo");
+    assert_string_equal(nm_jstr(v1, "name"), nm_fmt("CX@@%s", svc));
+    assert_string_equal(nm_jstr(v2, "name"), nm_fmt("CX@@%s", svc));
+    assert_string_equal(nm_jstr(g, "name"), svc);   /* gRPC: plain, clients add the group */
+    assert_string_equal(nm_jstr(g, "groupName"), "CX");
+    assert_string_equal(nm_jstr(v2, "groupName"), "CX");
+    assert_true(nm_jnum(v1, "lastRefTime") == nm_jnum(v2, "lastRefTime") && nm_jnum(v2, "lastRefTime") == nm_jnum(g, "lastRefTime"));
+    assert_string_equal(nm_jstr(v1, "checksum"), nm_jstr(v2, "checksum"));
+    assert_string_equal(nm_jstr(v2, "checksum"), nm_jstr(g, "checksum"));
+    const cJSON *hosts[3] = {nm_field(v1, "hosts"), nm_field(v2, "hosts"), nm_field(g, "hosts")};
     for (int k = 0; k < 3; k++) assert_int_equal(cJSON_GetArraySize(hosts[k]), 1);
     const char *keys[] = {"instanceId", "ip", "port", "weight", "healthy", "enabled", "ephemeral", "clusterName",
                           "serviceName", "metadata", "instanceHeartBeatInterval", "instanceHeartBeatTimeOut",
                           "ipDeleteTimeout"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        char *a = cJSON_PrintUnformatted(field(hosts[0]->child, keys[i]));
-        char *b = cJSON_PrintUnformatted(field(hosts[1]->child, keys[i]));
-        char *d = cJSON_PrintUnformatted(field(hosts[2]->child, keys[i]));
+        char *a = cJSON_PrintUnformatted(nm_field(hosts[0]->child, keys[i]));
+        char *b = cJSON_PrintUnformatted(nm_field(hosts[1]->child, keys[i]));
+        char *d = cJSON_PrintUnformatted(nm_field(hosts[2]->child, keys[i]));
         if (strcmp(a, b) || strcmp(b, d)) fail_msg("%s differs: v1 %s, v2 %s, gRPC %s", keys[i], a, b, d);
         cJSON_free(a);
         cJSON_free(b);
         cJSON_free(d);
     }
-    assert_string_equal(jstr(hosts[1]->child, "ip"), ip);
+    assert_string_equal(nm_jstr(hosts[1]->child, "ip"), ip);
     cJSON_Delete(v1);
     cJSON_Delete(v2);
     cJSON_Delete(q);
@@ -841,7 +798,7 @@ static void test_cross_check_v1_v2_grpc(void **state)
     cJSON_Delete(j);
     cross_check(c, "grpc-made", "10.71.0.3");
     cJSON *d = v2_data("GET", INST "?serviceName=grpc-made&groupName=CX&ip=10.71.0.3&port=9000&clusterName=G1", NULL);
-    assert_json(d, "{\"serviceName\":\"CX@@grpc-made\",\"ip\":\"10.71.0.3\",\"port\":9000,\"clusterName\":\"G1\","
+    nm_assert_json(d, "{\"serviceName\":\"CX@@grpc-made\",\"ip\":\"10.71.0.3\",\"port\":9000,\"clusterName\":\"G1\","
                    "\"weight\":3,\"healthy\":true,\"instanceId\":\"10.71.0.3#9000#G1#CX@@grpc-made\","
                    "\"metadata\":{\"m\":\"n\"}}");
     cJSON_Delete(d);
@@ -881,7 +838,7 @@ static void test_status_down(void **state)
     expect_rejected("GET", LIST "?serviceName=v2-down", NULL, 503, 30000, "server error",
                     "server is DOWN now, please try again later!");
     cJSON *d = v2_data("GET", "/nacos/v2/ns/operator/metrics", NULL);   /* the status itself still answers */
-    assert_json(d, "{\"status\":\"DOWN\"}");
+    nm_assert_json(d, "{\"status\":\"DOWN\"}");
     cJSON_Delete(d);
     /* readiness: Nacos returns Result.failure as it is, under HTTP 200 */
     struct nm_resp r;
@@ -973,12 +930,12 @@ static void test_faults_journal_metrics(void **state)
     v2_ok("POST", INST "?serviceName=v2-j&groupName=JG&ip=10.74.0.5&port=8080", NULL);
     cJSON *j = nm_get_json(S, "/__mock/requests?api=register&serviceName=JG%40%40v2-j");
     assert_non_null(j);
-    assert_int_equal(jnum(j, "total"), 1);
-    const cJSON *e = cJSON_GetArrayItem(field(j, "requests"), 0);
-    assert_string_equal(jstr(e, "path"), "/nacos/v2/ns/instance");
-    assert_string_equal(jstr(e, "method"), "POST");
-    assert_int_equal(jnum(e, "status"), 200);
-    assert_string_equal(jstr(field(e, "params"), "ip"), "10.74.0.5");
+    assert_int_equal(nm_jnum(j, "total"), 1);
+    const cJSON *e = cJSON_GetArrayItem(nm_field(j, "requests"), 0);
+    assert_string_equal(nm_jstr(e, "path"), "/nacos/v2/ns/instance");
+    assert_string_equal(nm_jstr(e, "method"), "POST");
+    assert_int_equal(nm_jnum(e, "status"), 200);
+    assert_string_equal(nm_jstr(nm_field(e, "params"), "ip"), "10.74.0.5");
     cJSON_Delete(j);
     double before = nm_metric(S, "nacos_mock_requests_total{api=\"service.list\",status=\"200\",transport=\"http\"} ");
     cJSON_Delete(v2_data("GET", SERVICE "/list", NULL));

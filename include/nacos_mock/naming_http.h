@@ -32,10 +32,19 @@ struct nh_beat {
 int nh_beat_parse(struct request *req, struct nh_beat *b, struct naming_err *e);
 void nh_beat_free(struct nh_beat *b);
 
-/* The `instances` parameter of instance/metadata/batch: a JSON array of {ip, port, clusterName}.
- * *out (caller frees with free(); its strings point into *json, which the caller deletes after)
- * gets n keys. 0, or -1 with e (NAMING_PARAM_INVALID naming the parameter). */
-int nh_batch_targets(const char *text, cJSON **json, struct nc_key **out, size_t *n, struct naming_err *e);
+/* The parameters of instance/metadata/batch for (ns, grouped service): metadata (required; its keys
+ * are set, or removed on DELETE), instances (optional targets), consistencyType ("persist": the
+ * persistent instances, else the ephemeral ones). b->mb is ready for nc_metadata_batch. 0, or -1
+ * with e (nothing to free then); free with nh_batch_free. `instances` must be a JSON array of
+ * {ip, port, clusterName}; an empty one means every instance, as in Nacos. */
+struct nh_batch {
+    struct nc_metadata_batch mb;
+    cJSON *md, *targets_json;     /* owned */
+    struct nc_key *targets;       /* owned */
+};
+int nh_batch_parse(const struct request *req, const char *ns, const char *service, struct nh_batch *b,
+                   struct naming_err *e);
+void nh_batch_free(struct nh_batch *b);
 
 /* The body of a service create / update: protectThreshold (0.0..1.0; def when absent), metadata (a
  * JSON object or k=v list, normalised; NULL when absent) and selector (NULL when absent). */
@@ -48,6 +57,9 @@ struct nh_service {
 int nh_service_body(const struct params *p, double def_threshold, struct nh_service *s, struct naming_err *e);
 void nh_service_free(struct nh_service *s);
 
+/* An instance's detail: {<service_key>: service (grouped), ip, port, clusterName, weight, healthy,
+ * instanceId, metadata} — v1 names the service "service", v2 "serviceName". Caller deletes. */
+cJSON *nh_instance_detail_json(const char *service_key, const char *service, const struct instance_rec *r);
 /* The beat answer, un-enveloped in both APIs: {"clientBeatInterval":N,"code":C,"lightBeatEnabled":true}. */
 void nh_beat_answer(struct reply *rep, int64_t interval_ms, int code);
 /* nc_metadata_batch's `updated` callback: appends "ip:port:unknown:cluster:ephemeral|persist" to the
