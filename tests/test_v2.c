@@ -664,6 +664,21 @@ static struct gc *grpc_client(char *id, size_t idlen)
     return c;
 }
 
+/* Closes a gRPC connection and waits (polling, with a deadline) until the server has forgotten it
+ * and what it owned, so the next test sees a settled registry. */
+static void grpc_close(struct gc *c, const char *id)
+{
+    gc_close(c);
+    int64_t deadline = nm_mono_ms() + T_MS;
+    for (;;) {
+        cJSON *ids = v2_data("GET", CLIENT "/list", NULL);
+        bool gone = !array_has_string(ids, id);
+        cJSON_Delete(ids);
+        if (gone) return;
+        if (nm_mono_ms() > deadline) fail_msg("connection client %s still listed", id);
+    }
+}
+
 static void test_connection_clients(void **state)
 {
     (void)state;
@@ -717,15 +732,7 @@ static void test_connection_clients(void **state)
     cJSON_Delete(d);
 
     /* the connection ends: the client and its instance go */
-    gc_close(c);
-    int64_t deadline = nm_mono_ms() + T_MS;
-    for (;;) {
-        ids = v2_data("GET", CLIENT "/list", NULL);
-        bool gone = !array_has_string(ids, id);
-        cJSON_Delete(ids);
-        if (gone) break;
-        if (nm_mono_ms() > deadline) fail_msg("connection client %s still listed", id);
-    }
+    grpc_close(c, id);
     assert_null(reg_inst("CG", "v2-conn", "10.70.0.1", 9000));
 }
 
@@ -802,7 +809,8 @@ static void test_cross_check_v1_v2_grpc(void **state)
                    "\"weight\":3,\"healthy\":true,\"instanceId\":\"10.71.0.3#9000#G1#CX@@grpc-made\","
                    "\"metadata\":{\"m\":\"n\"}}");
     cJSON_Delete(d);
-    gc_close(c);
+    grpc_close(c, id);   /* its instance goes with it */
+    assert_null(reg_inst("CX", "grpc-made", "10.71.0.3", 9000));
 }
 
 /* ------------------------------------------------------------------ dispatch: paths, status, faults, journal */
@@ -922,7 +930,7 @@ static void test_faults_journal_metrics(void **state)
     assert_string_equal(r.body, "{\"clientBeatInterval\":5000,\"code\":20404,\"lightBeatEnabled\":true}");
     nm_resp_free(&r);
     clear_faults();
-    gc_close(c);
+    grpc_close(c, id);
 
     /* the journal names v2 calls with the v1 API names, the group from groupName */
     call(&r, "DELETE", "/__mock/requests", NULL);
