@@ -19,6 +19,8 @@ static const char *const API_NAMES[] = {
     "register", "deregister", "update", "patch", "detail", "list", "beat", "health", "service.create",
     "service.delete", "service.update", "service.get", "service.list", "metrics", "servers", "login", "push", "any",
     "statuses", "metadata.batch", "switches", "liveness", "readiness", "serverlist",
+    "nodes", "clients", "client", "client.published", "client.subscribed", "service.publishers",
+    "service.subscribers",
     /* gRPC (control-api.md "gRPC") */
     "subscribe", "servercheck", "healthcheck", "setup",
 };

@@ -35,10 +35,19 @@ void naming_err_set(struct naming_err *e, enum naming_code code, int status, con
 {
     e->code = code;
     e->status = status;
+    e->param[0] = '\0';
+    e->type = NULL;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+}
+
+void naming_err_missing(struct naming_err *e, const char *param, const char *type)
+{
+    naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param '%s' is required.", param);
+    snprintf(e->param, sizeof e->param, "%s", param);
+    e->type = type;
 }
 
 void naming_err_reply(const struct naming_err *e, struct reply *rep)
@@ -159,7 +168,7 @@ int naming_split(const char *grouped, char *buf, size_t buflen, const char **gro
 int naming_group_service(const char *svc, const char *group, char *out, size_t outlen, struct naming_err *e)
 {
     if (!svc || !*svc) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
+        naming_err_missing(e, "serviceName", "String");
         return -1;
     }
     const char *sep = strstr(svc, GROUP_SEP);
@@ -269,6 +278,28 @@ cJSON *naming_parse_metadata(const char *s, char *err, size_t errlen)
     }
     free(copy);
     return out;
+}
+
+int naming_metadata_param(const char *s, cJSON **out, struct naming_err *e)
+{
+    char err[256];
+    if ((*out = naming_parse_metadata(s, err, sizeof err))) return 0;
+    naming_err_set(e, NAMING_METADATA, 400, "%s", err);
+    return -1;
+}
+
+int naming_parse_selector(const char *s, char **out, struct naming_err *e)
+{
+    cJSON *j = cJSON_Parse(s);
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
+    *out = NULL;
+    if (cJSON_IsObject(j) && cJSON_IsString(type) && (!strcmp(type->valuestring, "none") || !strcmp(type->valuestring, "label")))
+        *out = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (*out) return 0;
+    naming_err_set(e, NAMING_SELECTOR, 400,
+                   "Param 'selector' must be a JSON object with type \"none\" or \"label\", got \"%.100s\"", s);
+    return -1;
 }
 
 static bool starts(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }

@@ -12,8 +12,10 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
+#include "nacos_mock/util.h"
 
 /* A store failure: the open transaction (if any) rolled back, the store's message kept. */
 static int store_err(struct app *app, struct naming_err *e)
@@ -29,11 +31,11 @@ int nc_check_key(struct nc_key *k, struct naming_err *e)
     if (!k->cluster || !*k->cluster) k->cluster = DEFAULT_CLUSTER;
     if (naming_check_name("namespaceId", k->ns, strlen(k->ns), e)) return -1;
     if (!k->service || !*k->service) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
+        naming_err_missing(e, "serviceName", "String");
         return -1;
     }
     if (!k->ip || !*k->ip) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'ip' is required.");
+        naming_err_missing(e, "ip", "String");
         return -1;
     }
     if (naming_check_ip("ip", k->ip, e)) return -1;
@@ -44,7 +46,7 @@ int nc_check_key(struct nc_key *k, struct naming_err *e)
     return naming_check_name("clusterName", k->cluster, strlen(k->cluster), e);
 }
 
-static int check_weight(double w, struct naming_err *e)
+int nc_check_weight(double w, struct naming_err *e)
 {
     if (w >= 0.0 && w <= 10000.0) return 0;
     naming_err_set(e, NAMING_WEIGHT, 500,
@@ -105,7 +107,7 @@ static int new_instance_id(struct app *app, int64_t service_id, const cJSON *md,
 static int check_instance(const struct app *app, struct nc_instance *in, int64_t *interval, int64_t *timeout,
                           int64_t *del, struct naming_err *e)
 {
-    if (nc_check_key(&in->k, e) || check_weight(in->weight, e)) return -1;
+    if (nc_check_key(&in->k, e) || nc_check_weight(in->weight, e)) return -1;
     return nc_instance_timeouts(app, in->metadata, interval, timeout, del, e);
 }
 
@@ -315,7 +317,7 @@ static int find_instance(struct app *app, const struct nc_key *k, int64_t *sid, 
 int nc_patch(struct app *app, const struct nc_key *k_, const struct nc_patch *p, int64_t now_ms, struct naming_err *e)
 {
     struct nc_key k = *k_;
-    if (nc_check_key(&k, e) || (p->weight && check_weight(*p->weight, e))) return -1;
+    if (nc_check_key(&k, e) || (p->weight && nc_check_weight(*p->weight, e))) return -1;
     int64_t sid = 0;
     struct instance_rec cur;
     int f = find_instance(app, &k, &sid, &cur);
@@ -359,7 +361,7 @@ struct cluster_probe { const char *cluster; long n; };
 static int count_cluster(void *ctx, const struct instance_rec *r)
 {
     struct cluster_probe *cp = ctx;
-    if (strcmp(r->cluster, cp->cluster) == 0) cp->n++;
+    if (!cp->cluster || strcmp(r->cluster, cp->cluster) == 0) cp->n++;
     return 0;
 }
 
@@ -444,7 +446,7 @@ int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full 
     /* a full beat for an unknown instance registers it, as Nacos does */
     struct nc_instance in = {.k = k, .weight = full->weight, .enabled = true, .healthy = true,
                              .ephemeral = full->ephemeral, .metadata = full->metadata};
-    if (check_weight(full->weight, e)) {
+    if (nc_check_weight(full->weight, e)) {
         naming_err_set(e, NAMING_WEIGHT, 500,
                        "instance format invalid: The weights range from 0.0 to 10000.0 (beat 'weight': %g)",
                        full->weight);
@@ -464,10 +466,21 @@ static int check_service(const char *ns, const char *service, struct naming_err 
 {
     if (naming_check_name("namespaceId", ns, strlen(ns), e)) return -1;
     if (!service || !*service) {
-        naming_err_set(e, NAMING_PARAM_MISSING, 400, "Param 'serviceName' is required.");
+        naming_err_missing(e, "serviceName", "String");
         return -1;
     }
     return 0;
+}
+
+/* Checks (*ns, defaulted to public, and service) and looks the service up: 0 found (*s owned), 1
+ * unknown (e untouched), -1 with e. */
+static int lookup_service(struct app *app, const char **ns, const char *service, struct service_rec *s,
+                          struct naming_err *e)
+{
+    if (!*ns || !**ns) *ns = DEFAULT_NAMESPACE;
+    if (check_service(*ns, service, e)) return -1;
+    int f = store_service_get(app->store, *ns, service, s);
+    return f < 0 ? store_err(app, e) : f;
 }
 
 int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e)
@@ -484,16 +497,30 @@ int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_m
     return 0;
 }
 
-int nc_service_delete(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+/* Deletes (ns, service): 1.x drops its instances with it, 2.x (empty_only) refuses while it has any. */
+static int service_delete(struct app *app, const char *ns, const char *service, bool empty_only, int64_t now_ms,
+                          struct naming_err *e)
 {
-    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
-    if (check_service(ns, service, e)) return -1;
     struct service_rec s;
-    int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, service, &s, e);
+    if (f < 0) return -1;
     if (f == 1) {
-        naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "specified service not exist, serviceName : %s", service);
+        if (empty_only) naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "service %s not found!", service);
+        else naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 400, "specified service not exist, serviceName : %s", service);
         return -1;
+    }
+    if (empty_only) {
+        struct cluster_probe cp = {NULL, 0};
+        if (store_instance_foreach(app->store, s.id, count_cluster, &cp)) {
+            store_service_rec_free(&s);
+            return store_err(app, e);
+        }
+        if (cp.n) {
+            naming_err_set(e, NAMING_SERVICE_NOT_EMPTY, 400,
+                           "Service %s is not empty, can't be delete. Please unregister instance first", service);
+            store_service_rec_free(&s);
+            return -1;
+        }
     }
     /* 1.x drops the instances with the service; subscribers see an empty list. Connection-owned
      * instances go too (their clients no longer own them). */
@@ -504,13 +531,22 @@ int nc_service_delete(struct app *app, const char *ns, const char *service, int6
     return 0;
 }
 
+int nc_service_delete(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+{
+    return service_delete(app, ns, service, false, now_ms, e);
+}
+
+int nc_service_delete_empty(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e)
+{
+    return service_delete(app, ns, service, true, now_ms, e);
+}
+
 int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e)
 {
-    const char *ns = s->ns && *s->ns ? s->ns : DEFAULT_NAMESPACE;
-    if (check_service(ns, s->service, e)) return -1;
+    const char *ns = s->ns;
     struct service_rec cur;
-    int f = store_service_get(app->store, ns, s->service, &cur);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, s->service, &cur, e);
+    if (f < 0) return -1;
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service %s not found!", s->service);
         return -1;
@@ -523,15 +559,51 @@ int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_m
 
 int nc_service_get(struct app *app, const char *ns, const char *service, struct service_rec *out, struct naming_err *e)
 {
-    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
-    if (check_service(ns, service, e)) return -1;
-    int f = store_service_get(app->store, ns, service, out);
-    if (f < 0) return store_err(app, e);
+    int f = lookup_service(app, &ns, service, out, e);
+    if (f < 0) return -1;
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service %s is not found!", service);
         return -1;
     }
     return 0;
+}
+
+struct cluster_seen {
+    char **names;
+    size_t n, cap;
+    bool oom;
+    void (*cb)(void *ctx, const char *cluster, const char *checker);
+    void *ctx;
+};
+
+static int cluster_visit(void *ctx, const struct instance_rec *r)
+{
+    struct cluster_seen *cs = ctx;
+    for (size_t i = 0; i < cs->n; i++)
+        if (!strcmp(cs->names[i], r->cluster)) return 0;
+    char *name = util_grow((void **)&cs->names, &cs->cap, cs->n, sizeof *cs->names) ? NULL : strdup(r->cluster);
+    if (!name) {
+        cs->oom = true;
+        return 1;
+    }
+    cs->names[cs->n++] = name;
+    cs->cb(cs->ctx, r->cluster, r->ephemeral ? "TCP" : "NONE");
+    return 0;
+}
+
+int nc_service_clusters(struct app *app, int64_t service_id, void (*cb)(void *ctx, const char *cluster,
+                                                                         const char *checker),
+                        void *ctx, struct naming_err *e)
+{
+    struct cluster_seen cs = {.cb = cb, .ctx = ctx};
+    int rc = store_instance_foreach(app->store, service_id, cluster_visit, &cs);
+    for (size_t i = 0; i < cs.n; i++) free(cs.names[i]);
+    free(cs.names);
+    if (cs.oom) {
+        naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        return -1;
+    }
+    return rc ? store_err(app, e) : 0;
 }
 
 int nc_service_list(struct app *app, const char *ns, const char *group, long page_no, long page_size,
@@ -546,6 +618,394 @@ int nc_service_list(struct app *app, const char *ns, const char *group, long pag
     if (store_service_list(app->store, ns, group, start, page_size > 0 ? page_size : 0, cb, ctx, total))
         return store_err(app, e);
     return 0;
+}
+
+/* ------------------------------------------------------------------ metadata batch */
+
+struct batch_pick {
+    const struct nc_metadata_batch *b;
+    struct nc_key *hits;       /* cluster, ip copied into one allocation each (through cluster) */
+    size_t n, cap;
+    bool oom;
+};
+
+static bool batch_named(const struct nc_metadata_batch *b, const struct instance_rec *r)
+{
+    if (b->n_targets == 0) return true;
+    for (size_t i = 0; i < b->n_targets; i++) {
+        const struct nc_key *t = &b->targets[i];
+        const char *cl = t->cluster && *t->cluster ? t->cluster : DEFAULT_CLUSTER;
+        if (t->port == r->port && t->ip && !strcmp(t->ip, r->ip) && !strcmp(cl, r->cluster)) return true;
+    }
+    return false;
+}
+
+static int batch_collect(void *ctx, const struct instance_rec *r)
+{
+    struct batch_pick *bp = ctx;
+    if (r->ephemeral != bp->b->ephemeral || !batch_named(bp->b, r)) return 0;
+    size_t lc = strlen(r->cluster) + 1, li = strlen(r->ip) + 1;
+    char *p = util_grow((void **)&bp->hits, &bp->cap, bp->n, sizeof *bp->hits) ? NULL : malloc(lc + li);
+    if (!p) {
+        bp->oom = true;
+        return 1;
+    }
+    bp->hits[bp->n++] = (struct nc_key){.cluster = memcpy(p, r->cluster, lc), .ip = memcpy(p + lc, r->ip, li),
+                                        .port = r->port};
+    return 0;
+}
+
+int nc_metadata_batch(struct app *app, const struct nc_metadata_batch *b, int64_t now_ms,
+                      void (*updated)(void *ctx, const struct instance_rec *r), void *ctx, struct naming_err *e)
+{
+    const char *ns = b->ns;
+    struct service_rec s;
+    int f = lookup_service(app, &ns, b->service, &s, e);
+    if (f < 0) return -1;
+    if (f == 1) {
+        naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service not found, namespace: %s, service: %s", ns,
+                       b->service);
+        return -1;
+    }
+    int64_t sid = s.id;
+    store_service_rec_free(&s);
+    /* the instances are picked first: the store cannot be written while it is being walked */
+    struct batch_pick bp = {.b = b};
+    int rc = -1;
+    if (store_instance_foreach(app->store, sid, batch_collect, &bp) || bp.oom) {
+        if (bp.oom) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        else store_err(app, e);
+        goto out;
+    }
+    if (store_begin(app->store)) {
+        store_err(app, e);
+        goto out;
+    }
+    for (size_t i = 0; i < bp.n; i++) {
+        struct instance_rec r;
+        if (store_instance_get(app->store, sid, bp.hits[i].cluster, bp.hits[i].ip, bp.hits[i].port, &r) != 0) continue;
+        cJSON *md = json_object_or_empty(r.metadata);
+        for (const cJSON *kv = b->metadata ? b->metadata->child : NULL; kv && md; kv = kv->next) {
+            cJSON_DeleteItemFromObjectCaseSensitive(md, kv->string);
+            if (!b->remove && cJSON_IsString(kv)) cJSON_AddStringToObject(md, kv->string, kv->valuestring);
+        }
+        char *text = md ? cJSON_PrintUnformatted(md) : NULL;
+        int bad = nc_instance_timeouts(app, md, &r.hb_interval_ms, &r.hb_timeout_ms, &r.delete_timeout_ms, e);
+        cJSON_Delete(md);
+        r.metadata = text;
+        r.instance_id = NULL;   /* keep */
+        int w = bad ? -1 : !text ? -2 : store_instance_upsert(app->store, &r, NULL) ? -3 : 0;
+        if (w == 0 && updated) updated(ctx, &r);
+        cJSON_free(text);
+        store_instance_rec_free(&r);
+        if (w) {
+            if (w == -2) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+            if (w == -3) naming_err_set(e, NAMING_STORE, 500, "registry store error: %s", store_errmsg(app->store));
+            store_rollback(app->store);
+            goto out;
+        }
+    }
+    if (bp.n) app_service_changed(app, now_ms, sid, ns, b->service);
+    if (store_commit(app->store)) {
+        store_err(app, e);
+        goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < bp.n; i++) free((char *)bp.hits[i].cluster);
+    free(bp.hits);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ clients (views) */
+
+/* "ip:port#true" / "ip:port#false". */
+static void ipport_id(char *out, size_t n, const char *ip, int port, bool ephemeral)
+{
+    snprintf(out, n, "%s:%d#%s", ip, port, ephemeral ? "true" : "false");
+}
+
+/* Parses an ip:port client id. 0, -1 when id is not of that form. */
+static int ipport_parse(const char *id, char *ip, size_t iplen, int *port, bool *ephemeral)
+{
+    const char *hash = strrchr(id, '#');
+    if (!hash || (strcmp(hash + 1, "true") && strcmp(hash + 1, "false"))) return -1;
+    const char *colon = hash;
+    while (colon > id && colon[-1] != ':') colon--;
+    if (colon <= id + 1) return -1;
+    char num[16];
+    size_t nlen = (size_t)(hash - colon), alen = (size_t)(colon - 1 - id);
+    long long p;
+    if (nlen == 0 || nlen >= sizeof num || alen >= iplen) return -1;
+    memcpy(num, colon, nlen);
+    num[nlen] = '\0';
+    if (params_strtoll(num, &p) || p < 1 || p > 65535) return -1;
+    memcpy(ip, id, alen);
+    ip[alen] = '\0';
+    *port = (int)p;
+    *ephemeral = hash[1] == 't';
+    return 0;
+}
+
+/* The peer of a connection ("ip:port" or "[ip]:port") split. */
+static void conn_client(const struct client *c, struct nc_client *out)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", c->id);
+    out->connection = true;
+    out->ephemeral = true;
+    out->last_updated_ms = c->last_active_ms;
+    out->conn = c;
+    const char *r = c->remote, *colon = strrchr(r, ':');
+    size_t n = colon ? (size_t)(colon - r) : strlen(r);
+    if (*r == '[' && n >= 2 && r[n - 1] == ']') {
+        r++;
+        n -= 2;
+    }
+    snprintf(out->ip, sizeof out->ip, "%.*s", (int)n, r);
+    long long port = 0;
+    out->port = colon && params_strtoll(colon + 1, &port) == 0 && port > 0 && port < 65536 ? (int)port : 0;
+}
+
+/* The ip:port clients: distinct (ip, port, kind) of the instances no connection owns. */
+struct ipport_set {
+    struct nc_client *v;
+    size_t n, cap;
+    bool oom;
+    const char *only_ip;       /* collect only this address (lookup by id); NULL = all */
+    int only_port;
+    bool only_ephemeral;
+};
+
+static int ipport_collect(void *ctx, const struct instance_rec *r)
+{
+    struct ipport_set *set = ctx;
+    if (r->owner) return 0;
+    if (set->only_ip && (r->port != set->only_port || r->ephemeral != set->only_ephemeral || strcmp(r->ip, set->only_ip)))
+        return 0;
+    for (size_t i = 0; i < set->n; i++) {   /* the same address in other services: small sets, a scan will do */
+        struct nc_client *c = &set->v[i];
+        if (c->port == r->port && c->ephemeral == r->ephemeral && !strcmp(c->ip, r->ip)) {
+            if (r->last_beat_ms > c->last_updated_ms) c->last_updated_ms = r->last_beat_ms;
+            return 0;
+        }
+    }
+    if (util_grow((void **)&set->v, &set->cap, set->n, sizeof *set->v)) {
+        set->oom = true;
+        return 1;
+    }
+    struct nc_client *c = &set->v[set->n++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->ip, sizeof c->ip, "%s", r->ip);
+    c->port = r->port;
+    c->ephemeral = r->ephemeral;
+    c->last_updated_ms = r->last_beat_ms;
+    ipport_id(c->id, sizeof c->id, r->ip, r->port, r->ephemeral);
+    return 0;
+}
+
+static int ipport_order(const void *a, const void *b)
+{
+    const struct nc_client *x = a, *y = b;
+    int c = strcmp(x->ip, y->ip);
+    if (c) return c;
+    if (x->port != y->port) return x->port < y->port ? -1 : 1;
+    return (int)y->ephemeral - (int)x->ephemeral;   /* #true first */
+}
+
+static int ipport_clients(struct app *app, struct ipport_set *set, struct naming_err *e)
+{
+    if (store_instance_foreach_all(app->store, ipport_collect, set) || set->oom) {
+        free(set->v);
+        set->v = NULL;
+        if (set->oom) naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        else store_err(app, e);
+        return -1;
+    }
+    if (set->n > 1) qsort(set->v, set->n, sizeof *set->v, ipport_order);
+    return 0;
+}
+
+struct conn_walk {
+    nc_client_cb cb;
+    void *ctx;
+    int stopped;
+};
+
+static int conn_visit(void *ctx, struct client *c)
+{
+    struct conn_walk *w = ctx;
+    struct nc_client v;
+    conn_client(c, &v);
+    return w->stopped = w->cb(w->ctx, &v);
+}
+
+int nc_client_foreach(struct app *app, nc_client_cb cb, void *ctx, struct naming_err *e)
+{
+    struct ipport_set set = {0};
+    if (ipport_clients(app, &set, e)) return -1;
+    int stop = 0;
+    for (size_t i = 0; i < set.n && !stop; i++) stop = cb(ctx, &set.v[i]);
+    free(set.v);
+    struct conn_walk w = {cb, ctx, 0};
+    if (!stop) clients_foreach(app->clients, conn_visit, &w);
+    return 0;
+}
+
+int nc_client_get(struct app *app, const char *id, struct nc_client *out, struct naming_err *e)
+{
+    char ip[300];
+    int port;
+    bool eph;
+    if (ipport_parse(id, ip, sizeof ip, &port, &eph) == 0) {
+        struct ipport_set set = {.only_ip = ip, .only_port = port, .only_ephemeral = eph};
+        if (ipport_clients(app, &set, e)) return -1;
+        bool found = set.n > 0;
+        if (found) *out = set.v[0];
+        free(set.v);
+        if (found) return 0;
+    } else {
+        const struct client *c = clients_find(app->clients, id);
+        if (c) {
+            conn_client(c, out);
+            return 0;
+        }
+    }
+    naming_err_set(e, NAMING_CLIENT_NOT_FOUND, 404, "clientId [ %s ] not exist", id);
+    return -1;
+}
+
+struct published_walk {
+    const struct nc_client *c;
+    store_instance_cb cb;
+    void *ctx;
+};
+
+static int published_visit(void *ctx, const struct instance_rec *r)
+{
+    struct published_walk *w = ctx;
+    if (r->owner || r->port != w->c->port || r->ephemeral != w->c->ephemeral || strcmp(r->ip, w->c->ip)) return 0;
+    return w->cb(w->ctx, r);
+}
+
+int nc_client_published(struct app *app, const char *id, store_instance_cb cb, void *ctx, struct naming_err *e)
+{
+    struct nc_client c;
+    if (nc_client_get(app, id, &c, e)) return -1;
+    if (!c.connection) {
+        struct published_walk w = {&c, cb, ctx};
+        return store_instance_foreach_all(app->store, published_visit, &w) ? store_err(app, e) : 0;
+    }
+    for (size_t i = 0; i < c.conn->n_owned; i++) {
+        const struct client_key *k = &c.conn->owned[i];
+        struct service_rec s;
+        struct instance_rec r;
+        int f = store_service_get(app->store, k->ns, k->service, &s);
+        if (f < 0) return store_err(app, e);
+        if (f == 1) continue;
+        int g = store_instance_get(app->store, s.id, k->cluster, k->ip, k->port, &r);
+        store_service_rec_free(&s);
+        if (g < 0) return store_err(app, e);
+        if (g == 1) continue;
+        int stop = cb(ctx, &r);
+        store_instance_rec_free(&r);
+        if (stop) break;
+    }
+    return 0;
+}
+
+int nc_client_subscribed(struct app *app, const char *id,
+                         void (*cb)(void *ctx, const char *ns, const char *service, const char *clusters), void *ctx,
+                         struct naming_err *e)
+{
+    struct nc_client c;
+    if (nc_client_get(app, id, &c, e)) return -1;
+    if (c.connection) subs_foreach_conn(app->subs, c.conn->serial, cb, ctx);
+    return 0;
+}
+
+struct publisher_walk {
+    struct app *app;
+    const char *ip;
+    int port;
+    int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r);
+    void *ctx;
+};
+
+static int publisher_visit(void *ctx, const struct instance_rec *r)
+{
+    struct publisher_walk *w = ctx;
+    if ((w->ip && strcmp(w->ip, r->ip)) || (w->port && w->port != r->port)) return 0;
+    char id[400];
+    const struct client *c = r->owner ? clients_get(w->app->clients, r->owner) : NULL;
+    if (c) snprintf(id, sizeof id, "%s", c->id);
+    else ipport_id(id, sizeof id, r->ip, r->port, r->ephemeral);
+    return w->cb(w->ctx, id, r);
+}
+
+int nc_service_publishers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                          int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r), void *ctx,
+                          struct naming_err *e)
+{
+    struct service_rec s;
+    int f = lookup_service(app, &ns, service, &s, e);
+    if (f) return f < 0 ? -1 : 0;   /* an unknown service has none */
+    struct publisher_walk w = {app, ip, port, cb, ctx};
+    int rc = store_instance_foreach(app->store, s.id, publisher_visit, &w);
+    store_service_rec_free(&s);
+    return rc ? store_err(app, e) : 0;
+}
+
+struct subscriber_walk {
+    struct subs *app_subs;
+    const char *ns, *service, *ip;
+    int port;
+    bool hit;
+    nc_client_cb cb;
+    void *ctx;
+};
+
+static void subscriber_match(void *ctx, const char *ns, const char *service, const char *clusters)
+{
+    struct subscriber_walk *w = ctx;
+    if (!strcmp(ns, w->ns) && !strcmp(service, w->service)) w->hit = true;
+}
+
+static int subscriber_visit(void *ctx, struct client *c)
+{
+    struct subscriber_walk *w = ctx;
+    struct nc_client v;
+    conn_client(c, &v);
+    if ((w->ip && strcmp(w->ip, v.ip)) || w->port) return 0;   /* a connection subscriber's port is 0 */
+    w->hit = false;
+    subs_foreach_conn(w->app_subs, c->serial, subscriber_match, w);
+    return w->hit ? w->cb(w->ctx, &v) : 0;
+}
+
+int nc_service_subscribers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                           nc_client_cb cb, void *ctx, struct naming_err *e)
+{
+    if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
+    if (check_service(ns, service, e)) return -1;
+    struct subscriber_walk w = {.ns = ns, .service = service, .ip = ip, .port = port, .cb = cb, .ctx = ctx,
+                                .app_subs = app->subs};
+    clients_foreach(app->clients, subscriber_visit, &w);
+    return 0;
+}
+
+static int count_client(void *ctx, const struct nc_client *c)
+{
+    struct nc_client_counts *n = ctx;
+    if (c->connection) n->connection++;
+    else if (c->ephemeral) n->ephemeral_ip_port++;
+    else n->persistent_ip_port++;
+    return 0;
+}
+
+int nc_client_counts(struct app *app, struct nc_client_counts *out, struct naming_err *e)
+{
+    memset(out, 0, sizeof *out);
+    return nc_client_foreach(app, count_client, out, e);
 }
 
 /* ------------------------------------------------------------------ connection clients */

@@ -13,6 +13,7 @@
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/naming_core.h"
+#include "nacos_mock/naming_http.h"
 #include "nacos_mock/naming_list.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
@@ -50,21 +51,15 @@ static int fail(const struct naming_err *e, struct reply *rep)
 
 static int weight_or_reply(const struct params *p, struct reply *rep, double def, double *w)
 {
-    if (param_double_or_reply(p, rep, "weight", def, w)) return -1;
-    if (*w < 0.0 || *w > 10000.0) {
-        reply_caused(rep, 500, "instance format invalid: The weights range from 0.0 to 10000.0 (param 'weight': %g)",
-                     *w);
-        return -1;
-    }
-    return 0;
+    struct naming_err e;
+    if (param_double(p, "weight", def, w, &e) == 0 && nc_check_weight(*w, &e) == 0) return 0;
+    return fail(&e, rep);
 }
 
 static int metadata_or_reply(const char *text, struct reply *rep, cJSON **md)
 {
-    char err[256];
-    if ((*md = naming_parse_metadata(text, err, sizeof err))) return 0;
-    reply_caused(rep, 400, "%s", err);
-    return -1;
+    struct naming_err e;
+    return naming_metadata_param(text, md, &e) ? fail(&e, rep) : 0;
 }
 
 /* register / update parameters. *md is the metadata object the instance points at (caller deletes). */
@@ -161,15 +156,7 @@ void h_instance_detail(struct app *app, struct request *req, struct reply *rep)
         fail(&e, rep);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "service", k->service);
-    cJSON_AddStringToObject(o, "ip", r.ip);
-    json_add_int(o, "port", r.port);
-    cJSON_AddStringToObject(o, "clusterName", r.cluster);
-    json_add_double(o, "weight", r.weight);
-    cJSON_AddBoolToObject(o, "healthy", r.healthy);
-    cJSON_AddStringToObject(o, "instanceId", r.instance_id);
-    cJSON_AddItemToObject(o, "metadata", json_object_or_empty(r.metadata));
+    cJSON *o = nh_instance_detail_json("service", k->service, &r);
     store_instance_rec_free(&r);
     reply_json(rep, 200, o);
 }
@@ -213,82 +200,25 @@ void h_instance_list(struct app *app, struct request *req, struct reply *rep)
 
 /* ------------------------------------------------------------------ beat */
 
-/* {"clientBeatInterval":N,"code":C,"lightBeatEnabled":true}: printed directly (every beat answers it). */
-static void beat_answer(struct reply *rep, int64_t interval, int code)
-{
-    char b[128];
-    int n = snprintf(b, sizeof b, "{\"clientBeatInterval\":%lld,\"code\":%d,\"lightBeatEnabled\":true}",
-                     (long long)interval, code);
-    reply_json_text(rep, 200, b, (size_t)n);
-}
-
 void h_instance_beat(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
-    struct v1_key vk;
-    struct nc_key *k = &vk.k;
-    memset(&vk, 0, sizeof vk);
-    const cJSON *beat = NULL;
-    cJSON *md = NULL;
-    k->ns = naming_namespace(p);
-    if (naming_check_name_or_reply("namespaceId", k->ns, strlen(k->ns), rep) ||
-        naming_grouped_service_or_reply(p, rep, vk.service, sizeof vk.service))
-        return;
-    k->service = vk.service;
-    const char *beat_text = params_get(p, "beat");
-    char ipbuf[300], portbuf[40];
-    const char *port_text = NULL;   /* the beat's ip/port/cluster override the parameters */
-    if (beat_text) {
-        beat = request_beat_json(req);
-        if (!cJSON_IsObject(beat)) {
-            reply_caused(rep, 400, "Param 'beat' is not a JSON object: \"%.80s\"", beat_text);
-            goto out;
-        }
-        const cJSON *ip = cJSON_GetObjectItemCaseSensitive(beat, "ip");
-        const cJSON *port = cJSON_GetObjectItemCaseSensitive(beat, "port");
-        const cJSON *cluster = cJSON_GetObjectItemCaseSensitive(beat, "cluster");
-        if (cJSON_IsString(ip) && *ip->valuestring) {
-            snprintf(ipbuf, sizeof ipbuf, "%s", ip->valuestring);
-            k->ip = ipbuf;
-        }
-        if (cJSON_IsNumber(port)) {
-            snprintf(portbuf, sizeof portbuf, "%.17g", port->valuedouble);
-            port_text = portbuf;
-        } else if (cJSON_IsString(port) && *port->valuestring) {
-            port_text = port->valuestring;
-        }
-        if (cJSON_IsString(cluster) && *cluster->valuestring) k->cluster = cluster->valuestring;
-    }
-    if (!k->ip && param_required_or_reply(p, rep, "ip", &k->ip)) goto out;
-    if (!port_text && param_required_or_reply(p, rep, "port", &port_text)) goto out;
-    if (naming_check_ip_or_reply("ip", k->ip, rep) || value_port_or_reply("port", port_text, rep, &k->port))
-        goto out;
-    if (!k->cluster) k->cluster = params_get(p, "clusterName");
-    if (!k->cluster) k->cluster = DEFAULT_CLUSTER;
-    if (naming_check_name_or_reply("clusterName", k->cluster, strlen(k->cluster), rep)) goto out;
-
-    struct nc_beat_full full = {.weight = 1.0, .ephemeral = true};
+    char service[GROUPED_MAX];
+    struct nh_beat b = {.k.ns = naming_namespace(p)};
     struct naming_err e;
-    if (beat) {   /* a full beat: what registers the instance if it is unknown */
-        const cJSON *bw = cJSON_GetObjectItemCaseSensitive(beat, "weight");
-        const cJSON *bm = cJSON_GetObjectItemCaseSensitive(beat, "metadata");
-        const cJSON *be = cJSON_GetObjectItemCaseSensitive(beat, "ephemeral");
-        if (cJSON_IsNumber(bw)) full.weight = bw->valuedouble;
-        if (be) full.ephemeral = cJSON_IsTrue(be);
-        char err[256];
-        md = bm ? naming_metadata_from_json(bm, err, sizeof err) : cJSON_CreateObject();
-        if (!md) {
-            reply_caused(rep, 400, "Param 'beat' field 'metadata': %s", err);
-            goto out;
-        }
-        full.metadata = md;
+    if (naming_check_name_or_reply("namespaceId", b.k.ns, strlen(b.k.ns), rep) ||
+        naming_grouped_service_or_reply(p, rep, service, sizeof service))
+        return;
+    b.k.service = service;
+    if (nh_beat_parse(req, &b, &e)) {
+        fail(&e, rep);
+        return;
     }
     int code;
     int64_t interval;
-    if (nc_beat(app, k, beat ? &full : NULL, req->now_ms, &code, &interval, &e)) fail(&e, rep);
-    else beat_answer(rep, interval, code);
-out:
-    cJSON_Delete(md);
+    if (nc_beat(app, &b.k, b.have_full ? &b.full : NULL, req->now_ms, &code, &interval, &e)) fail(&e, rep);
+    else nh_beat_answer(rep, interval, code);
+    nh_beat_free(&b);
 }
 
 /* ------------------------------------------------------------------ statuses, metadata batch */
@@ -327,98 +257,26 @@ void h_instance_statuses(struct app *app, struct request *req, struct reply *rep
     reply_json(rep, 200, o);
 }
 
-struct batch_ctx {
-    const cJSON *targets;      /* array of {ip, port, clusterName} or NULL = all */
-    bool want_ephemeral;
-    cJSON *matched;            /* array of instance ids (rowid as number) */
-};
-
-static int batch_match(void *ctx, const struct instance_rec *r)
-{
-    struct batch_ctx *bc = ctx;
-    if (r->ephemeral != bc->want_ephemeral) return 0;
-    bool hit = bc->targets == NULL;
-    for (const cJSON *t = bc->targets ? bc->targets->child : NULL; t && !hit; t = t->next) {
-        const cJSON *ip = cJSON_GetObjectItemCaseSensitive(t, "ip");
-        const cJSON *port = cJSON_GetObjectItemCaseSensitive(t, "port");
-        const cJSON *cl = cJSON_GetObjectItemCaseSensitive(t, "clusterName");
-        hit = cJSON_IsString(ip) && strcmp(ip->valuestring, r->ip) == 0 && cJSON_IsNumber(port) &&
-              (int)port->valuedouble == r->port &&
-              strcmp(cJSON_IsString(cl) ? cl->valuestring : DEFAULT_CLUSTER, r->cluster) == 0;
-    }
-    if (hit) {
-        cJSON *e = cJSON_CreateArray();
-        cJSON_AddItemToArray(e, cJSON_CreateString(r->cluster));
-        cJSON_AddItemToArray(e, cJSON_CreateString(r->ip));
-        cJSON_AddItemToArray(e, cJSON_CreateNumber(r->port));
-        cJSON_AddItemToArray(bc->matched, e);
-    }
-    return 0;
-}
-
 void h_instance_metadata_batch(struct app *app, struct request *req, struct reply *rep)
 {
     const struct params *p = &req->params;
-    char service[GROUPED_MAX], err[256];
-    const char *ns = naming_namespace(p), *md_text;
-    bool del = strcmp(req->method, "DELETE") == 0;
+    char service[GROUPED_MAX];
+    const char *ns = naming_namespace(p);
+    struct nh_batch b;
+    struct naming_err e;
     if (naming_check_name_or_reply("namespaceId", ns, strlen(ns), rep) ||
-        naming_grouped_service_or_reply(p, rep, service, sizeof service) ||
-        param_required_or_reply(p, rep, "metadata", &md_text))
+        naming_grouped_service_or_reply(p, rep, service, sizeof service))
         return;
-    cJSON *md = naming_parse_metadata(md_text, err, sizeof err), *targets = NULL, *out = NULL;
-    struct batch_ctx bc = {.matched = cJSON_CreateArray()};
-    if (!md) { reply_caused(rep, 400, "%s", err); goto done; }
-    const char *inst = params_get(p, "instances");
-    if (inst) {
-        targets = cJSON_Parse(inst);
-        if (!cJSON_IsArray(targets)) {
-            reply_caused(rep, 400, "Param 'instances' must be a JSON array of {ip, port, clusterName}");
-            goto done;
-        }
-        bc.targets = targets;
+    if (nh_batch_parse(req, ns, service, &b, &e)) {
+        fail(&e, rep);
+        return;
     }
-    const char *ct = params_get(p, "consistencyType");
-    bc.want_ephemeral = !(ct && strcmp(ct, "persist") == 0);
-    out = cJSON_CreateObject();
-    cJSON *updated = cJSON_AddArrayToObject(out, "updated");
-    struct service_rec s;
-    int f = store_service_get(app->store, ns, service, &s);
-    if (f < 0) { app_reply_store_error(app, rep); goto done; }
-    if (f == 1) {
-        reply_caused(rep, 500, "service not found, namespace: %s, service: %s", ns, service);
-        goto done;
+    cJSON *out = cJSON_CreateObject();
+    if (nc_metadata_batch(app, &b.mb, req->now_ms, nh_batch_updated, cJSON_AddArrayToObject(out, "updated"), &e)) {
+        cJSON_Delete(out);
+        fail(&e, rep);
+    } else {
+        reply_json(rep, 200, out);
     }
-    store_instance_foreach(app->store, s.id, batch_match, &bc);
-    for (cJSON *e = bc.matched->child; e; e = e->next) {
-        const char *cl = cJSON_GetArrayItem(e, 0)->valuestring, *ip = cJSON_GetArrayItem(e, 1)->valuestring;
-        int port = (int)cJSON_GetArrayItem(e, 2)->valuedouble;
-        struct instance_rec r;
-        if (store_instance_get(app->store, s.id, cl, ip, port, &r) != 0) continue;
-        cJSON *cur = json_object_or_empty(r.metadata);
-        for (cJSON *kv = md->child; kv; kv = kv->next) {
-            cJSON_DeleteItemFromObjectCaseSensitive(cur, kv->string);
-            if (!del) cJSON_AddStringToObject(cur, kv->string, kv->valuestring);
-        }
-        char *text = cJSON_PrintUnformatted(cur);
-        r.metadata = text;
-        r.instance_id = NULL;
-        if (text && store_instance_upsert(app->store, &r, NULL) == 0) {
-            char line[600];
-            snprintf(line, sizeof line, "%s:%d:unknown:%s:%s", ip, port, cl, r.ephemeral ? "ephemeral" : "persist");
-            cJSON_AddItemToArray(updated, cJSON_CreateString(line));
-        }
-        cJSON_free(text);
-        cJSON_Delete(cur);
-        store_instance_rec_free(&r);
-    }
-    if (cJSON_GetArraySize(updated) > 0) app_service_changed(app, req->now_ms, s.id, ns, service);
-    store_service_rec_free(&s);
-    reply_json(rep, 200, out);
-    out = NULL;
-done:
-    cJSON_Delete(out);
-    cJSON_Delete(md);
-    cJSON_Delete(targets);
-    cJSON_Delete(bc.matched);
+    nh_batch_free(&b);
 }

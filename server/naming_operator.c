@@ -1,6 +1,7 @@
 /*
- * naming_operator.c — operator, health, console, address-server and auth endpoints
- * (nacos-api.md §2.3). With auth off (the default) login accepts any credentials.
+ * naming_operator.c — operator, health, console, address-server, cluster and auth endpoints
+ * (nacos-api.md §2.3). With auth off (the default) login accepts any credentials. The metrics, the
+ * switches and the node list are built here once, for the v1 answers and the v2 adapter alike.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,65 +27,130 @@ static const char *advertised_host(const struct app *app)
     return h;
 }
 
-void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
+int operator_metrics(struct app *app, bool v1, cJSON **out)
 {
     long services = 0, instances = 0, healthy = 0;
-    if (store_counts(app->store, &services, &instances, &healthy)) {
-        app_reply_store_error(app, rep);
-        return;
-    }
+    struct nc_client_counts cc;
+    struct naming_err e;
+    *out = NULL;
+    if (store_counts(app->store, &services, &instances, &healthy) || nc_client_counts(app, &cc, &e)) return -1;
     double load[1] = {0};
     getloadavg(load, 1);
     struct sysinfo si;
     double mem = 0;
     if (sysinfo(&si) == 0 && si.totalram) mem = 1.0 - (double)si.freeram / (double)si.totalram;
+    struct subs_stats ss;
+    subs_get_stats(app->subs, &ss);
+    long clients = cc.connection + cc.ephemeral_ip_port + cc.persistent_ip_port;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
     json_add_int(o, "serviceCount", services);
     json_add_int(o, "instanceCount", instances);
-    struct subs_stats ss;
-    subs_get_stats(app->subs, &ss);
-    long conns = (long)clients_count(app->clients);
     json_add_int(o, "subscribeCount", ss.udp + ss.conn);
-    json_add_int(o, "raftNotifyTaskCount", 0);
-    json_add_int(o, "responsibleServiceCount", services);
-    json_add_int(o, "responsibleInstanceCount", instances);
-    json_add_int(o, "clientCount", instances + conns);
-    json_add_int(o, "connectionBasedClientCount", conns);
-    json_add_int(o, "ephemeralIpPortClientCount", instances);
-    json_add_int(o, "persistentIpPortClientCount", 0);
-    json_add_int(o, "responsibleClientCount", instances);
+    if (v1) {
+        json_add_int(o, "raftNotifyTaskCount", 0);
+        json_add_int(o, "responsibleServiceCount", services);
+        json_add_int(o, "responsibleInstanceCount", instances);
+    }
+    json_add_int(o, "clientCount", clients);
+    json_add_int(o, "connectionBasedClientCount", cc.connection);
+    json_add_int(o, "ephemeralIpPortClientCount", cc.ephemeral_ip_port);
+    json_add_int(o, "persistentIpPortClientCount", cc.persistent_ip_port);
+    json_add_int(o, "responsibleClientCount", clients);   /* one node: responsible for every client */
     cJSON_AddNumberToObject(o, "cpu", 0.0);
     cJSON_AddNumberToObject(o, "load", (double)(long)(load[0] * 100) / 100.0);
     cJSON_AddNumberToObject(o, "mem", (double)(long)(mem * 100) / 100.0);
-    reply_json(rep, 200, o);
+    *out = o;
+    return 0;
+}
+
+void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
+{
+    cJSON *o;
+    if (operator_metrics(app, true, &o)) app_reply_store_error(app, rep);
+    else reply_json(rep, 200, o);
+}
+
+size_t operator_nodes(struct app *app, struct operator_node *out, size_t cap)
+{
+    if (cap < 1) return 0;
+    int status = atomic_load(&app->status);
+    out[0] = (struct operator_node){
+        .ip = advertised_host(app), .port = atomic_load(&app->http_port), .grpc_port = atomic_load(&app->grpc_port),
+        .state = status == STATUS_UP ? "UP" : status == STATUS_STARTING ? "STARTING" : "DOWN",
+    };
+    return 1;
+}
+
+cJSON *operator_member_json(const struct operator_node *n, bool v2)
+{
+    char addr[300];
+    snprintf(addr, sizeof addr, "%s:%d", n->ip, n->port);
+    cJSON *s = cJSON_CreateObject();
+    cJSON_AddStringToObject(s, "ip", n->ip);
+    json_add_int(s, "port", n->port);
+    cJSON_AddStringToObject(s, "state", n->state);
+    cJSON *ext = cJSON_AddObjectToObject(s, "extendInfo");
+    cJSON_AddStringToObject(ext, "raftPort", "7848");
+    if (v2) {
+        cJSON_AddBoolToObject(ext, "readyToUpgrade", true);
+        cJSON_AddStringToObject(ext, "version", "2.5.1");
+        if (n->grpc_port) json_add_int(ext, "grpcPort", n->grpc_port);
+    } else {
+        cJSON_AddStringToObject(ext, "site", "unknown");
+        cJSON_AddStringToObject(ext, "version", "1.4.8");
+    }
+    cJSON_AddStringToObject(ext, "mock", "nacos-mock " NACOS_MOCK_VERSION);
+    cJSON_AddStringToObject(s, "address", addr);
+    json_add_int(s, "failAccessCnt", 0);
+    if (v2) {
+        cJSON *ab = cJSON_AddObjectToObject(s, "abilities");
+        cJSON *remote = cJSON_AddObjectToObject(ab, "remoteAbility");
+        cJSON_AddBoolToObject(remote, "supportRemoteConnection", n->grpc_port != 0);
+        cJSON_AddBoolToObject(remote, "grpcReportEnabled", n->grpc_port != 0);
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(ab, "configAbility"), "supportRemoteMetrics", false);
+        cJSON_AddBoolToObject(cJSON_AddObjectToObject(ab, "namingAbility"), "supportJraft", true);
+        cJSON_AddBoolToObject(s, "grpcReportEnabled", n->grpc_port != 0);
+    }
+    return s;
 }
 
 void h_operator_servers(struct app *app, struct request *req, struct reply *rep)
 {
-    bool up = atomic_load(&app->status) == STATUS_UP;
+    bool healthy_only = params_parse_boolean(params_get(&req->params, "healthy"));
+    struct operator_node nodes[OPERATOR_MAX_NODES];
+    size_t n = operator_nodes(app, nodes, OPERATOR_MAX_NODES);
     cJSON *o = cJSON_CreateObject(), *servers = cJSON_AddArrayToObject(o, "servers");
-    if (up || !params_parse_boolean(params_get(&req->params, "healthy"))) {
-        const char *host = advertised_host(app);
-        char addr[300];
-        snprintf(addr, sizeof addr, "%s:%d", host, atomic_load(&app->http_port));
-        cJSON *s = cJSON_CreateObject();
-        cJSON_AddStringToObject(s, "ip", host);
-        json_add_int(s, "port", atomic_load(&app->http_port));
-        cJSON_AddStringToObject(s, "state", up ? "UP" : "DOWN");
-        cJSON *ext = cJSON_AddObjectToObject(s, "extendInfo");
-        cJSON_AddStringToObject(ext, "raftPort", "7848");
-        cJSON_AddStringToObject(ext, "site", "unknown");
-        cJSON_AddStringToObject(ext, "version", "1.4.8");
-        cJSON_AddStringToObject(ext, "mock", "nacos-mock " NACOS_MOCK_VERSION);
-        cJSON_AddStringToObject(s, "address", addr);
-        json_add_int(s, "failAccessCnt", 0);
-        cJSON_AddItemToArray(servers, s);
+    for (size_t i = 0; i < n; i++) {
+        if (healthy_only && strcmp(nodes[i].state, "UP")) continue;
+        cJSON *m = operator_member_json(&nodes[i], false);
+        if (strcmp(nodes[i].state, "UP")) cJSON_ReplaceItemInObjectCaseSensitive(m, "state", cJSON_CreateString("DOWN"));
+        cJSON_AddItemToArray(servers, m);
     }
     reply_json(rep, 200, o);
 }
 
-void h_operator_switches(struct app *app, struct request *req, struct reply *rep)
+/* GET /nacos/v1/core/cluster/nodes: {"code":200,"message":null,"data":[Member...]} (RestResult), the
+ * members whose address starts with `keyword`. */
+void h_core_cluster_nodes(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *kw = params_get(&req->params, "keyword");
+    struct operator_node nodes[OPERATOR_MAX_NODES];
+    size_t n = operator_nodes(app, nodes, OPERATOR_MAX_NODES);
+    cJSON *o = cJSON_CreateObject();
+    json_add_int(o, "code", 200);
+    cJSON_AddNullToObject(o, "message");
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    for (size_t i = 0; i < n; i++) {
+        cJSON *m = operator_member_json(&nodes[i], true);
+        const cJSON *addr = cJSON_GetObjectItemCaseSensitive(m, "address");
+        if (kw && strncmp(addr->valuestring, kw, strlen(kw))) cJSON_Delete(m);
+        else cJSON_AddItemToArray(data, m);
+    }
+    reply_json(rep, 200, o);
+}
+
+cJSON *operator_switches_json(struct app *app)
 {
     const struct config *cfg = app->cfg;
     cJSON *o = cJSON_CreateObject();
@@ -109,7 +175,12 @@ void h_operator_switches(struct app *app, struct request *req, struct reply *rep
     json_add_int(o, "instanceHeartBeatTimeOut", config_unhealthy_timeout_ms(cfg));
     json_add_int(o, "ipDeleteTimeout", config_delete_timeout_ms(cfg));
     cJSON_AddBoolToObject(o, "sendBeatOnly", false);
-    reply_json(rep, 200, o);
+    return o;
+}
+
+void h_operator_switches(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_json(rep, 200, operator_switches_json(app));
 }
 
 void h_health_instance(struct app *app, struct request *req, struct reply *rep)
@@ -149,7 +220,13 @@ void h_console_readiness(struct app *app, struct request *req, struct reply *rep
 
 void h_serverlist(struct app *app, struct request *req, struct reply *rep)
 {
-    reply_textf(rep, 200, "%s:%d\n", advertised_host(app), atomic_load(&app->http_port));
+    struct operator_node nodes[OPERATOR_MAX_NODES];
+    size_t n = operator_nodes(app, nodes, OPERATOR_MAX_NODES), len = 0;
+    char buf[OPERATOR_MAX_NODES * 320];   /* an advertised host is at most 255 bytes */
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && len < sizeof buf; i++)
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s:%d\n", nodes[i].ip, nodes[i].port);
+    reply_text(rep, 200, buf);
     rep->content_type = "text/plain";
 }
 

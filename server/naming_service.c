@@ -11,22 +11,15 @@
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/naming_core.h"
+#include "nacos_mock/naming_http.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/validate.h"
 
 struct svc_params {
     const char *ns;
     char name[GROUPED_MAX];
-    double threshold;
-    char *metadata;      /* normalised JSON text or NULL when not given; owned */
-    char *selector;      /* JSON text or NULL; owned */
+    struct nh_service body;
 };
-
-static void svc_params_free(struct svc_params *sp)
-{
-    cJSON_free(sp->metadata);
-    cJSON_free(sp->selector);
-}
 
 static int key_or_reply(const struct request *req, struct reply *rep, struct svc_params *sp)
 {
@@ -39,44 +32,16 @@ static int key_or_reply(const struct request *req, struct reply *rep, struct svc
 /* protectThreshold, metadata, selector. */
 static int body_or_reply(const struct request *req, struct reply *rep, struct svc_params *sp)
 {
-    const struct params *p = &req->params;
-    if (param_double_or_reply(p, rep, "protectThreshold", 0.0, &sp->threshold)) return -1;
-    if (sp->threshold < 0.0 || sp->threshold > 1.0) {
-        reply_caused(rep, 400, "Param 'protectThreshold' must be from 0.0 to 1.0, got %g", sp->threshold);
-        return -1;
-    }
-    const char *md = params_get(p, "metadata");
-    if (md) {
-        char err[256];
-        cJSON *m = naming_parse_metadata(md, err, sizeof err);
-        if (!m) {
-            reply_caused(rep, 400, "%s", err);
-            return -1;
-        }
-        sp->metadata = cJSON_PrintUnformatted(m);
-        cJSON_Delete(m);
-    }
-    const char *sel = params_get(p, "selector");
-    if (sel) {
-        cJSON *j = cJSON_Parse(sel);
-        const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "type");
-        if (!cJSON_IsObject(j) || !cJSON_IsString(type) ||
-            (strcmp(type->valuestring, "none") && strcmp(type->valuestring, "label"))) {
-            cJSON_Delete(j);
-            reply_caused(rep, 400, "Param 'selector' must be a JSON object with type \"none\" or \"label\", got \"%.100s\"",
-                         sel);
-            return -1;
-        }
-        sp->selector = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-    }
-    return 0;
+    struct naming_err e;
+    if (nh_service_body(&req->params, 0.0, &sp->body, &e) == 0) return 0;
+    naming_err_reply(&e, rep);
+    return -1;
 }
 
 static struct nc_service core_of(const struct svc_params *sp)
 {
-    return (struct nc_service){.ns = sp->ns, .service = sp->name, .protect_threshold = sp->threshold,
-                               .metadata = sp->metadata, .selector = sp->selector};
+    return (struct nc_service){.ns = sp->ns, .service = sp->name, .protect_threshold = sp->body.threshold,
+                               .metadata = sp->body.metadata, .selector = sp->body.selector};
 }
 
 void h_service_create(struct app *app, struct request *req, struct reply *rep)
@@ -88,7 +53,7 @@ void h_service_create(struct app *app, struct request *req, struct reply *rep)
         if (nc_service_create(app, &cs, req->now_ms, &e)) naming_err_reply(&e, rep);
         else reply_ok(rep);
     }
-    svc_params_free(&sp);
+    nh_service_free(&sp.body);
 }
 
 void h_service_delete(struct app *app, struct request *req, struct reply *rep)
@@ -112,21 +77,16 @@ void h_service_update(struct app *app, struct request *req, struct reply *rep)
     if (nc_service_update(app, &cs, req->now_ms, &e)) naming_err_reply(&e, rep);
     else reply_ok(rep);
 out:
-    svc_params_free(&sp);
+    nh_service_free(&sp.body);
 }
 
-static int add_cluster(void *ctx, const struct instance_rec *r)
+static void add_cluster(void *ctx, const char *cluster, const char *checker)
 {
-    cJSON *clusters = ctx;
-    for (cJSON *c = clusters->child; c; c = c->next)
-        if (strcmp(cJSON_GetObjectItemCaseSensitive(c, "name")->valuestring, r->cluster) == 0) return 0;
     cJSON *c = cJSON_CreateObject();
-    cJSON_AddStringToObject(c, "name", r->cluster);
-    cJSON *hc = cJSON_AddObjectToObject(c, "healthChecker");
-    cJSON_AddStringToObject(hc, "type", r->ephemeral ? "TCP" : "NONE");
+    cJSON_AddStringToObject(c, "name", cluster);
+    cJSON_AddStringToObject(cJSON_AddObjectToObject(c, "healthChecker"), "type", checker);
     cJSON_AddObjectToObject(c, "metadata");
-    cJSON_AddItemToArray(clusters, c);
-    return 0;
+    cJSON_AddItemToArray(ctx, c);
 }
 
 void h_service_get(struct app *app, struct request *req, struct reply *rep)
@@ -150,8 +110,13 @@ void h_service_get(struct app *app, struct request *req, struct reply *rep)
     cJSON_AddItemToObject(o, "selector", json_object_or_empty(s.selector));
     cJSON_AddStringToObject(o, "groupName", group);
     cJSON *clusters = cJSON_AddArrayToObject(o, "clusters");
-    store_instance_foreach(app->store, s.id, add_cluster, clusters);
+    int rc = nc_service_clusters(app, s.id, add_cluster, clusters, &e);
     store_service_rec_free(&s);
+    if (rc) {
+        cJSON_Delete(o);
+        naming_err_reply(&e, rep);
+        return;
+    }
     reply_json(rep, 200, o);
 }
 

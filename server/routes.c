@@ -15,11 +15,18 @@
 #include "nacos_mock/journal.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
+#include "nacos_mock/naming_http.h"
 #include "nacos_mock/handlers.h"
 #include "nacos_mock/log.h"
+#include "nacos_mock/v2_envelope.h"
 
 #define NS "/nacos/v1/ns"
+#define NS2 "/nacos/v2/ns"
+#define V2 "/nacos/v2/"
 #define R(m, p, api, fn, fl) {m, p, api, fn, fl}
+/* the v2 naming routes: what v1 naming routes obey (status, auth, faults), answered in the envelope */
+#define N2 (ROUTE_NAMING | ROUTE_V2)
+#define W2 (ROUTE_NAMING | ROUTE_V2 | ROUTE_WRITE)
 
 static const struct route ROUTES[] = {
     R("POST", NS "/instance", "register", h_instance_register, ROUTE_NAMING | ROUTE_WRITE),
@@ -44,6 +51,7 @@ static const struct route ROUTES[] = {
     R("GET", NS "/ops/metrics", "metrics", h_operator_metrics, ROUTE_NAMING),
     R("GET", NS "/operator/servers", "servers", h_operator_servers, ROUTE_NAMING),
     R("GET", NS "/operator/switches", "switches", h_operator_switches, ROUTE_NAMING),
+    R("GET", "/nacos/v1/core/cluster/nodes", "nodes", h_core_cluster_nodes, 0),
     R("PUT", NS "/health/instance", "health", h_health_instance, ROUTE_NAMING | ROUTE_WRITE),
     R("PUT", NS "/health", "health", h_health_instance, ROUTE_NAMING | ROUTE_WRITE),
     R("GET", "/nacos/v1/console/health/liveness", "liveness", h_console_liveness, 0),
@@ -51,6 +59,37 @@ static const struct route ROUTES[] = {
     R("GET", "/nacos/serverlist", "serverlist", h_serverlist, 0),
     R("POST", "/nacos/v1/auth/login", "login", h_auth_login, 0),
     R("POST", "/nacos/v1/auth/users/login", "login", h_auth_login, 0),
+    /* the v2 Open API (nacos-api.md §5): the same API names as v1, so one rule covers both */
+    R("POST", NS2 "/instance", "register", h_v2_instance_register, W2),
+    R("DELETE", NS2 "/instance", "deregister", h_v2_instance_deregister, W2),
+    R("PUT", NS2 "/instance", "update", h_v2_instance_update, W2),
+    R("GET", NS2 "/instance", "detail", h_v2_instance_detail, N2),
+    R("GET", NS2 "/instance/list", "list", h_v2_instance_list, N2),
+    R("PUT", NS2 "/instance/beat", "beat", h_v2_instance_beat, W2),
+    R("PUT", NS2 "/instance/metadata/batch", "metadata.batch", h_v2_instance_metadata_batch, W2),
+    R("DELETE", NS2 "/instance/metadata/batch", "metadata.batch", h_v2_instance_metadata_batch, W2),
+    R("POST", NS2 "/service", "service.create", h_v2_service_create, W2),
+    R("DELETE", NS2 "/service", "service.delete", h_v2_service_delete, W2),
+    R("PUT", NS2 "/service", "service.update", h_v2_service_update, W2),
+    R("GET", NS2 "/service", "service.get", h_v2_service_get, N2),
+    R("GET", NS2 "/service/list", "service.list", h_v2_service_list, N2),
+    R("GET", NS2 "/client/list", "clients", h_v2_client_list, N2),
+    R("GET", NS2 "/client", "client", h_v2_client_detail, N2),
+    R("GET", NS2 "/client/publish/list", "client.published", h_v2_client_published, N2),
+    R("GET", NS2 "/client/subscribe/list", "client.subscribed", h_v2_client_subscribed, N2),
+    R("GET", NS2 "/client/service/publisher/list", "service.publishers", h_v2_service_publishers, N2),
+    R("GET", NS2 "/client/service/subscriber/list", "service.subscribers", h_v2_service_subscribers, N2),
+    R("PUT", NS2 "/health/instance", "health", h_v2_health_instance, W2),
+    R("PUT", NS2 "/health", "health", h_v2_health_instance, W2),
+    R("GET", NS2 "/operator/switches", "switches", h_v2_operator_switches, N2),
+    R("PUT", NS2 "/operator/switches", "switches", h_v2_operator_switches_update, W2),
+    R("GET", NS2 "/operator/metrics", "metrics", h_v2_operator_metrics, N2),
+    R("GET", NS2 "/ops/metrics", "metrics", h_v2_operator_metrics, N2),
+    R("GET", V2 "console/health/liveness", "liveness", h_v2_console_liveness, ROUTE_V2),
+    R("GET", V2 "console/health/readiness", "readiness", h_v2_console_readiness, ROUTE_V2),
+    R("GET", V2 "core/cluster/node/list", "nodes", h_v2_core_node_list, ROUTE_V2),
+    R("GET", V2 "core/cluster/node/self", "nodes", h_v2_core_node_self, ROUTE_V2),
+    R("GET", V2 "core/cluster/node/self/health", "nodes", h_v2_core_node_self_health, ROUTE_V2),
     R("GET", "/__mock/clock", "mock.clock", h_mock_clock_get, ROUTE_CONTROL),
     R("POST", "/__mock/clock/advance", "mock.clock.advance", h_mock_clock_advance, ROUTE_CONTROL),
     R("POST", "/__mock/faults", "mock.faults", h_mock_faults_add, ROUTE_CONTROL | ROUTE_NO_LOCK),
@@ -115,7 +154,9 @@ static int64_t mono_us(void)
 static void run_handler(struct app *app, const struct route *r, struct request *req, struct reply *rep)
 {
     if ((r->flags & ROUTE_NAMING) && !status_allows(atomic_load(&app->status), r)) {
-        reply_textf(rep, 503, "server is %s now, please try again later!", app_status_name(atomic_load(&app->status)));
+        const char *st = app_status_name(atomic_load(&app->status));
+        if (r->flags & ROUTE_V2) v2_error(rep, 503, V2_SERVER_ERROR, "server is %s now, please try again later!", st);
+        else reply_textf(rep, 503, "server is %s now, please try again later!", st);
     } else if (r->flags & ROUTE_NO_LOCK) {
         r->fn(app, req, rep);
     } else {
@@ -186,8 +227,9 @@ static const struct request_ident *ident_of(struct request *req)
     return id;
 }
 
-/* Applies a fired rule to rep. Returns true when the handler must still run (delay only). */
-static bool apply_fault(struct app *app, const struct fault_hit *hit, struct reply *rep)
+/* Applies a fired rule to rep (v2: a default body in the envelope). Returns true when the handler
+ * must still run (delay only). */
+static bool apply_fault(struct app *app, const struct fault_hit *hit, bool v2, struct reply *rep)
 {
     snprintf(rep->fault_id, sizeof rep->fault_id, "%s", hit->id);
     rep->delay_ms = hit->delay_ms;
@@ -197,16 +239,17 @@ static bool apply_fault(struct app *app, const struct fault_hit *hit, struct rep
     }
     if (hit->status) {
         if (hit->body) reply_text(rep, hit->status, hit->body);
+        else if (v2 && hit->status == 503)
+            v2_error(rep, 503, V2_SERVER_ERROR, "server is DOWN now, please try again later!");
+        else if (v2)
+            v2_error(rep, hit->status, v2_code_of_status(hit->status), "nacos-mock injected fault '%s' (HTTP %d)",
+                     hit->id, hit->status);
         else if (hit->status == 503) reply_text(rep, 503, "server is DOWN now, please try again later!");
         else reply_caused(rep, hit->status, "nacos-mock injected fault '%s' (HTTP %d)", hit->id, hit->status);
         return false;
     }
     if (hit->beat_code) {
-        cJSON *o = cJSON_CreateObject();
-        json_add_int(o, "clientBeatInterval", app->cfg->beat_interval_ms);
-        json_add_int(o, "code", hit->beat_code);
-        cJSON_AddBoolToObject(o, "lightBeatEnabled", true);
-        reply_json(rep, 200, o);
+        nh_beat_answer(rep, app->cfg->beat_interval_ms, hit->beat_code);
         return false;
     }
     return true;
@@ -221,7 +264,9 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
     const struct route *r = routes_find(req->method, req->path, &known);
     req->route = r;
     if (!r) {
-        if (strncmp(req->path, NS "/", sizeof NS) == 0 || strcmp(req->path, NS) == 0)
+        if (strncmp(req->path, V2, sizeof V2 - 1) == 0)
+            v2_error(rep, known ? 405 : 404, V2_RESOURCE_NOT_FOUND, "no such api: %s %s", req->method, req->path);
+        else if (strncmp(req->path, NS "/", sizeof NS) == 0 || strcmp(req->path, NS) == 0)
             reply_textf(rep, 501, "no such api:%s:%s", req->method, req->path);
         else if (strncmp(req->path, "/__mock/", 8) == 0)
             reply_error_json(rep, known ? 405 : 404, "no control endpoint %s %s", req->method, req->path);
@@ -235,16 +280,21 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
         return;
     }
-    if (req->params.nul_key) {
-        reply_caused(rep, 400, "Param '%s' contains a NUL byte", req->params.nul_key);
-        return;
-    }
-    if (req->params.overflow) {
-        reply_caused(rep, 400, "too many parameters: at most %d", PARAMS_MAX);
+    bool v2 = (r->flags & ROUTE_V2) != 0;
+    if (req->params.nul_key || req->params.overflow) {
+        char msg[600];
+        if (req->params.nul_key) snprintf(msg, sizeof msg, "Param '%.500s' contains a NUL byte", req->params.nul_key);
+        else snprintf(msg, sizeof msg, "too many parameters: at most %d", PARAMS_MAX);
+        if (v2) v2_error(rep, 400, V2_PARAMETER_VALIDATE_ERROR, "%s", msg);
+        else reply_caused(rep, 400, "%s", msg);
         return;
     }
     if (r->flags & ROUTE_NAMING) {
         const char *denied = auth_check(&app->auth, &req->params, req->authorization, clock_real_ms() / 1000);
+        if (denied && v2) {
+            v2_error(rep, 403, V2_ACCESS_DENIED, "%s", denied);
+            return;
+        }
         if (denied) {
             reply_text(rep, 403, denied);
             return;
@@ -257,7 +307,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
                                    .ip = id->ip, .port = id->port};
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
-            bool run = apply_fault(app, &hit, rep);
+            bool run = apply_fault(app, &hit, (r->flags & ROUTE_V2) != 0, rep);
             fault_hit_free(&hit);
             if (!run) return;
             rep->deferred = true;   /* delay only: answered normally, late */

@@ -390,6 +390,49 @@ uint32_t nm_rand(uint32_t *state)
     return *state = x ? x : 0x9e3779b9u;
 }
 
+const cJSON *nm_field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+        char *t = cJSON_PrintUnformatted(o);
+        fail_msg("no field '%s' in %s", key, t ? t : "(null)");
+    }
+    return v;
+}
+
+const char *nm_jstr(const cJSON *o, const char *key)
+{
+    const cJSON *v = nm_field(o, key);
+    if (!cJSON_IsString(v)) fail_msg("field '%s' is not a string", key);
+    return v->valuestring;
+}
+
+double nm_jnum(const cJSON *o, const char *key)
+{
+    const cJSON *v = nm_field(o, key);
+    if (!cJSON_IsNumber(v)) fail_msg("field '%s' is not a number", key);
+    return v->valuedouble;
+}
+
+void nm_assert_json(const cJSON *o, const char *want)
+{
+    char *t = cJSON_PrintUnformatted(o);
+    if (!t) fail_msg("cannot print JSON");
+    if (strcmp(t, want) != 0) fail_msg("got %s, want %s", t, want);
+    cJSON_free(t);
+}
+
+char *nm_registry_snapshot(const struct nm_server *s)
+{
+    cJSON *j = nm_get_json(s, "/__mock/registry");
+    if (!j) fail_msg("GET /__mock/registry failed");
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "nowMs");
+    char *t = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!t) fail_msg("cannot print the registry");
+    return t;
+}
+
 double nm_metric(const struct nm_server *s, const char *series)
 {
     struct nm_resp r;

@@ -77,6 +77,17 @@ char *nm_read_all(FILE *f);
  * space included); fails the test when it is absent. */
 double nm_metric(const struct nm_server *s, const char *series);
 
+/* JSON accessors for cmocka tests: each fails the test (naming the key and the object) when the
+ * field is absent or of another type. */
+const cJSON *nm_field(const cJSON *o, const char *key);
+const char *nm_jstr(const cJSON *o, const char *key);
+double nm_jnum(const cJSON *o, const char *key);
+/* Fails the test unless o prints (unformatted) exactly as want. */
+void nm_assert_json(const cJSON *o, const char *want);
+/* GET /__mock/registry minus its nowMs, printed (caller frees with cJSON_free): equal before and
+ * after a request = the request changed nothing. */
+char *nm_registry_snapshot(const struct nm_server *s);
+
 /* Monotonic clock in ms / µs, for measuring durations in tests. */
 int64_t nm_mono_ms(void);
 int64_t nm_mono_us(void);

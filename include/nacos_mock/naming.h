@@ -43,14 +43,24 @@ enum naming_code {
     NAMING_SERVICE_NOT_EMPTY,
     NAMING_SELECTOR,
     NAMING_STORE,                /* the registry store failed */
+    NAMING_CLIENT_NOT_FOUND,     /* no client (ip:port or connection) with that id */
+    NAMING_METADATA,             /* a metadata parameter is neither a JSON object nor k1=v1,k2=v2 */
 };
 struct naming_err {
     enum naming_code code;
     int status;                  /* v1 HTTP status: 400 or 500 */
     char msg[800];
+    /* NAMING_PARAM_MISSING from naming_err_missing: the parameter and its Java type ("String",
+     * "Integer", ...), for transports that word a missing parameter their own way (the v2 API says
+     * "Required parameter 'ip' type String is not present"); "" / NULL otherwise */
+    char param[64];
+    const char *type;
 };
 void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* A required parameter is absent or blank: NAMING_PARAM_MISSING, 400 `Param 'k' is required.`;
+ * `type` a string literal. */
+void naming_err_missing(struct naming_err *e, const char *param, const char *type);
 /* The v1 form of e: `status` + `caused: <msg>;`. */
 void naming_err_reply(const struct naming_err *e, struct reply *rep);
 
@@ -79,6 +89,11 @@ char *naming_instance_id(char *out, size_t outlen, const char *ip, int port, con
 /* Parses a metadata parameter: a JSON object (values rendered as strings), else `k1=v1,k2=v2`.
  * Returns a new cJSON object (caller deletes) or NULL with a message in err. */
 cJSON *naming_parse_metadata(const char *s, char *err, size_t errlen);
+/* The same as a validator: *out (caller deletes) or NAMING_METADATA (400) with the message. */
+int naming_metadata_param(const char *s, cJSON **out, struct naming_err *e);
+/* A `selector` parameter: a JSON object with type "none" or "label". *out gets its normalised
+ * text (caller frees with cJSON_free), or NAMING_SELECTOR (400) naming the parameter. */
+int naming_parse_selector(const char *s, char **out, struct naming_err *e);
 /* Normalises a cJSON object into an object of string values (numbers/bools rendered), caller
  * deletes. NULL with err if obj is not an object. */
 cJSON *naming_metadata_from_json(const cJSON *obj, char *err, size_t errlen);

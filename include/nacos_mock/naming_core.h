@@ -25,6 +25,7 @@
 #include "nacos_mock/store.h"
 
 struct app;
+struct client;
 
 /* Which instance: namespace, grouped service, cluster, ip, port. */
 struct nc_key {
@@ -54,6 +55,9 @@ enum nc_write_mode {
 /* Checks a key as every transport must: namespace and name parts, ip, port range, cluster. Fills
  * the defaults (ns, cluster) into *k. */
 int nc_check_key(struct nc_key *k, struct naming_err *e);
+
+/* A weight in 0..10000, else NAMING_WEIGHT naming the parameter. */
+int nc_check_weight(double weight, struct naming_err *e);
 
 /* ---- instances */
 int nc_register(struct app *app, const struct nc_instance *in, enum nc_write_mode mode, uint64_t owner,
@@ -109,13 +113,78 @@ struct nc_service {
 int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e);
 /* Deletes the service and its instances (1.x), telling subscribers. */
 int nc_service_delete(struct app *app, const char *ns, const char *service, int64_t now_ms, struct naming_err *e);
+/* The 2.x delete: refuses while the service has instances (NAMING_SERVICE_NOT_EMPTY "Service G@@s is
+ * not empty, can't be delete. Please unregister instance first"); unknown: NAMING_SERVICE_NOT_FOUND
+ * "service G@@s not found!". */
+int nc_service_delete_empty(struct app *app, const char *ns, const char *service, int64_t now_ms,
+                            struct naming_err *e);
 int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_ms, struct naming_err *e);
 /* Owned record (store_service_rec_free); NAMING_SERVICE_NOT_FOUND when unknown. */
 int nc_service_get(struct app *app, const char *ns, const char *service, struct service_rec *out,
                    struct naming_err *e);
+/* The clusters a service's instances are in, each once in instance order, with its health checker
+ * as Nacos shows it: "TCP" when its first instance is ephemeral, else "NONE". */
+int nc_service_clusters(struct app *app, int64_t service_id, void (*cb)(void *ctx, const char *cluster,
+                                                                         const char *checker),
+                        void *ctx, struct naming_err *e);
 /* Services of (ns, group), 1-based page: *total, and cb for each on the page. */
 int nc_service_list(struct app *app, const char *ns, const char *group, long page_no, long page_size,
                     store_service_cb cb, void *ctx, long *total, struct naming_err *e);
+
+/* ---- metadata of many instances at once (instance/metadata/batch) */
+struct nc_metadata_batch {
+    const char *ns;
+    const char *service;          /* grouped */
+    const struct nc_key *targets; /* the instances to change (ns/service unused; cluster NULL = DEFAULT) */
+    size_t n_targets;             /* 0 = every instance of the service */
+    bool ephemeral;               /* only instances of this kind change (consistencyType != "persist") */
+    const cJSON *metadata;        /* object of strings: the keys set, or removed */
+    bool remove;
+};
+/* Sets (or removes) the keys on each named instance that exists (the others are skipped), in one
+ * change of the service; `updated` (may be NULL) sees each instance changed, as it is now (a view).
+ * Unknown service: NAMING_SERVICE_NOT_FOUND; preserved.* timings unusable: NAMING_INSTANCE_METADATA
+ * (nothing changes). */
+int nc_metadata_batch(struct app *app, const struct nc_metadata_batch *b, int64_t now_ms,
+                      void (*updated)(void *ctx, const struct instance_rec *r), void *ctx, struct naming_err *e);
+
+/* ---- clients: who registered and who subscribes, as Nacos 2.x sees them. An ip:port client is an
+ * address that registered instances over HTTP (or persistent ones over gRPC): one per (ip, port,
+ * kind), id "ip:port#true" (ephemeral) or "ip:port#false", derived from the instances no
+ * connection owns. A connection client is a gRPC connection (clients.h), id its connectionId, with
+ * the instances it owns and its subscriptions (subs.h). Views valid while app->mu is held. */
+struct nc_client {
+    char id[400];
+    bool connection;              /* a gRPC connection; else an ip:port client */
+    bool ephemeral;               /* connections: always */
+    int64_t last_updated_ms;      /* ip:port: newest last beat of its instances (virtual); connection: its
+                                     last request (real time) */
+    char ip[300];                 /* ip:port: the address; connection: the peer's */
+    int port;
+    const struct client *conn;    /* connection clients */
+};
+typedef int (*nc_client_cb)(void *ctx, const struct nc_client *c);   /* non-zero stops */
+/* Every client: ip:port clients ordered by ip, port, kind, then connections in the order they opened. */
+int nc_client_foreach(struct app *app, nc_client_cb cb, void *ctx, struct naming_err *e);
+/* One client; NAMING_CLIENT_NOT_FOUND "clientId [ id ] not exist" when unknown. */
+int nc_client_get(struct app *app, const char *id, struct nc_client *out, struct naming_err *e);
+/* The instances a client registered (views, with ns and service set); NAMING_CLIENT_NOT_FOUND. */
+int nc_client_published(struct app *app, const char *id, store_instance_cb cb, void *ctx, struct naming_err *e);
+/* A client's subscriptions (ip:port clients have none here); NAMING_CLIENT_NOT_FOUND. */
+int nc_client_subscribed(struct app *app, const char *id,
+                         void (*cb)(void *ctx, const char *ns, const char *service, const char *clusters), void *ctx,
+                         struct naming_err *e);
+/* Who registered the instances of (ns, service): cb per instance with its client's id; ip / port
+ * (NULL / 0 = any) narrow. An unknown service has none. */
+int nc_service_publishers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                          int (*cb)(void *ctx, const char *client_id, const struct instance_rec *r), void *ctx,
+                          struct naming_err *e);
+/* Who subscribes to (ns, service): each connection client once; ip / port (NULL / 0 = any) narrow
+ * (a connection subscriber's port is 0, as in Nacos). */
+int nc_service_subscribers(struct app *app, const char *ns, const char *service, const char *ip, int port,
+                           nc_client_cb cb, void *ctx, struct naming_err *e);
+struct nc_client_counts { long connection, ephemeral_ip_port, persistent_ip_port; };
+int nc_client_counts(struct app *app, struct nc_client_counts *out, struct naming_err *e);
 
 /* ---- connection clients (gRPC) */
 /* Subscribes (subscribe true) or unsubscribes the connection to (ns, service, clusters). */

@@ -2,8 +2,11 @@
  * routes — the route table {method, path, api name, handler} and central dispatch.
  *
  * Dispatch does, once for every route, what every route needs (as Redis's processCommand does):
- * method/path resolution (unknown under /nacos/v1/ns → 501 `no such api:...`, elsewhere → 404),
- * server status (503 while not UP), the app lock around the handler, and fault + journal hooks.
+ * method/path resolution (unknown under /nacos/v1/ns → 501 `no such api:...`; under /nacos/v2/ →
+ * 404, or 405 for a known path, in the v2 envelope; elsewhere → 404), server status (503 while not
+ * UP), auth, the app lock around the handler, and fault + journal hooks. On v2 routes
+ * (ROUTE_V2) its own answers — NUL or too many parameters, 403, 503, an injected status without a
+ * `body` — come in the v2 envelope too, so a v2 client always parses {code, message, data}.
  * Handlers read as parse → validate → execute → render, fill a struct reply and never touch
  * libmicrohttpd.
  */
@@ -18,11 +21,12 @@ struct app;
 typedef void (*route_handler)(struct app *app, struct request *req, struct reply *rep);
 
 enum route_flags {
-    ROUTE_NAMING = 1u << 0,   /* under /nacos/v1/ns: obeys server status, may be faulted */
+    ROUTE_NAMING = 1u << 0,   /* naming API (v1 or v2): obeys server status and --auth */
     ROUTE_WRITE = 1u << 1,    /* changes the registry (allowed in WRITE_ONLY) */
     ROUTE_CONTROL = 1u << 2,  /* /__mock/: admin token, never faulted or journalled */
     ROUTE_PREFIX = 1u << 3,   /* path is a prefix (control routes with an id) */
     ROUTE_NO_LOCK = 1u << 4,  /* handler takes the app lock itself */
+    ROUTE_V2 = 1u << 5,       /* the v2 Open API: dispatch answers its errors in the v2 envelope */
 };
 
 struct route {
