@@ -19,7 +19,7 @@ const { NacosGrpcClient, RawConnection, KEEP_ALIVE_MS } = require('./grpc-client
 
 // Go re-registers as soon as it is connected again: its only wait is the 100 ms after
 // ConnectionSetupRequest. SLACK_MS: handshakes and set-up calls on a loaded 2-core machine.
-const SLACK_MS = 1000;
+const SLACK_MS = 2000;
 const GO_REDO_BOUND_MS = 100 + SLACK_MS;
 const CACHE_MILLIS = 10000;   // the serviceInfo.cacheMillis nacos-mock answers (as Nacos does)
 
@@ -157,6 +157,8 @@ describe('scripted Go v2.3.5 gRPC client against nacos-mock', { concurrency: tru
       await assert.rejects(go.registerInstance('e', 'G', full('10.1.3.2', 70000)), err => err.code === 400 && /port/.test(err.errMsg));
       const bad = await journal(mock, { transport: 'grpc', api: 'register', serviceName: 'e', status: 500 });
       assert.equal(bad.filter(r => r.params.instance.port === 70000).length, 3, 'Go sent the bad request 3 times');
+      // used-up attempts leave Go UNHEALTHY until its health check (switchServerAsync onRequestFail) passes
+      await waitUntil(() => go.isRunning(), 3000, 'the go client running again');
       const unknown = await go.request('FooRequest', { requestId: '', module: 'internal' }).catch(e => e);
       assert.equal(unknown.code, 302);
     }));
@@ -167,8 +169,8 @@ describe('scripted Go v2.3.5 gRPC client against nacos-mock', { concurrency: tru
       const go = await goClient(env, mock);
       await go.registerInstance('reset', 'G', full('10.1.4.1', 1));
       await go.subscribe('reset', 'G', [], () => {});
-      const acks = [];
-      go.on('serverRequest', r => acks.push(r.type));
+      const resets = [];
+      go.on('serverRequest', r => { if (r.type === 'ConnectResetRequest') resets.push(r.body); });
       const id0 = go.connectionId;
 
       // no serverIp: ConnectResetRequestHandler calls switchServerAsync(ServerInfo{}, onRequestFail=true):
@@ -178,7 +180,7 @@ describe('scripted Go v2.3.5 gRPC client against nacos-mock', { concurrency: tru
       await waitUntil(async () => (await journal(mock, { transport: 'grpc', api: 'register', since: String(since) }))
         .some(e => e.connectionId === id0 && e.status === 200), 3000, 'the redo on the same connection');
       assert.equal(go.connectionId, id0, 'Go kept its connection');
-      assert.deepEqual(acks, ['ConnectResetRequest']);
+      assert.equal(resets.length, 1);
 
       // with serverIp and serverPort: Go switches to that server (the port of its list entry for that ip)
       const t0 = Date.now();

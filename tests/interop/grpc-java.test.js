@@ -18,7 +18,7 @@ const { NacosGrpcClient, RawConnection, KEEP_ALIVE_MS } = require('./grpc-client
 const REDO_DELAY_MS = 3000;   // Java DEFAULT_REDO_DELAY_TIME: the redo task's period
 // what a reconnect costs besides the SDK's own waits: TCP + HTTP/2 handshakes and the set-up calls on
 // loopback, on a 2-core machine shared with other builds
-const SLACK_MS = 1000;
+const SLACK_MS = 2000;
 // after its connection is gone, Java reconnects at once (setup + 100 ms) and re-registers on the next
 // run of its redo task
 const JAVA_REDO_BOUND_MS = REDO_DELAY_MS + 100 + SLACK_MS;
@@ -182,9 +182,12 @@ describe('scripted Java 2.5.1 gRPC client against nacos-mock', { concurrency: tr
       const bad = await journal(mock, { transport: 'grpc', api: 'register', serviceName: 'e', status: 500 });
       assert.equal(bad.filter(r => r.params.instance.port === 70000).length, 4, 'Java sent the bad request 4 times');
       assert.deepEqual(addrs(await v1Hosts(mock, { serviceName: 'e', groupName: 'G' })), ['10.0.3.1:1']);
+      // a request that used up its attempts leaves Java UNHEALTHY until a health check (after a random
+      // pause under 500 ms) says the connection is fine; meanwhile requests fail "Client not connected"
+      await waitUntil(() => java.isRunning(), 3000, 'the java client running again (health check passed)');
       // 302 through the SDK: the same retries, then NacosException(302); the connection stays
       await assert.rejects(java.request('FooRequest', { headers: {}, module: 'internal' }), err => err.code === 302);
-      await waitUntil(() => java.isRunning(), 3000, 'the java client running (health check passed)');
+      await waitUntil(() => java.isRunning(), 3000, 'the java client running again');
       assert.equal((await connections(mock)).filter(c => c.clientVersion.startsWith('Nacos-Java')).length, 1);
     }));
 

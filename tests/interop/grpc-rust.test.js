@@ -22,7 +22,7 @@ const { NacosGrpcClient } = require('./grpc-client');
 const HEALTH_CHECK_PERIOD_MS = 5000;   // FailoverConnection::health_check: sleep(5 s) between rounds
 const RETRY_SLEEP_MS = 2000;           // sleep_time(1) = 1 << 1 s before the first reconnect
 const REDO_PERIOD_MS = 3000;           // RedoTaskExecutor: interval(3000 ms)
-const SLACK_MS = 1000;                 // the reconnect's handshakes and set-up calls on a loaded 2-core machine
+const SLACK_MS = 2000;                 // the reconnect's handshakes and set-up calls on a loaded, shared 2-core machine
 const RUST_REDO_BOUND_MS = HEALTH_CHECK_PERIOD_MS + RETRY_SLEEP_MS + REDO_PERIOD_MS + SLACK_MS;
 
 const addr = h => `${h.ip}:${h.port}`;
