@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, then runs every test stage and fails if any fails.
 #   1. build with warnings as errors; ctest: cmocka unit tests + integration tests against the real server
-#   2. interop with the real npm `nacos` client (tests/interop)
+#   2. interop with real clients (tests/interop): npm `nacos` 1.x, the Rust 2.x gRPC client, scripted Java/Go gRPC
 #   3. examples/ and the container recipe check without an engine (tests/test_docker_build.sh)
 #   4. the whole ctest suite again built with address + undefined-behaviour sanitizers (leaks fail it)
 #   5. the API integration suite with the server under valgrind --leak-check=full
@@ -53,7 +53,7 @@ stage_bench() { bench/run.sh --smoke; }
 stage_container() { scripts/deps.sh --container && tests/test_container_image.sh; }
 
 run_stage 1 "unit + integration (ctest)" stage_unit
-run_stage 2 "interop: npm nacos client" stage_interop
+run_stage 2 "interop: real clients (npm nacos, Rust gRPC, scripted Java/Go gRPC)" stage_interop
 run_stage 3 "examples + container build script" stage_examples
 run_stage 4 "sanitizers (ASan + UBSan, ctest)" stage_sanitize
 run_stage 5 "valgrind (server under the API suite)" stage_valgrind

@@ -70,8 +70,36 @@ function request(baseUrl, method, pathname, form = {}, headers = {}) {
 }
 
 /**
+ * A JSON call to the control plane (`request` sends forms): `obj`, when given, is the JSON body.
+ * Resolves {status, body, json} (json null for an empty body).
+ */
+function controlRequest(baseUrl, method, pathname, obj) {
+  const url = new URL(pathname, baseUrl);
+  if (url.hostname !== '127.0.0.1') throw new Error(`refusing non-loopback request to ${url}`);
+  const body = obj === undefined ? null : Buffer.from(JSON.stringify(obj));
+  const headers = body ? { 'Content-Type': 'application/json', 'Content-Length': body.length } : {};
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent: false, timeout: 5000 }, res => {
+      const chunks = [];
+      res.on('data', c => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
+        resolve({ status: res.statusCode, body: text, json });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+/**
  * Spawns nacos-mock on 127.0.0.1 with a free port. Resolves
- * {port, url, http(method, path, form, headers), logs(), waitForLog(re, n, ms), stop()}.
+ * {port, url, http(method, path, form, headers), control(method, path, json), logs(), waitForLog(re, n, ms), stop()}.
  * stop() sends SIGTERM and resolves with the exit code.
  */
 function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
@@ -126,6 +154,7 @@ function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
         args,
         pid: child.pid,
         http: (method, pathname, form, headers) => request(url, method, pathname, form, headers),
+        control: (method, pathname, obj) => controlRequest(url, method, pathname, obj),
         logs: () => stderrLines.slice(),
         /** Resolves the matching stderr lines once at least n lines match re. */
         waitForLog(re, n = 1, timeoutMs = 5000) {
@@ -210,4 +239,77 @@ function memoryLogger(name) {
   };
 }
 
-module.exports = { startMock, request, waitUntil, sleep, memoryLogger, mockBin };
+/**
+ * Runs body(env) and afterwards closes whatever it opened: env.mock(args) starts a mock;
+ * env.track(thing, close, diag) registers a client with its closer and (optional) diagnostic lines.
+ * Closers run in reverse order, then the mocks stop and must exit 0 when the body passed. A failure
+ * gets the mocks' stderr tails and each tracked thing's diagnostics appended.
+ */
+async function withEnv(body) {
+  const mocks = [];
+  const tracked = [];
+  const env = {
+    async mock(args = []) {
+      const m = await startMock(args);
+      mocks.push(m);
+      return m;
+    },
+    track(thing, close, diag) {
+      tracked.push({ close, diag });
+      return thing;
+    },
+  };
+  let failure = null;
+  try {
+    await body(env);
+  } catch (err) {
+    failure = err;
+  }
+  for (const t of tracked.reverse()) {
+    try { await t.close(); } catch (_) { /* closing is best effort */ }
+  }
+  const codes = [];
+  for (const m of mocks) codes.push(await m.stop());
+  if (failure) {
+    const diag = [];
+    for (const m of mocks) diag.push(`--- nacos-mock ${m.url} stderr (tail) ---`, ...m.logs().slice(-40));
+    for (const t of tracked) if (t.diag) diag.push(...t.diag());
+    failure.message += `\n${diag.join('\n')}`;
+    throw failure;
+  }
+  const assert = require('node:assert/strict');
+  assert.deepEqual(codes, mocks.map(() => 0), 'nacos-mock exit codes after SIGTERM');
+}
+
+/** The hosts of GET /nacos/v1/ns/instance/list (form: serviceName, groupName, namespaceId, ...). */
+async function v1Hosts(mock, form) {
+  const r = await mock.http('GET', '/nacos/v1/ns/instance/list', form);
+  if (r.status !== 200) throw new Error(`instance/list ${JSON.stringify(form)} -> ${r.status} ${r.body}`);
+  return r.json().hosts;
+}
+
+/** GET /__mock/connections -> the array of connections. */
+async function connections(mock) {
+  const r = await mock.control('GET', '/__mock/connections');
+  if (r.status !== 200) throw new Error(`GET /__mock/connections -> ${r.status} ${r.body}`);
+  return r.json.connections;
+}
+
+/** GET /__mock/requests with a query -> the array of journal entries. */
+async function journal(mock, query) {
+  const r = await mock.http('GET', '/__mock/requests', query);
+  if (r.status !== 200) throw new Error(`GET /__mock/requests -> ${r.status} ${r.body}`);
+  return r.json().requests;
+}
+
+/** One counter of GET /__mock/metrics (the full series name with labels), 0 when absent. */
+async function metric(mock, series) {
+  const r = await mock.http('GET', '/__mock/metrics');
+  const line = r.body.split('\n').find(l => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+module.exports = {
+  startMock, request, controlRequest, waitUntil, sleep, memoryLogger, mockBin, withEnv, v1Hosts, connections, journal,
+  metric,
+};

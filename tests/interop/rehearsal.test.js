@@ -17,35 +17,14 @@
  */
 const { describe, test } = require('node:test');
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const { NacosNamingClient } = require('nacos');
 const { startMock, waitUntil, sleep, memoryLogger } = require('./lib');
 
 const MOCK_ARGS = ['--beat-interval-ms', '200', '--unhealthy-misses', '100', '--delete-misses', '200',
   '--sweep-interval-ms', '100'];
 
-/** A JSON control-plane call (lib.js's request() sends forms). Resolves {status, body, json}. */
-function control(mock, method, pathname, obj) {
-  const url = new URL(pathname, mock.url);
-  assert.equal(url.hostname, '127.0.0.1');
-  const body = obj === undefined ? null : Buffer.from(JSON.stringify(obj));
-  const headers = body ? { 'Content-Type': 'application/json', 'Content-Length': body.length } : {};
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false, timeout: 5000 }, res => {
-      const chunks = [];
-      res.on('data', c => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode, body: text, json: text ? JSON.parse(text) : null });
-      });
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
-}
+/** A JSON control-plane call (lib.js's mock.control). Resolves {status, body, json}. */
+const control = (mock, method, pathname, obj) => mock.control(method, pathname, obj);
 
 /** Journal entries (GET /__mock/requests) for a query. */
 async function journal(mock, query) {

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Interop suite: the real npm `nacos` client (nacos-naming) against a nacos-mock binary.
+# Interop suite: real clients against a nacos-mock binary — the npm `nacos` client (nacos-naming, 1.x
+# HTTP), the Rust 2.x gRPC client (nacos-sdk-rust-binding-node) and scripted Java/Go 2.x gRPC clients
+# (@grpc/grpc-js, grpc-client.js).
 # Usage: tests/interop/run.sh path/to/nacos-mock
-# Installs the pinned client into tests/interop/node_modules when missing or stale, then runs every
-# tests/interop/*.test.js with Node's built-in test runner. Exit status is non-zero if anything fails.
-# NACOS_INTEROP_VERBOSE=1 prints the client's own log lines.
+# Installs the pinned packages (package-lock.json, `npm ci`) into tests/interop/node_modules when missing
+# or stale, then runs every tests/interop/*.test.js with Node's built-in test runner, one file at a time.
+# Exit status is non-zero if anything fails.
+# NACOS_INTEROP_VERBOSE=1 prints the clients' own log lines.
 set -euo pipefail
 
 usage() { echo "usage: $0 path/to/nacos-mock" >&2; exit 2; }
@@ -50,7 +53,7 @@ tests=("$here"/*.test.js)
 
 export NACOS_MOCK_BIN="$bin"
 cd "$here"
-# a guard on top of the per-test timeouts: the whole suite must finish within 60 s
+# a guard on top of the per-test timeouts: the whole suite (about 90 s on 2 cores) must finish within 180 s
 guard=()
-command -v timeout >/dev/null && guard=(timeout --kill-after=5 60)
+command -v timeout >/dev/null && guard=(timeout --kill-after=5 180)
 ${guard[@]+"${guard[@]}"} node --test "${tests[@]}"
