@@ -1016,7 +1016,7 @@ int nc_subscribe(struct app *app, uint64_t owner, const char *ns, const char *se
     if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
     if (check_service(ns, service, e)) return -1;
     if (!subscribe) {
-        subs_remove_conn(app->subs, owner, ns, service, clusters ? clusters : "");
+        subs_remove_conn(app->subs, owner, ns, service);
         return 0;
     }
     if (subs_add_conn(app->subs, owner, ns, service, clusters ? clusters : "")) {

@@ -166,30 +166,47 @@ long subs_forget_udp(struct subs *s, const char *ns, const char *service)
     return removed;
 }
 
+/* With mu held: the subscription of `conn` to (ns, service), whatever its clusters; NULL when none. */
+static struct sub *conn_sub(struct subs *s, uint64_t conn, const char *ns, const char *service)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct sub *x = &s->v[i];
+        if (x->kind == SUBS_CONN && x->conn == conn && !strcmp(x->service, service) && !strcmp(x->ns, ns)) return x;
+    }
+    return NULL;
+}
+
 int subs_add_conn(struct subs *s, uint64_t conn, const char *ns, const char *service, const char *clusters)
 {
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n; i++)
-        if (s->v[i].kind == SUBS_CONN && s->v[i].conn == conn && same_key(&s->v[i], ns, service, clusters)) goto out;
-    struct sub *x = append(s, SUBS_CONN, ns, service, clusters);
-    if (x) x->conn = conn;
-    else rc = -1;
-out:
+    struct sub *x = conn_sub(s, conn, ns, service);
+    if (x && strcmp(x->clusters, clusters)) {   /* one per (connection, service): the new clusters win */
+        char *a, *b, *c;
+        if (dup_names(ns, service, clusters, &a, &b, &c)) {
+            rc = -1;
+        } else {
+            free(x->ns);
+            x->ns = a;
+            x->service = b;
+            x->clusters = c;
+        }
+    } else if (!x) {
+        if ((x = append(s, SUBS_CONN, ns, service, clusters))) x->conn = conn;
+        else rc = -1;
+    }
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-int subs_remove_conn(struct subs *s, uint64_t conn, const char *ns, const char *service, const char *clusters)
+int subs_remove_conn(struct subs *s, uint64_t conn, const char *ns, const char *service)
 {
     int rc = 1;
     pthread_mutex_lock(&s->mu);
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->v[i].kind == SUBS_CONN && s->v[i].conn == conn && same_key(&s->v[i], ns, service, clusters)) {
-            remove_at(s, i);
-            rc = 0;
-            break;
-        }
+    struct sub *x = conn_sub(s, conn, ns, service);
+    if (x) {
+        remove_at(s, (size_t)(x - s->v));
+        rc = 0;
     }
     pthread_mutex_unlock(&s->mu);
     return rc;

@@ -342,6 +342,39 @@ static void test_push_reaches_grpc_subscribers(void **state)
     nm_test_stop(s);
 }
 
+/* One subscription per (connection, service), as in Nacos: subscribing again with other clusters
+ * replaces the first, so a change is pushed once, rendered for the latest clusters (the Rust client
+ * re-subscribes when asked for a cluster; two subscriptions made its callback flip between lists). */
+static void test_one_subscription_per_service(void **state)
+{
+    (void)state;
+    struct nm_server *s = nm_test_start(NULL);
+    struct gc *sub = client(s, "resub");
+    subscribe(sub, "dup");
+    cJSON_Delete(ok_call(sub, "SubscribeServiceRequest",
+                         "{\"serviceName\":\"dup\",\"groupName\":\"DEFAULT_GROUP\",\"clusters\":\"C2\",\"subscribe\":true}",
+                         "SubscribeServiceResponse"));
+    cJSON *conns = control_json(s, "GET", "/__mock/connections", NULL, 200);
+    assert_int_equal(num(cJSON_GetArrayItem(cJSON_GetObjectItem(conns, "connections"), 0), "subscriptions"), 1);
+    cJSON_Delete(conns);
+    v1_reg(s, "dup", "10.0.0.1", 1);   /* cluster DEFAULT: not in C2 */
+    for (;;) {
+        char *type = NULL, *json = NULL;
+        if (gc_bi_recv(sub, T_MS, &type, &json)) fail_msg("no push");
+        cJSON *j = !strcmp(type, "NotifySubscriberRequest") ? cJSON_Parse(json) : NULL;
+        free(type);
+        free(json);
+        if (!j) continue;
+        const cJSON *info = cJSON_GetObjectItem(j, "serviceInfo");
+        assert_string_equal(str(info, "clusters"), "C2");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(info, "hosts")), 0);
+        cJSON_Delete(j);
+        break;
+    }
+    gc_close(sub);
+    nm_test_stop(s);
+}
+
 static void test_control_plane_connections(void **state)
 {
     (void)state;
@@ -538,6 +571,7 @@ int main(void)
         cmocka_unit_test_teardown(test_handshake_and_its_errors, nm_test_teardown),
         cmocka_unit_test_teardown(test_one_registry_with_v1, nm_test_teardown),
         cmocka_unit_test_teardown(test_push_reaches_grpc_subscribers, nm_test_teardown),
+        cmocka_unit_test_teardown(test_one_subscription_per_service, nm_test_teardown),
         cmocka_unit_test_teardown(test_control_plane_connections, nm_test_teardown),
         cmocka_unit_test_teardown(test_batch_persistent_and_lists, nm_test_teardown),
         cmocka_unit_test_teardown(test_faults_on_grpc, nm_test_teardown),

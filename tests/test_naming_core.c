@@ -208,10 +208,12 @@ static void test_subscriptions_go_with_their_connection(void **state)
     struct naming_err e;
     assert_int_equal(nc_subscribe(&f->app, C1, "public", SVC, "", true, &e), 0);
     assert_int_equal(nc_subscribe(&f->app, C1, "public", SVC, "", true, &e), 0);   /* idempotent */
+    assert_int_equal(nc_subscribe(&f->app, C1, "public", SVC, "C2", true, &e), 0);  /* new clusters replace */
+    assert_int_equal(subs_count_conn(f->app.subs, C1), 1);
     assert_int_equal(nc_subscribe(&f->app, C1, "public", "G@@other", "a,b", true, &e), 0);
     assert_int_equal(nc_subscribe(&f->app, C2, "public", SVC, "", true, &e), 0);
     assert_int_equal(subs_count_conn(f->app.subs, C1), 2);
-    assert_int_equal(nc_subscribe(&f->app, C1, "public", "G@@other", "a,b", false, &e), 0);
+    assert_int_equal(nc_subscribe(&f->app, C1, "public", "G@@other", "", false, &e), 0);   /* whatever clusters */
     assert_int_equal(subs_count_conn(f->app.subs, C1), 1);
     nc_client_closed(&f->app, C1, T0, NULL);
     assert_int_equal(subs_count_conn(f->app.subs, C1), 0);

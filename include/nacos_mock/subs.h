@@ -40,11 +40,12 @@ bool subs_add_udp(struct subs *s, const char *ns, const char *service, const cha
 /* Drops UDP subscriptions (ns / service NULL = any), as a restarted server loses them; how many. */
 long subs_forget_udp(struct subs *s, const char *ns, const char *service);
 
-/* ---- connection subscribers */
-/* Subscribes (or re-subscribes) connection `conn`. 0, or -1 out of memory. */
+/* ---- connection subscribers: one per (connection, namespace, service), as in Nacos (a client's
+ * subscribers are a map by service): it is pushed once per change, rendered for its clusters */
+/* Subscribes connection `conn`; subscribing again replaces the clusters. 0, or -1 out of memory. */
 int subs_add_conn(struct subs *s, uint64_t conn, const char *ns, const char *service, const char *clusters);
-/* 0 removed, 1 there was no such subscription. */
-int subs_remove_conn(struct subs *s, uint64_t conn, const char *ns, const char *service, const char *clusters);
+/* 0 removed, 1 there was no such subscription (whatever clusters it was made with). */
+int subs_remove_conn(struct subs *s, uint64_t conn, const char *ns, const char *service);
 /* Every subscription of the connection goes (it ended); how many. */
 long subs_drop_conn(struct subs *s, uint64_t conn);
 long subs_count_conn(struct subs *s, uint64_t conn);
