@@ -58,6 +58,11 @@ static double slack(void)
     return w && *w ? 10.0 : 1.0;
 }
 
+/* Upper bounds on durations only tell "answered" from "held far too long" (a delay ignored, a hang
+ * never released): they are generous so that a loaded machine passes (README, "Tests"); what a test
+ * checks precisely is a lower bound (the delay was honoured) or an order (who was answered first). */
+#define LATE_S (5.0 * slack())
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -443,11 +448,11 @@ static void test_delay_jitter_concurrent(void **state)
 {
     (void)state;
     struct nm_server *s = nm_test_start(NULL);
-    add_fault(s, "{\"id\":\"slow\",\"match\":{\"api\":\"list\",\"serviceName\":\"slow\"},\"action\":{\"delayMs\":1000}}");
+    add_fault(s, "{\"id\":\"slow\",\"match\":{\"api\":\"list\",\"serviceName\":\"slow\"},\"action\":{\"delayMs\":3000}}");
     add_fault(s, "{\"id\":\"jit\",\"match\":{\"api\":\"list\",\"serviceName\":\"jit\"},"
                  "\"action\":{\"delayMs\":300,\"jitterMs\":300}}");
     add_fault(s, "{\"id\":\"slowreg\",\"match\":{\"api\":\"register\",\"serviceName\":\"slowreg\"},"
-                 "\"action\":{\"delayMs\":600}}");
+                 "\"action\":{\"delayMs\":3000}}");
     add_fault(s, "{\"id\":\"late500\",\"match\":{\"api\":\"beat\",\"serviceName\":\"late\"},"
                  "\"action\":{\"delayMs\":400,\"status\":500}}");
     enum { NSLOW = 4, NJIT = 6 };
@@ -466,40 +471,45 @@ static void test_delay_jitter_concurrent(void **state)
     call_init(&late, s, "PUT", "/nacos/v1/ns/instance/beat?serviceName=late&ip=10.0.0.9&port=9000", NULL);
     call_spawn(&late);
 
-    /* meanwhile other requests are answered at once */
-    sleep_ms(150);
-    double quick_max = 0;
+    /* once the slow ones are held by the server (their rule fired for each), other requests are
+     * answered at once: before the slow ones, as the journal's order shows below */
+    for (double w0 = now_s();;) {
+        cJSON *f = fault_listed(s, "slow");
+        int held = (int)jnum(f, "hits");
+        cJSON_Delete(f);
+        if (held == NSLOW) break;
+        if (now_s() - w0 > LATE_S) fail_msg("only %d of %d slow lists reached the server", held, NSLOW);
+        sleep_ms(10);
+    }
     for (int i = 0; i < 3; i++) {
         struct call q;
         call_init(&q, s, "GET", "/nacos/v1/ns/instance/list?serviceName=quick", NULL);
         call_run(&q);
         if (q.status != 200) fail_msg("quick list -> %ld (curl %d)", q.status, q.curl_code);
-        if (q.seconds > quick_max) quick_max = q.seconds;
         call_free(&q);
     }
     cJSON_Delete(jexpect(s, "GET", "/__mock/faults", NULL, 200));   /* the control plane too */
-    bool slowreg_early = hosts(s, "serviceName=slowreg") != 0;   /* ~0.3 s in: not registered yet */
+    bool slowreg_early = hosts(s, "serviceName=slowreg") != 0;   /* well within its 3 s: not registered yet */
 
     for (int i = 0; i < NSLOW; i++) call_join(&slow[i]);
     for (int i = 0; i < NJIT; i++) call_join(&jit[i]);
     call_join(&sreg);
     call_join(&late);
 
-    if (quick_max >= 0.2 * slack()) fail_msg("a request beside the delayed ones took %.3f s", quick_max);
     for (int i = 0; i < NSLOW; i++) {
         if (slow[i].status != 200 || !strstr(slow[i].text, "\"hosts\""))
             fail_msg("slow list -> %ld (curl %d) %s", slow[i].status, slow[i].curl_code, slow[i].text);
-        if (slow[i].seconds < 1.0 || slow[i].seconds > 3.0 * slack()) fail_msg("slow list took %.3f s", slow[i].seconds);
+        if (slow[i].seconds < 3.0 || slow[i].seconds > 3.0 + LATE_S) fail_msg("slow list took %.3f s", slow[i].seconds);
     }
     double lo = 1e9, hi = 0;
     for (int i = 0; i < NJIT; i++) {
         if (jit[i].status != 200) fail_msg("jitter list -> %ld (curl %d)", jit[i].status, jit[i].curl_code);
-        if (jit[i].seconds < 0.3 || jit[i].seconds > (0.6 + 0.4) * slack()) fail_msg("jitter list took %.3f s", jit[i].seconds);
+        if (jit[i].seconds < 0.3 || jit[i].seconds > 0.6 + LATE_S) fail_msg("jitter list took %.3f s", jit[i].seconds);
         if (jit[i].seconds < lo) lo = jit[i].seconds;
         if (jit[i].seconds > hi) hi = jit[i].seconds;
     }
     /* delay-only register: answered normally, late, and it did register */
-    if (sreg.status != 200 || strcmp(sreg.text, "ok") || sreg.seconds < 0.6)
+    if (sreg.status != 200 || strcmp(sreg.text, "ok") || sreg.seconds < 3.0)
         fail_msg("delayed register -> %ld '%s' in %.3f s", sreg.status, sreg.text, sreg.seconds);
     assert_false(slowreg_early);
     assert_int_equal(hosts(s, "serviceName=slowreg"), 1);
@@ -517,7 +527,7 @@ static void test_delay_jitter_concurrent(void **state)
         assert_string_equal(jstr(e, "fault"), "slow");
         assert_int_equal((int)jnum(e, "status"), 200);
         /* the server's timer has whole-millisecond resolution: up to 1 ms is lost to rounding */
-        if (jnum(e, "durationMs") < 999) fail_msg("slow durationMs %g", jnum(e, "durationMs"));
+        if (jnum(e, "durationMs") < 2999) fail_msg("slow durationMs %g", jnum(e, "durationMs"));
     }
     assert_int_equal(n, NSLOW);
     double first_slow_seq = jnum(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "requests"), 0), "seq");
@@ -530,7 +540,7 @@ static void test_delay_jitter_concurrent(void **state)
     double dlo = 1e9, dhi = 0;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "requests")) {
         double d = jnum(e, "durationMs");
-        if (d < 299 || d > 650 * slack()) fail_msg("jitter durationMs %g outside [300, 600]", d);
+        if (d < 299 || d > 600 + 1000 * LATE_S) fail_msg("jitter durationMs %g outside [300, 600]", d);
         if (d < dlo) dlo = d;
         if (d > dhi) dhi = d;
     }
@@ -613,21 +623,22 @@ static void test_drop_hang(void **state)
     c.timeout_ms = 500;
     call_run(&c);
     assert_int_equal(c.curl_code, CURLE_OPERATION_TIMEDOUT);
-    if (c.seconds < 0.45 || c.seconds > 2.0 * slack()) fail_msg("hang: the client gave up after %.3f s", c.seconds);
+    if (c.seconds < 0.45 || c.seconds > 0.5 + LATE_S) fail_msg("hang: the client gave up after %.3f s", c.seconds);
     call_free(&c);
     double gave_up = now_s();
     /* the server still answers */
     assert_int_equal(hosts(s, "serviceName=other"), 0);
-    /* once the client has gone the hung request is journalled, within about a second */
+    /* once the client has gone the hung request is journalled (the server notices within about a
+     * second on an idle machine) */
     cJSON *e = NULL;
-    while (!e && now_s() - gave_up < 1.5 * slack()) {
+    while (!e && now_s() - gave_up < 2 * LATE_S) {
         cJSON *j = journal(s, "serviceName=hang");
         cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "requests"), 0);
         if (first) e = cJSON_Duplicate(first, true);
         cJSON_Delete(j);
         if (!e) sleep_ms(50);
     }
-    if (!e) fail_msg("no journal entry for the hung request 1.5 s after the client gave up");
+    if (!e) fail_msg("no journal entry for the hung request %.0f s after the client gave up", 2 * LATE_S);
     assert_string_equal(jstr(e, "fault"), "hang");
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "status")));
     assert_true(jnum(e, "durationMs") >= 450);
@@ -653,7 +664,7 @@ static void test_stop_with_requests_in_flight(void **state)
     call_init(&slow, s, "GET", "/nacos/v1/ns/instance/list?serviceName=slow", NULL);
     call_init(&late, s, "POST", "/nacos/v1/ns/instance", "serviceName=late&ip=10.0.0.1&port=1");
     call_init(&hang, s, "GET", "/nacos/v1/ns/instance/list?serviceName=hang", NULL);
-    slow.timeout_ms = late.timeout_ms = hang.timeout_ms = (long)(8000 * slack());
+    slow.timeout_ms = late.timeout_ms = hang.timeout_ms = (long)(9500 * slack());
     call_spawn(&slow);
     call_spawn(&late);
     call_spawn(&hang);
@@ -665,7 +676,7 @@ static void test_stop_with_requests_in_flight(void **state)
         cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(l, "faults")) held += (int)jnum(r, "hits");
         cJSON_Delete(l);
         if (held == 3) break;
-        if (now_s() - w0 > 3 * slack()) fail_msg("only %d of 3 requests reached the server", held);
+        if (now_s() - w0 > LATE_S) fail_msg("only %d of 3 requests reached the server", held);
         sleep_ms(20);
     }
     sleep_ms(100);
@@ -675,14 +686,15 @@ static void test_stop_with_requests_in_flight(void **state)
     call_join(&slow);
     call_join(&late);
     call_join(&hang);
-    if (stopped > 3 * slack()) fail_msg("stopping took %.3f s", stopped);
-    if (slow.status != 200 || !strstr(slow.text, "\"hosts\"") || slow.seconds > 5 * slack())
+    /* the delays are 10 s: answered at the stop means well before that */
+    if (stopped > 8 * slack()) fail_msg("stopping took %.3f s", stopped);
+    if (slow.status != 200 || !strstr(slow.text, "\"hosts\"") || slow.seconds > 9 * slack())
         fail_msg("delayed list at stop -> %ld (curl %d) '%s' after %.3f s", slow.status, slow.curl_code, slow.text,
                  slow.seconds);
-    if (late.status != 200 || strcmp(late.text, "ok") || late.seconds > 5 * slack())
+    if (late.status != 200 || strcmp(late.text, "ok") || late.seconds > 9 * slack())
         fail_msg("delayed register at stop -> %ld (curl %d) '%s' after %.3f s", late.status, late.curl_code, late.text,
                  late.seconds);
-    if (hang.curl_code != CURLE_GOT_NOTHING || hang.seconds > 5 * slack())
+    if (hang.curl_code != CURLE_GOT_NOTHING || hang.seconds > 9 * slack())
         fail_msg("hung list at stop -> curl %d after %.3f s, want %d (closed)", hang.curl_code, hang.seconds,
                  CURLE_GOT_NOTHING);
     call_free(&slow);
@@ -939,9 +951,9 @@ static void test_start_faults(void **state)
 
     call_join(&sl);
     call_join(&sd);
-    if (sl.status != 200 || sl.seconds < 1.5 || sl.seconds > (2.5 + 0.5) * slack())
+    if (sl.status != 200 || sl.seconds < 1.5 || sl.seconds > 2.5 + LATE_S)
         fail_msg("slow-list -> %ld in %.3f s, want 200 in [1.5, 2.5] s", sl.status, sl.seconds);
-    if (sd.seconds < 1.5 || sd.seconds > (1.5 + 0.5) * slack()) fail_msg("slow-detail in %.3f s, want 1.5 s", sd.seconds);
+    if (sd.seconds < 1.5 || sd.seconds > 1.5 + LATE_S) fail_msg("slow-detail in %.3f s, want 1.5 s", sd.seconds);
     cJSON *j = journal(slow, "api=detail");
     assert_string_equal(jstr(cJSON_GetArrayItem(cJSON_GetObjectItem(j, "requests"), 0), "fault"), "slow-detail");
     cJSON_Delete(j);
@@ -1647,19 +1659,24 @@ static void test_push_faults(void **state)
     char buf[65536];
     /* without a fault: a change is pushed at once */
     reg(s, "serviceName=pushed&ip=10.0.0.1&port=1");
-    int n = udp_recv(fd, (long)(1000 * slack()), buf, sizeof buf);
-    if (n <= 0) fail_msg("no push within 1 s of a change");
+    int n = udp_recv(fd, (long)(1000 * LATE_S), buf, sizeof buf);
+    if (n <= 0) fail_msg("no push within %.0f s of a change", LATE_S);
     if (buf[0] == '{' && !strstr(buf, "\"dom\"")) fail_msg("not a dom push: %s", buf);
     udp_drain(fd);
 
     /* drop: the push never comes */
     add_fault(s, "{\"id\":\"push-drop\",\"match\":{\"api\":\"push\",\"serviceName\":\"pushed\"},\"action\":{\"drop\":\"close\"}}");
     reg(s, "serviceName=pushed&ip=10.0.0.2&port=1");
-    n = udp_recv(fd, 800, buf, sizeof buf);
-    if (n > 0) fail_msg("a push came despite the drop rule: %.200s", buf);
-    cJSON *f = fault_listed(s, "push-drop");
-    assert_int_equal((int)jnum(f, "hits"), 1);
+    cJSON *f = NULL;
+    for (double w0 = now_s();; sleep_ms(10)) {   /* the push thread has acted on the change */
+        f = fault_listed(s, "push-drop");
+        if ((int)jnum(f, "hits") == 1) break;
+        cJSON_Delete(f);
+        if (now_s() - w0 > LATE_S) fail_msg("the push rule never fired");
+    }
     cJSON_Delete(f);
+    n = udp_recv(fd, 300, buf, sizeof buf);
+    if (n > 0) fail_msg("a push came despite the drop rule: %.200s", buf);
     cJSON_Delete(jexpect(s, "DELETE", "/__mock/faults/push-drop", NULL, 204));
 
     /* delay: it comes, late */
@@ -1668,9 +1685,9 @@ static void test_push_faults(void **state)
                         up));
     double t0 = now_s();
     reg(s, "serviceName=pushed&ip=10.0.0.3&port=1");
-    n = udp_recv(fd, (long)(2500 * slack()), buf, sizeof buf);
+    n = udp_recv(fd, (long)(1000 * (0.8 + LATE_S)), buf, sizeof buf);
     double dt = now_s() - t0;
-    if (n <= 0) fail_msg("the delayed push did not come within 2.5 s");
+    if (n <= 0) fail_msg("the delayed push did not come within %.1f s", 0.8 + LATE_S);
     if (dt < 0.8) fail_msg("the delayed push came after %.3f s, want >= 0.8 s", dt);
     f = fault_listed(s, "push-late");
     assert_int_equal((int)jnum(f, "hits"), 1);
@@ -1681,7 +1698,7 @@ static void test_push_faults(void **state)
     add_fault(s, "{\"id\":\"any-all\",\"match\":{\"api\":\"any\",\"method\":\"PATCH\"},\"action\":{\"status\":500}}");
     udp_drain(fd);
     reg(s, "serviceName=pushed&ip=10.0.0.4&port=1");
-    n = udp_recv(fd, (long)(1000 * slack()), buf, sizeof buf);
+    n = udp_recv(fd, (long)(1000 * LATE_S), buf, sizeof buf);
     if (n <= 0) fail_msg("an \"any\" rule stopped a push");
     close(fd);
     nm_test_stop(s);
