@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages nacos-mock needs, only those missing. Usage: scripts/deps.sh [--test]
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev)
+pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev nettle-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk)   # curl, jq: examples/ and tests/*.sh
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
