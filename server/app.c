@@ -11,6 +11,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/http.h"
 #include "nacos_mock/journal.h"
@@ -49,6 +50,7 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    if (!(app->cs = cs_core_new(cfg->db_path, err, errlen))) return -1;   /* after store_open: the schema */
     if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -146,6 +148,8 @@ void app_free(struct app *app)
     app_stop(app);
     store_close(app->store);
     app->store = NULL;
+    cs_core_free(app->cs);   /* after http_stop: every held poll has ended */
+    app->cs = NULL;
     list_cache_free(app->list_cache);
     app->list_cache = NULL;
     faults_free(app->faults);
