@@ -10,6 +10,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
@@ -264,8 +265,13 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
 
 void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
 {
+    struct cs_error cerr;
     if (store_clear(app->store)) {
         reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        return;
+    }
+    if (cs_clear(app->cs, "control", &cerr)) {   /* listeners of every config are woken and pushed */
+        reply_error_json(rep, 500, "%s", cerr.msg);
         return;
     }
     list_cache_clear(app->list_cache);   /* not needed for correctness (store generation); frees memory */
@@ -297,8 +303,8 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
     cJSON *body = control_body_or_reply(req, rep, false, "(a registry snapshot with field 'namespaces')");
     if (!body) return;
     char err[512];
-    long services = 0, instances = 0;
-    int rc = registry_load(app, body, &services, &instances, err, sizeof err);
+    struct registry_counts n = {0};
+    int rc = registry_load(app, body, &n, err, sizeof err);
     cJSON_Delete(body);
     if (rc == -1) {
         reply_error_json(rep, 400, "%s", err);
@@ -309,8 +315,9 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
         return;
     }
     cJSON *o = cJSON_CreateObject();
-    json_add_int(o, "services", services);
-    json_add_int(o, "instances", instances);
+    json_add_int(o, "services", n.services);
+    json_add_int(o, "instances", n.instances);
+    json_add_int(o, "configs", n.configs);
     reply_json(rep, 200, o);
 }
 

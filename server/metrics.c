@@ -12,6 +12,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/push.h"
@@ -169,6 +170,15 @@ char *metrics_render(struct app *app, size_t *len)
                "nacos_mock_pushes_total{result=\"sent\"} %ld\nnacos_mock_pushes_total{result=\"acked\"} %ld\n"
                "nacos_mock_pushes_total{result=\"resent\"} %ld\nnacos_mock_pushes_total{result=\"failed\"} %ld\n"
                "nacos_mock_pushes_total{result=\"dropped\"} %ld\n", ps.sent, ps.acked, ps.resent, ps.failed, ps.dropped);
+
+    struct cs_listen_stats cl = {0};
+    if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);
+    fprintf(f, "# HELP nacos_mock_config_listeners Listened config keys: of held v1 long polls (http), of gRPC connections (grpc).\n"
+               "# TYPE nacos_mock_config_listeners gauge\n"
+               "nacos_mock_config_listeners{transport=\"http\"} %ld\nnacos_mock_config_listeners{transport=\"grpc\"} %ld\n",
+            cl.poll_keys, cl.conn_keys);
+    fprintf(f, "# HELP nacos_mock_config_pushes_total Config change notifications handed to listening gRPC connections.\n"
+               "# TYPE nacos_mock_config_pushes_total counter\nnacos_mock_config_pushes_total %llu\n", cl.pushes);
 
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", atomic_load(&app->status) == STATUS_UP);
