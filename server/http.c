@@ -274,8 +274,11 @@ static void hold_run(struct http_server *srv, struct conn_state *cs, enum hold_e
     pthread_mutex_unlock(&srv->mu);
     reply_hold_fn fn = cs->rep.hold_fn;
     cs->rep.hold_fn = NULL;
-    if (why == HOLD_GONE) cs->client_gone = true;
     if (fn) fn(srv->app, &cs->req, &cs->rep, cs->rep.hold_ctx, why);
+    if (why == HOLD_GONE) {   /* journalled without a status, as a dropped connection */
+        cs->client_gone = true;
+        cs->rep.status = 0;
+    }
 }
 
 void http_hold_wake(struct http_hold *h)

@@ -351,7 +351,7 @@ static int walk(struct app *app, struct loader *ld, const cJSON *snap, bool writ
     }
     int64_t now = clock_now_ms(&app->clock);
     int i = 0;
-    for (const cJSON *ns = nss->child; ns; ns = ns->next, i++) {
+    for (const cJSON *ns = nss ? nss->child : NULL; ns; ns = ns->next, i++) {
         snprintf(ld->path, sizeof ld->path, "namespaces[%d]", i);
         if (!cJSON_IsObject(ns)) return bad(ld, "must be an object");
         int rc = 0;
