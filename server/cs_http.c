@@ -382,25 +382,34 @@ void h_cs_configs_get(struct app *app, struct request *req, struct reply *rep)
     cs_config_free(&c);
 }
 
-void h_cs_configs_publish(struct app *app, struct request *req, struct reply *rep)
+/* The request's publish / removal, through the core (v1 and v2 differ only in rendering). */
+static enum cs_status publish_req(struct app *app, struct request *req, struct cs_error *err)
 {
     char ip[64];
     struct cs_publish p = publish_of(req, ip, sizeof ip);
+    return cs_publish(app->cs, &p, "http", req->now_ms, NULL, err);
+}
+
+static enum cs_status remove_req(struct app *app, struct request *req, struct cs_error *err)
+{
+    char ip[64];
+    struct cs_key key = key_of(req);
+    return cs_remove(app->cs, &key, params_get(&req->params, "tag"), peer_ip(req, ip, sizeof ip),
+                     param_any(req, "src_user", "srcUser"), "http", req->now_ms, NULL, err);
+}
+
+void h_cs_configs_publish(struct app *app, struct request *req, struct reply *rep)
+{
     struct cs_error err;
-    if (cs_publish(app->cs, &p, "http", req->now_ms, NULL, &err)) v1_error(rep, &err);
+    if (publish_req(app, req, &err)) v1_error(rep, &err);
     else reply_json_text(rep, 200, "true", 4);
 }
 
 void h_cs_configs_remove(struct app *app, struct request *req, struct reply *rep)
 {
-    char ip[64];
-    struct cs_key key = key_of(req);
     struct cs_error err;
-    if (cs_remove(app->cs, &key, params_get(&req->params, "tag"), peer_ip(req, ip, sizeof ip),
-                  param_any(req, "src_user", "srcUser"), "http", req->now_ms, NULL, &err))
-        v1_error(rep, &err);
-    else
-        reply_json_text(rep, 200, "true", 4);
+    if (remove_req(app, req, &err)) v1_error(rep, &err);
+    else reply_json_text(rep, 200, "true", 4);
 }
 
 /* ---------------------------------------------------------------- v1 history */
@@ -618,21 +627,14 @@ void h_cs2_config_get(struct app *app, struct request *req, struct reply *rep)
 
 void h_cs2_config_publish(struct app *app, struct request *req, struct reply *rep)
 {
-    char ip[64];
-    struct cs_publish p = publish_of(req, ip, sizeof ip);
     struct cs_error err;
-    if (cs_publish(app->cs, &p, "http", req->now_ms, NULL, &err)) v2_error(rep, &err);
+    if (publish_req(app, req, &err)) v2_error(rep, &err);
     else v2_reply(rep, 200, 0, "success", cJSON_CreateTrue());
 }
 
 void h_cs2_config_remove(struct app *app, struct request *req, struct reply *rep)
 {
-    char ip[64];
-    struct cs_key key = key_of(req);
     struct cs_error err;
-    if (cs_remove(app->cs, &key, params_get(&req->params, "tag"), peer_ip(req, ip, sizeof ip),
-                  param_any(req, "srcUser", "src_user"), "http", req->now_ms, NULL, &err))
-        v2_error(rep, &err);
-    else
-        v2_reply(rep, 200, 0, "success", cJSON_CreateTrue());
+    if (remove_req(app, req, &err)) v2_error(rep, &err);
+    else v2_reply(rep, 200, 0, "success", cJSON_CreateTrue());
 }

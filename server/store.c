@@ -257,6 +257,33 @@ static void sql_eph_count(sqlite3_context *c, int argc, sqlite3_value **argv)
     sqlite3_result_int64(c, eph_count(st->eph, sqlite3_value_int64(argv[0])));
 }
 
+/* Opens path (NULL, "" or ":memory:": a private in-memory database; *mem says which) into *db: a
+ * file in WAL mode with a busy timeout. 0, or -1 with err (*db may still need closing). */
+static int open_db(const char *path, sqlite3 **db, bool *mem, char *err, size_t errlen)
+{
+    *mem = !path || !*path || strcmp(path, ":memory:") == 0;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(*mem ? ":memory:" : path, db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+        return -1;
+    }
+    if (*mem) return 0;
+    sqlite3_busy_timeout(*db, 5000);
+    return exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen);
+}
+
+/* Prepares STMT_SQL[from..to) into stmt[from..to). 0, or -1 with err. */
+static int prepare_range(sqlite3 *db, sqlite3_stmt **stmt, int from, int to, char *err, size_t errlen)
+{
+    for (int i = from; i < to; i++) {
+        if (sqlite3_prepare_v3(db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &stmt[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
     struct store *st = calloc(1, sizeof *st);
@@ -265,16 +292,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    bool mem = !path || !*path || strcmp(path, ":memory:") == 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(mem ? ":memory:" : path, &st->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
-    }
-    if (!mem) {
-        sqlite3_busy_timeout(st->db, 5000);
-        if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen)) goto fail;
-    }
+    bool mem;
+    if (open_db(path, &st->db, &mem, err, errlen)) goto fail;
     /* In memory every write transaction copies each page it changes to the rollback journal, and every
      * b-tree edit moves bytes within a page: 1 KiB pages make a beat ~15% and a register ~10% cheaper
      * in SQLite (bench/README.md). A file database keeps the page size it was created with. */
@@ -316,12 +335,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "registering nm_eph_count: %s", sqlite3_errmsg(st->db));
         goto fail;
     }
-    for (int i = 0; i < S_REG__COUNT; i++) {
-        if (sqlite3_prepare_v3(st->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(st->db));
-            goto fail;
-        }
-    }
+    if (prepare_range(st->db, st->stmt, 0, S_REG__COUNT, err, errlen)) goto fail;
     return st;
 fail:
     store_close(st);
@@ -1043,25 +1057,11 @@ struct cfg_store *store_config_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    bool mem = !path || !*path || strcmp(path, ":memory:") == 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(mem ? ":memory:" : path, &cs->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s for configs: %s", path,
-                 cs->db ? sqlite3_errmsg(cs->db) : "out of memory");
+    bool mem;
+    /* a file has the tables already (store_open); a database of its own needs them: IF NOT EXISTS */
+    if (open_db(path, &cs->db, &mem, err, errlen) || exec(cs->db, CONFIG_SCHEMA, err, errlen) ||
+        prepare_range(cs->db, cs->stmt, S_CFG_MD5, S__COUNT, err, errlen))
         goto fail;
-    }
-    if (!mem) {
-        sqlite3_busy_timeout(cs->db, 5000);
-        if (exec(cs->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen)) goto fail;
-    }
-    /* a file has them already (store_open); a database of its own needs them; IF NOT EXISTS either way */
-    if (exec(cs->db, CONFIG_SCHEMA, err, errlen)) goto fail;
-    for (int i = S_CFG_MD5; i < S__COUNT; i++) {
-        if (sqlite3_prepare_v3(cs->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &cs->stmt[i], NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "preparing config statement %d: %s", i, sqlite3_errmsg(cs->db));
-            goto fail;
-        }
-    }
     return cs;
 fail:
     store_config_close(cs);

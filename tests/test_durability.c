@@ -424,16 +424,24 @@ static void test_service_emptied_by_restart_is_collected(void **state)
     kill_srv(s);
 }
 
-static void test_kill9_rounds(void **state)
+/* NM_DURABILITY_ROUNDS (default 25) and NM_DURABILITY_SEED (default: time and pid), printed. */
+static uint32_t rounds_and_seed(const char *what, int *rounds)
 {
-    (void)state;
     const char *e = getenv("NM_DURABILITY_ROUNDS");
-    int rounds = e && atoi(e) > 0 ? atoi(e) : 25;
+    long n = e ? strtol(e, NULL, 10) : 0;
+    *rounds = n > 0 && n < 100000 ? (int)n : 25;
     e = getenv("NM_DURABILITY_SEED");
     uint32_t seed = e && *e ? (uint32_t)strtoul(e, NULL, 10) : (uint32_t)time(NULL) ^ (uint32_t)getpid();
     if (!seed) seed = 1;
-    printf("durability: seed %u (NM_DURABILITY_SEED to repeat), %d kill rounds\n", seed, rounds);
-    uint32_t rs = seed;
+    printf("%s: seed %u (NM_DURABILITY_SEED to repeat), %d kill rounds\n", what, seed, *rounds);
+    return seed;
+}
+
+static void test_kill9_rounds(void **state)
+{
+    (void)state;
+    int rounds;
+    uint32_t seed = rounds_and_seed("durability", &rounds), rs = seed;
 
     struct model m;
     char err[512] = "";
@@ -597,13 +605,8 @@ static void cfg_free(struct cfg_model *m)
 static void test_config_kill9_rounds(void **state)
 {
     (void)state;
-    const char *e = getenv("NM_DURABILITY_ROUNDS");
-    int rounds = e && atoi(e) > 0 ? atoi(e) : 25;
-    e = getenv("NM_DURABILITY_SEED");
-    uint32_t seed = e && *e ? (uint32_t)strtoul(e, NULL, 10) : (uint32_t)time(NULL) ^ (uint32_t)getpid();
-    if (!seed) seed = 1;
-    printf("config durability: seed %u (NM_DURABILITY_SEED to repeat), %d kill rounds\n", seed, rounds);
-    uint32_t rs = seed;
+    int rounds;
+    uint32_t seed = rounds_and_seed("config durability", &rounds), rs = seed;
     struct cfg_model m = {0};
     struct model reg;
     char err[512] = "";

@@ -1119,6 +1119,37 @@ static void test_file_db_survives_restart(void **state)
     tmp_db_remove(&t);
 }
 
+/* The one row of 4 integers `sql` gives on the database file at path is `want`. */
+static void assert_row4(const char *path, const char *sql, const int want[4])
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    for (int i = 0; i < 4; i++)
+        if (sqlite3_column_int(q, i) != want[i]) fail_msg("%s: column %d is %d, want %d", sql, i, sqlite3_column_int(q, i), want[i]);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* The services table and the instance columns of schema versions 1 and 2 (an old file's, written
+ * here with SQLite directly; version 1 adds a generated column). */
+#define V1_V2_TABLES                                                                                       \
+    "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"                  \
+    "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"                   \
+    "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"         \
+    "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"                           \
+    "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"                                           \
+    "CREATE TABLE instances(id INTEGER PRIMARY KEY,"                                                      \
+    "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"                            \
+    "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"        \
+    "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"                         \
+    "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"                                    \
+    "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"                                                    \
+    "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"                                    \
+    "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+
 /* A file written by schema version 1 (ephemeral instances in the table, with a generated due-time
  * column and its index) opens as version 2: persistent instances kept, ephemeral ones dropped as at
  * any restart, the column and index gone. Version 1's schema is written here with SQLite directly. */
@@ -1131,19 +1162,7 @@ static void test_migrates_schema_1(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     const char *v1 =
-        "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"
-        "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"
-        "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"
-        "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"
-        "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"
-        "CREATE TABLE instances(id INTEGER PRIMARY KEY,"
-        "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
-        "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"
-        "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"
-        "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"
-        "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"
-        "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
-        "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+        V1_V2_TABLES
         "  expire_at INTEGER GENERATED ALWAYS AS (CASE WHEN ephemeral AND NOT marked THEN last_beat_ms +"
         "    CASE WHEN healthy THEN min(hb_timeout_ms, delete_timeout_ms) ELSE delete_timeout_ms END END) VIRTUAL,"
         "  UNIQUE(service_id, cluster, ip, port));"
@@ -1170,20 +1189,10 @@ static void test_migrates_schema_1(void **state)
     put(st, &in, true);
     store_close(st);
 
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-                                            " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
-                                            " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
-                                            " (SELECT count(*) FROM instances)", -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 3);
-    assert_int_equal(sqlite3_column_int(q, 1), 0);
-    assert_int_equal(sqlite3_column_int(q, 2), 0);
-    assert_int_equal(sqlite3_column_int(q, 3), 2);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    assert_row4(path, "SELECT (SELECT user_version FROM pragma_user_version),"
+                      " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
+                      " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
+                      " (SELECT count(*) FROM instances)", (int[]){3, 0, 0, 2});
     tmp_db_remove(&t);
 }
 
@@ -1196,19 +1205,7 @@ static void test_migrates_schema_2(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
     const char *v2 =
-        "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"
-        "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"
-        "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"
-        "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"
-        "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"
-        "CREATE TABLE instances(id INTEGER PRIMARY KEY,"
-        "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
-        "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"
-        "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"
-        "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"
-        "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"
-        "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
-        "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+        V1_V2_TABLES
         "  UNIQUE(service_id, cluster, ip, port));"
         "INSERT INTO services(id, ns, name, explicit, created_ms) VALUES(1, 'public', 'DEFAULT_GROUP@@order', 1, 1);"
         "INSERT INTO instances(service_id, cluster, ip, port, instance_id, weight, healthy, enabled, ephemeral,"
@@ -1233,19 +1230,8 @@ static void test_migrates_schema_2(void **state)
     store_config_close(cs);
     store_close(st);
 
-    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-                                            " (SELECT count(*) FROM config), (SELECT count(*) FROM config_history),"
-                                            " (SELECT count(*) FROM instances)", -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 3);
-    assert_int_equal(sqlite3_column_int(q, 1), 1);
-    assert_int_equal(sqlite3_column_int(q, 2), 0);
-    assert_int_equal(sqlite3_column_int(q, 3), 1);
-    sqlite3_finalize(q);
-    sqlite3_close(db);
+    assert_row4(t.path, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM config),"
+                        " (SELECT count(*) FROM config_history), (SELECT count(*) FROM instances)", (int[]){3, 1, 0, 1});
     tmp_db_remove(&t);
 }
 
