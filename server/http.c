@@ -82,6 +82,7 @@ struct conn_state {
     enum conn_phase phase;
     bool client_gone;
     bool counted;             /* included in in_flight until the completion callback */
+    bool journalled;          /* routes_finish ran (once per dispatched request) */
     bool fresh;               /* made by on_uri; the access handler has not run yet */
     char *path;
     size_t body_max;          /* this route's cap */
@@ -270,6 +271,10 @@ static int hold_start(struct http_server *srv, struct MHD_Connection *c, struct 
 static void hold_run(struct http_server *srv, struct conn_state *cs, enum hold_end why)
 {
     pthread_mutex_lock(&srv->mu);
+    if (cs->hold.state == HOLD_HELD) {   /* ended while still listed (a connection torn down): unlist it */
+        srv->timers[cs->timer_idx] = srv->timers[--srv->n_timers];
+        srv->timers[cs->timer_idx].cs->timer_idx = cs->timer_idx;
+    }
     cs->hold.state = HOLD_DONE;
     pthread_mutex_unlock(&srv->mu);
     reply_hold_fn fn = cs->rep.hold_fn;
@@ -348,6 +353,14 @@ static struct conn_state *conn_state_new(struct http_server *srv)
     return cs;
 }
 
+/* Journal and log line, once: when the answer is final, or when the connection ended first. */
+static void finish_once(struct http_server *srv, struct conn_state *cs)
+{
+    if (cs->journalled) return;
+    cs->journalled = true;
+    routes_finish(srv->app, &cs->req, &cs->rep);
+}
+
 /* A phase of the request is over (dispatch, a deferred handler, a hold's phase 2): hold it if the
  * handler asked to, else journal, log and answer (or close). */
 static enum MHD_Result finish(struct http_server *srv, struct MHD_Connection *c, struct conn_state *cs)
@@ -356,7 +369,7 @@ static enum MHD_Result finish(struct http_server *srv, struct MHD_Connection *c,
         if (hold_start(srv, c, cs) == 0) return MHD_YES;
         hold_run(srv, cs, cs->hold.woken ? HOLD_WOKEN : HOLD_STOPPING);   /* not held: phase 2 now */
     }
-    routes_finish(srv->app, &cs->req, &cs->rep);
+    finish_once(srv, cs);
     if (cs->client_gone) return MHD_NO;
     return send_reply(c, &cs->rep);
 }
@@ -430,7 +443,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         cs->rep.delay_ms = 0;
         if (cs->client_gone || cs->rep.drop == DROP_HANG) {   /* client gone, or stopping: close */
             if (cs->rep.hold_fn) hold_run(srv, cs, HOLD_GONE);
-            routes_finish(srv->app, req, &cs->rep);   /* journalled as the rule said, e.g. "hang" */
+            finish_once(srv, cs);   /* journalled as the rule said, e.g. "hang" */
             return MHD_NO;
         }
         return finish(srv, c, cs);
@@ -474,7 +487,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct conn_state *cs = *con_cls;
     if (!cs) return;
     if (cs->rep.hold_fn) hold_run(srv, cs, HOLD_GONE);   /* ended before its phase 2 ran */
-    if (cs->counted) atomic_fetch_sub(&srv->in_flight, 1);
+    if (cs->counted) {
+        /* libmicrohttpd may close a resumed connection whose peer left without calling us again */
+        if (!cs->journalled && !cs->rep.drop) cs->rep.status = 0;
+        finish_once(srv, cs);
+        atomic_fetch_sub(&srv->in_flight, 1);
+    }
     request_free(&cs->req);
     reply_free(&cs->rep);
     free(cs->body);
