@@ -7,7 +7,8 @@
 #
 # Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
-#          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal),
+#          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
+#          listeners),
 #          --strict (exit 1 when a target is missed).
 # Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32).
 #
@@ -48,11 +49,11 @@ CONNECTIONS=${BENCH_CONNECTIONS:-32}
 if [ "$MODE" = smoke ]; then
   RUNS=${RUNS:-1}; DURATION=${DURATION:-1}
   BEAT_N=50; BEAT_SVCS=5; LIST_N=10; SWEEP_N=2000; MEM_SMALL=500; MEM_LARGE=2000; FAULT_RULES=10
-  STARTUP_RUNS=3; SWEEP_LEAD_MS=300; SWEEP_GAP_MS=400; SWEEP_WRK_S=2; CHUNK=1000; MEM_RUNS=1
+  STARTUP_RUNS=3; SWEEP_LEAD_MS=300; SWEEP_GAP_MS=400; SWEEP_WRK_S=2; CHUNK=1000; MEM_RUNS=1; LISTENERS=50
 else
   RUNS=${RUNS:-5}; DURATION=${DURATION:-5}
   BEAT_N=1000; BEAT_SVCS=10; LIST_N=100; SWEEP_N=100000; MEM_SMALL=10000; MEM_LARGE=100000; FAULT_RULES=100
-  STARTUP_RUNS=21; SWEEP_LEAD_MS=1500; SWEEP_GAP_MS=2500; SWEEP_WRK_S=6; CHUNK=4000; MEM_RUNS=3
+  STARTUP_RUNS=21; SWEEP_LEAD_MS=1500; SWEEP_GAP_MS=2500; SWEEP_WRK_S=6; CHUNK=4000; MEM_RUNS=3; LISTENERS=1000
 fi
 SWEEP_SVCS=100
 LAT_CONNECTIONS=8
@@ -62,6 +63,7 @@ MOCK=$BUILD_DIR/nacos-mock
 REF=$BUILD_DIR/bench/nm_bench_reference
 STARTUP=$BUILD_DIR/bench/nm_bench_startup
 SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
+HOLDPOLLS=$BUILD_DIR/bench/nm_bench_holdpolls
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -85,7 +87,7 @@ if [ "$DO_BUILD" = 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
 fi
-for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
+for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
 
@@ -302,6 +304,66 @@ scenario_journal() {
   ab "beat, journal on vs off" ">= 0.90 x (within 10%)" 0.90 noop "--journal-size 0" noop "" "journal off" "journal on"
 }
 
+# ------------------------------------------------------------------ config listeners
+
+# LISTENERS held config long polls (nm_bench_holdpolls, one connection each) cost what, and do they
+# slow beats? Each run: one server with the beat set and one config; beats measured with no poll held
+# (A) and with LISTENERS polls held (B) — opened and waited for until /__mock/metrics says the server
+# holds them all, VmRSS read before and after. The order alternates between runs (a server's second
+# wrk run is a little faster than its first), closing the polls and waiting until the server has let
+# them go when B comes first. Ratio = median of B/A pairs; the cost = median of the RSS increases.
+HOLD_PID=0
+listeners_gauge() {
+  http_get "$1" /__mock/metrics | awk '/^nacos_mock_config_listeners\{transport="http"\}/ { print $2 }'
+}
+wait_listeners() {   # wait_listeners PORT N
+  local i
+  for i in $(seq 1 1000); do
+    [ "$(listeners_gauge "$1")" = "$2" ] && return 0
+    sleep 0.02
+  done
+  die "the server holds $(listeners_gauge "$1") polls, expected $2"
+}
+hold_listeners() {   # hold_listeners PORT
+  local md5
+  "${CURL[@]}" -f -X POST --data 'dataId=bench-listen&group=DEFAULT_GROUP&content=v1' "$(url "$1" /nacos/v1/cs/configs)" >/dev/null
+  md5=$(printf 'v1' | md5sum | cut -c1-32)
+  "$HOLDPOLLS" -p "$1" -n "$LISTENERS" -d bench-listen -m "$md5" >"$TMP/holdpolls.out" 2>"$TMP/holdpolls.err" &
+  HOLD_PID=$!
+  PIDS+=("$HOLD_PID")
+  wait_listeners "$1" "$LISTENERS"
+}
+scenario_listeners() {
+  local i a=() b=() ratios=() cost=() before after
+  for i in $(seq 1 "$RUNS"); do
+    start_mock; setup_beat "$SPORT"
+    if [ $((i % 2)) = 1 ]; then
+      run_wrk "$SPORT" beat.lua "$DURATION"; a+=("$WRK_RPS")
+      before=$(rss_kb "$SPID"); hold_listeners "$SPORT"; after=$(rss_kb "$SPID")
+      run_wrk "$SPORT" beat.lua "$DURATION"; b+=("$WRK_RPS")
+      [ "$(listeners_gauge "$SPORT")" = "$LISTENERS" ] || die "the polls were not held through the beat run"
+      stop_server "$HOLD_PID"
+    else
+      before=$(rss_kb "$SPID"); hold_listeners "$SPORT"; after=$(rss_kb "$SPID")
+      run_wrk "$SPORT" beat.lua "$DURATION"; b+=("$WRK_RPS")
+      [ "$(listeners_gauge "$SPORT")" = "$LISTENERS" ] || die "the polls were not held through the beat run"
+      stop_server "$HOLD_PID"
+      wait_listeners "$SPORT" 0   # the server notices the clients left (it looks every second)
+      run_wrk "$SPORT" beat.lua "$DURATION"; a+=("$WRK_RPS")
+    fi
+    stop_server "$SPID"
+    cost+=("$((after - before))")
+    ratios+=("$(ratio "${b[-1]}" "${a[-1]}")")
+    log "listeners run $i/$RUNS: beat $(fmt0 "${a[-1]}") req/s with none held, $(fmt0 "${b[-1]}") req/s with $LISTENERS held (${ratios[-1]}); VmRSS $before -> $after kB"
+  done
+  local q c
+  q=$(median "${ratios[@]}")
+  c=$(awk -v v="$(median "${cost[@]}")" 'BEGIN { printf "%.1f", v / 1024 }')
+  row "beat with $LISTENERS held config polls vs none" "$(fmt0 "$(median "${b[@]}")") req/s ($LISTENERS held)" \
+    "$(fmt0 "$(median "${a[@]}")") req/s (none)" "$q" ">= 0.95 x (within 5%)" "$(ge "$q" 0.95)"
+  row "VmRSS added by $LISTENERS held config polls" "$c MB" "-" "-" "<= 16 MB" "$(le "$c" 16)"
+}
+
 # ------------------------------------------------------------------ sweeps
 
 # Beat latency while the background sweeper works through SWEEP_N due instances. The instances are
@@ -485,6 +547,7 @@ wants sweep-p99 && scenario_sweep_p99
 wants sweep && scenario_sweep
 wants startup && scenario_startup
 wants memory && scenario_memory
+wants listeners && scenario_listeners
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo

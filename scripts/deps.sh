@@ -8,7 +8,7 @@
 #                registry is reachable), python3-yaml (reads docker/compose.yaml), curl, jq
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3-dev zlib1g-dev
-      libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler)
+      libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler nettle-dev)
 for mode in "$@"; do
   case "$mode" in
     --test)

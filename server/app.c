@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "nacos_mock/clients.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
@@ -47,6 +48,7 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    if (!(app->cs = cs_core_new(cfg->db_path, err, errlen))) return -1;   /* after store_open: the schema */
     if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES))) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -122,6 +124,8 @@ void app_free(struct app *app)
 {
     store_close(app->store);
     app->store = NULL;
+    cs_core_free(app->cs);   /* after http_stop: every held poll has ended */
+    app->cs = NULL;
     list_cache_free(app->list_cache);
     app->list_cache = NULL;
     faults_free(app->faults);

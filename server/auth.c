@@ -53,8 +53,8 @@ static void sign(const struct auth *a, const char *payload, char out[33])
 {
     struct md5_ctx m;
     md5_init(&m);
-    md5_update(&m, a->secret, sizeof a->secret);
-    md5_update(&m, payload, strlen(payload));
+    md5_update(&m, sizeof a->secret, a->secret);
+    md5_update(&m, strlen(payload), (const uint8_t *)payload);
     md5_hex_final(&m, out);
 }
 

@@ -11,6 +11,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
@@ -275,8 +276,13 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
 
 void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
 {
+    struct cs_error cerr;
     if (store_clear(app->store)) {
         reply_error_json(rep, 500, "registry store error: %s", store_errmsg(app->store));
+        return;
+    }
+    if (cs_clear(app->cs, "control", &cerr)) {   /* listeners of every config are woken and pushed */
+        reply_error_json(rep, 500, "%s", cerr.msg);
         return;
     }
     list_cache_clear(app->list_cache);   /* not needed for correctness (store generation); frees memory */
@@ -309,8 +315,8 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
     cJSON *body = control_body_or_reply(req, rep, false, "(a registry snapshot with field 'namespaces')");
     if (!body) return;
     char err[512];
-    long services = 0, instances = 0;
-    int rc = registry_load(app, body, &services, &instances, err, sizeof err);
+    struct registry_counts n = {0};
+    int rc = registry_load(app, body, &n, err, sizeof err);
     cJSON_Delete(body);
     if (rc == -1) {
         reply_error_json(rep, 400, "%s", err);
@@ -321,8 +327,9 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
         return;
     }
     cJSON *o = cJSON_CreateObject();
-    json_add_int(o, "services", services);
-    json_add_int(o, "instances", instances);
+    json_add_int(o, "services", n.services);
+    json_add_int(o, "instances", n.instances);
+    json_add_int(o, "configs", n.configs);
     reply_json(rep, 200, o);
 }
 
@@ -379,6 +386,11 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
     g.grpc_connections = (long)clients_count(app->clients);
     pthread_mutex_unlock(&app->mu);
+    struct cs_listen_stats cl = {0};
+    if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);
+    g.config_poll_keys = cl.poll_keys;
+    g.config_conn_keys = cl.conn_keys;
+    g.config_pushes = cl.pushes;
     size_t len = 0;
     char *text = metrics_render(app->metrics, &g, &len);
     if (!text) {

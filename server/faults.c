@@ -23,7 +23,12 @@ static const char *const API_NAMES[] = {
     "service.subscribers",
     /* gRPC (control-api.md "gRPC") */
     "subscribe", "servercheck", "healthcheck", "setup",
+    "config.get", "config.publish", "config.remove", "config.listen", "config.search", "config.history",
+    "config.push",
 };
+
+/* Pushes (UDP naming pushes, gRPC config pushes) take only drop and delayMs, and "any" is not them. */
+static bool is_push(const char *api) { return !strcmp(api, "push") || !strcmp(api, "config.push"); }
 
 bool faults_api_known(const char *api)
 {
@@ -35,6 +40,7 @@ bool faults_api_known(const char *api)
 struct rule {
     char id[64];
     char *api, *method, *path, *ns, *group, *service, *cluster, *ip, *transport;
+    char *data_id, *cgroup;          /* configs: match.dataId, match.group */
     uint64_t service_hash;           /* of the bare service name (after any `group@@`), 0 = any */
     int port;
     int status;
@@ -101,7 +107,7 @@ struct faults *faults_create(uint64_t seed)
 static void rule_free(struct rule *r)
 {
     free(r->api); free(r->method); free(r->path); free(r->ns); free(r->group); free(r->service);
-    free(r->cluster); free(r->ip); free(r->body); free(r->transport);
+    free(r->cluster); free(r->ip); free(r->body); free(r->data_id); free(r->cgroup); free(r->transport);
     memset(r, 0, sizeof *r);
 }
 
@@ -170,7 +176,7 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *al
 static const char *const TOP_KEYS[] = {"id", "match", "action", "probability", "after", "times", "forMs",
                                        "hits", "remaining", "expired", NULL};
 static const char *const MATCH_KEYS[] = {"api", "method", "path", "namespaceId", "groupName", "serviceName",
-                                         "clusterName", "ip", "port", "transport", NULL};
+                                         "clusterName", "ip", "port", "transport", "dataId", "group", NULL};
 static const char *const ACTION_KEYS[] = {"status", "body", "delayMs", "jitterMs", "drop", "beatCode", "grpcStatus",
                                           NULL};
 
@@ -207,7 +213,8 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
         get_str(m, "groupName", "match.", &r->group, err, errlen) ||
         get_str(m, "serviceName", "match.", &r->service, err, errlen) ||
         get_str(m, "clusterName", "match.", &r->cluster, err, errlen) || get_str(m, "ip", "match.", &r->ip, err, errlen) ||
-        get_str(m, "transport", "match.", &r->transport, err, errlen))
+        get_str(m, "transport", "match.", &r->transport, err, errlen) ||
+        get_str(m, "dataId", "match.", &r->data_id, err, errlen) || get_str(m, "group", "match.", &r->cgroup, err, errlen))
         return -1;
     if (r->transport && strcmp(r->transport, "http") && strcmp(r->transport, "grpc"))
         return fail(err, errlen, "field 'match.transport' must be \"http\" or \"grpc\", got \"%s\"", r->transport);
@@ -264,8 +271,8 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
     if (has_beat && strcmp(r->api, "beat"))
         return fail(err, errlen, "field 'action.beatCode' applies only to match.api \"beat\", not \"%s\"", r->api);
     if (r->body && !r->status) return fail(err, errlen, "field 'action.body' needs action.status");
-    if (!strcmp(r->api, "push") && (r->status || has_beat || r->grpc_status))
-        return fail(err, errlen, "match.api \"push\" takes only action.drop and action.delayMs");
+    if (is_push(r->api) && (r->status || has_beat || r->grpc_status))
+        return fail(err, errlen, "match.api \"%s\" (a push) takes only action.drop and action.delayMs", r->api);
     if (!strcmp(r->api, "push") && r->drop == DROP_RESET)
         return fail(err, errlen, "field 'action.drop' for \"push\" must be \"close\" or \"hang\" (UDP has no reset)");
 
@@ -299,7 +306,8 @@ static cJSON *rule_json(const struct rule *r, int64_t now)
     cJSON *m = cJSON_AddObjectToObject(o, "match");
     const struct { const char *k; const char *v; } ms[] = {
         {"api", r->api}, {"method", r->method}, {"path", r->path}, {"namespaceId", r->ns}, {"groupName", r->group},
-        {"serviceName", r->service}, {"clusterName", r->cluster}, {"ip", r->ip}, {"transport", r->transport}};
+        {"serviceName", r->service}, {"clusterName", r->cluster}, {"ip", r->ip}, {"transport", r->transport},
+        {"dataId", r->data_id}, {"group", r->cgroup}};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         if (ms[i].v) cJSON_AddStringToObject(m, ms[i].k, ms[i].v);
     if (r->port) cJSON_AddNumberToObject(m, "port", r->port);
@@ -512,15 +520,21 @@ static bool rule_matches(const struct rule *r, const struct fault_request *q)
 {
     /* (the service hash was compared by the caller) */
     if (!strcmp(r->api, "any")) {
-        if (q->api && !strcmp(q->api, "push")) return false;   /* "any" means requests, not pushes */
+        if (q->api && is_push(q->api)) return false;   /* "any" means requests */
     } else if (!q->api || strcmp(r->api, q->api)) {
         return false;
     }
     /* a request without a transport is an HTTP one */
     if (r->transport && strcmp(r->transport, q->transport ? q->transport : "http")) return false;
     if (r->method && (!q->method || strcasecmp(r->method, q->method))) return false;
-    if (!eq_opt(r->path, q->path) || !eq_opt(r->ns, q->ns) || !eq_opt(r->cluster, q->cluster) || !eq_opt(r->ip, q->ip))
+    if (!eq_opt(r->path, q->path) || !eq_opt(r->cluster, q->cluster) || !eq_opt(r->ip, q->ip)) return false;
+    if (q->about) {   /* about several configs: one of them must have what the rule names */
+        const char *g = r->cgroup ? r->cgroup : r->group;
+        if ((r->ns || g || r->data_id) && !q->about(q->about_ctx, r->ns, g, r->data_id)) return false;
+        if (r->cgroup && r->group && strcmp(r->cgroup, r->group)) return false;
+    } else if (!eq_opt(r->ns, q->ns) || !eq_opt(r->data_id, q->data_id) || !eq_opt(r->cgroup, q->group)) {
         return false;
+    }
     if (r->port && r->port != q->port) return false;
     if (r->service) {
         const char *sep = strstr(r->service, "@@");
@@ -532,7 +546,7 @@ static bool rule_matches(const struct rule *r, const struct fault_request *q)
             return false;
         }
     }
-    if (!eq_opt(r->group, q->group)) return false;
+    if (!q->about && !eq_opt(r->group, q->group)) return false;
     return true;
 }
 

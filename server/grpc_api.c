@@ -615,6 +615,7 @@ static void on_call_end(void *ctx, struct grpc_call *call, bool answered)
     int status = answered ? gc->result : 0;
     char grouped[2 * (NAME_MAX_BYTES + 1) + 3];
     if (*gc->service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", gc->group, gc->service);
+    journal_cut_strings(gc->req);   /* a config's content can be 10 MiB */
     char *params = gc->req ? cJSON_PrintUnformatted(gc->req) : NULL;
     struct journal_in je = {
         .time_ms = clock_now_ms(&g->app->clock), .method = "GRPC", .path = type, .api = api,

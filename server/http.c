@@ -6,6 +6,12 @@
  * Last call: build a struct request (query arguments arrive still encoded — our unescape callback
  * is the identity — so params.c decodes them with Nacos's leniency), dispatch, and turn the struct
  * reply into a response here and nowhere else. The completion callback frees the state.
+ *
+ * Suspension: a request may be put aside without holding a worker — for a fault's delay or hang,
+ * and for a hold (reply_hold: a long poll). The connection is suspended and listed in `timers`; the
+ * timer thread resumes it when its time comes, or its peer left; http_hold_wake resumes a hold from
+ * any thread at once. Resumed, the access handler runs the next phase (the deferred handler, the
+ * hold's phase 2), which may suspend again (a delayed long poll is first delayed, then held).
  */
 #include "nacos_mock/http.h"
 
@@ -19,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +37,9 @@
 #include "nacos_mock/routes.h"
 #include "nacos_mock/util.h"
 
+#define HTTP_CONN_LIMIT 4096
+#define HTTP_FD_WANTED (HTTP_CONN_LIMIT + 256)
+
 struct conn_state;
 
 struct timer {
@@ -37,6 +47,7 @@ struct timer {
     struct conn_state *cs;
     int64_t due_ms;        /* monotonic; INT64_MAX for a hang */
     int fd;
+    bool hold;             /* a held request (reply_hold), else a fault's delay or hang */
 };
 
 struct http_server {
@@ -50,7 +61,17 @@ struct http_server {
     struct timer *timers;
     size_t n_timers, cap_timers;
     bool stopping;
+    int64_t next_peer_check;  /* when the timer thread next looks whether held requests' peers left */
     _Atomic long in_flight;   /* dispatched requests whose answer is not yet fully sent */
+};
+
+/* The wake handle of a request (http.h), inside its conn_state. Fields under srv->mu. */
+struct http_hold {
+    struct http_server *srv;
+    struct conn_state *cs;
+    enum { HOLD_IDLE = 0, HOLD_HELD, HOLD_RESUMING, HOLD_DONE } state;
+    bool woken;            /* woken while not held yet: the hold ends at once */
+    enum hold_end why;     /* set when it stops being HELD */
 };
 
 enum conn_phase { PHASE_READING = 0, PHASE_SUSPENDED, PHASE_RESUMED };
@@ -62,8 +83,12 @@ struct conn_state {
     enum conn_phase phase;
     bool client_gone;
     bool counted;             /* included in in_flight until the completion callback */
+    bool journalled;          /* routes_finish ran (once per dispatched request) */
     bool fresh;               /* made by on_uri; the access handler has not run yet */
     char *path;
+    size_t body_max;          /* this route's cap */
+    size_t timer_idx;         /* index in srv->timers while suspended */
+    struct http_hold hold;
     struct request req;
     struct reply rep;
 };
@@ -88,6 +113,8 @@ static const char *header(struct MHD_Connection *c, const char *name)
 {
     return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
+
+static const char *conn_header(void *ctx, const char *name) { return header(ctx, name); }
 
 static bool is_form_body(const char *ct)
 {
@@ -187,6 +214,7 @@ static int suspend(struct http_server *srv, struct MHD_Connection *c, struct con
     }
     /* +1: the clock has whole milliseconds, so a delay never ends early */
     int64_t due = cs->rep.drop == DROP_HANG && cs->rep.delay_ms <= 0 ? INT64_MAX : clock_mono_ms() + cs->rep.delay_ms + 1;
+    cs->timer_idx = srv->n_timers;
     srv->timers[srv->n_timers++] = (struct timer){.conn = c, .cs = cs, .due_ms = due, .fd = ci ? ci->connect_fd : -1};
     cs->phase = PHASE_SUSPENDED;
     MHD_suspend_connection(c);
@@ -204,12 +232,69 @@ static bool peer_gone(int fd)
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* With srv->mu held: resumes timer i (removing it). */
-static void resume_at(struct http_server *srv, size_t i)
+/* With srv->mu held: resumes timer i (removing it). A held request's hold ends for `why`. */
+static void resume_at(struct http_server *srv, size_t i, enum hold_end why)
 {
     struct timer t = srv->timers[i];
     srv->timers[i] = srv->timers[--srv->n_timers];
+    srv->timers[i].cs->timer_idx = i;
+    if (t.hold) {
+        t.cs->hold.state = HOLD_RESUMING;
+        t.cs->hold.why = why;
+    }
     MHD_resume_connection(t.conn);
+}
+
+/* Holds the request (reply_hold): suspends it until woken, its deadline, or its peer leaving. 0 held;
+ * -1 not held (woken already, the server stopping, out of memory): the caller runs phase 2 now. */
+static int hold_start(struct http_server *srv, struct MHD_Connection *c, struct conn_state *cs)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stopping || cs->hold.woken ||
+        util_grow((void **)&srv->timers, &srv->cap_timers, srv->n_timers, sizeof *srv->timers)) {
+        pthread_mutex_unlock(&srv->mu);
+        return -1;
+    }
+    int64_t due = clock_mono_ms() + cs->rep.hold_ms + (cs->rep.hold_ms > 0);
+    cs->timer_idx = srv->n_timers;
+    srv->timers[srv->n_timers++] =
+        (struct timer){.conn = c, .cs = cs, .due_ms = due, .fd = ci ? ci->connect_fd : -1, .hold = true};
+    cs->hold.state = HOLD_HELD;
+    cs->phase = PHASE_SUSPENDED;
+    MHD_suspend_connection(c);
+    pthread_cond_signal(&srv->cond);
+    pthread_mutex_unlock(&srv->mu);
+    return 0;
+}
+
+/* Phase 2 of a hold: exactly once (the hold is DONE first, so a late wake does nothing). */
+static void hold_run(struct http_server *srv, struct conn_state *cs, enum hold_end why)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (cs->hold.state == HOLD_HELD) {   /* ended while still listed (a connection torn down): unlist it */
+        srv->timers[cs->timer_idx] = srv->timers[--srv->n_timers];
+        srv->timers[cs->timer_idx].cs->timer_idx = cs->timer_idx;
+    }
+    cs->hold.state = HOLD_DONE;
+    pthread_mutex_unlock(&srv->mu);
+    reply_hold_fn fn = cs->rep.hold_fn;
+    cs->rep.hold_fn = NULL;
+    if (fn) fn(srv->app, &cs->req, &cs->rep, cs->rep.hold_ctx, why);
+    if (why == HOLD_GONE) {   /* journalled without a status, as a dropped connection */
+        cs->client_gone = true;
+        cs->rep.status = 0;
+    }
+}
+
+void http_hold_wake(struct http_hold *h)
+{
+    if (!h || !h->srv) return;
+    struct http_server *srv = h->srv;
+    pthread_mutex_lock(&srv->mu);
+    if (h->state == HOLD_HELD) resume_at(srv, h->cs->timer_idx, HOLD_WOKEN);
+    else if (h->state == HOLD_IDLE) h->woken = true;
+    pthread_mutex_unlock(&srv->mu);
 }
 
 static void *timer_main(void *arg)
@@ -218,29 +303,32 @@ static void *timer_main(void *arg)
     pthread_mutex_lock(&srv->mu);
     for (;;) {
         int64_t now = clock_mono_ms(), next = now + 200;   /* hangs are checked every 200 ms */
+        bool check_holds = now >= srv->next_peer_check;     /* held requests every second */
+        if (check_holds) srv->next_peer_check = now + 1000;
         for (size_t i = 0; i < srv->n_timers;) {
             struct timer *t = &srv->timers[i];
             if (srv->stopping) {
-                resume_at(srv, i);   /* delays are answered now, hangs closed */
+                resume_at(srv, i, HOLD_STOPPING);   /* delays and holds are answered now, hangs closed */
                 continue;
             }
             if (t->due_ms <= now) {
-                if (t->cs->rep.drop == DROP_HANG && t->due_ms != INT64_MAX) {
+                if (!t->hold && t->cs->rep.drop == DROP_HANG && t->due_ms != INT64_MAX) {
                     t->due_ms = INT64_MAX;   /* a delayed hang: now hang */
                 } else {
-                    resume_at(srv, i);
+                    resume_at(srv, i, HOLD_DEADLINE);
                     continue;
                 }
             }
-            if (t->due_ms == INT64_MAX && peer_gone(t->fd)) {
+            if ((t->due_ms == INT64_MAX || (t->hold && check_holds)) && peer_gone(t->fd)) {
                 t->cs->client_gone = true;
-                resume_at(srv, i);
+                resume_at(srv, i, HOLD_GONE);
                 continue;
             }
             if (t->due_ms < next) next = t->due_ms;
             i++;
         }
         if (srv->stopping) break;
+        if (srv->n_timers && srv->next_peer_check < next) next = srv->next_peer_check;
         struct timespec ts;
         int64_t wait = next - clock_mono_ms();
         if (wait < 0) wait = 0;
@@ -254,13 +342,37 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-static struct conn_state *conn_state_new(void)
+static struct conn_state *conn_state_new(struct http_server *srv)
 {
     struct conn_state *cs = calloc(1, sizeof *cs);
     if (!cs) return NULL;
     params_init(&cs->req.params);
     reply_init(&cs->rep);
+    cs->body_max = HTTP_BODY_MAX;
+    cs->hold = (struct http_hold){.srv = srv, .cs = cs};
+    cs->req.hold = &cs->hold;
     return cs;
+}
+
+/* Journal and log line, once: when the answer is final, or when the connection ended first. */
+static void finish_once(struct http_server *srv, struct conn_state *cs)
+{
+    if (cs->journalled) return;
+    cs->journalled = true;
+    routes_finish(srv->app, &cs->req, &cs->rep);
+}
+
+/* A phase of the request is over (dispatch, a deferred handler, a hold's phase 2): hold it if the
+ * handler asked to, else journal, log and answer (or close). */
+static enum MHD_Result finish(struct http_server *srv, struct MHD_Connection *c, struct conn_state *cs)
+{
+    if (cs->rep.hold_fn) {
+        if (hold_start(srv, c, cs) == 0) return MHD_YES;
+        hold_run(srv, cs, cs->hold.woken ? HOLD_WOKEN : HOLD_STOPPING);   /* not held: phase 2 now */
+    }
+    finish_once(srv, cs);
+    if (cs->client_gone) return MHD_NO;
+    return send_reply(c, &cs->rep);
 }
 
 /* Called by libmicrohttpd with the raw URI before it parses the query into its per-connection pool.
@@ -271,9 +383,8 @@ static struct conn_state *conn_state_new(void)
  * parameters". Returns the per-request state (the documented use of this callback). */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls;
     (void)c;
-    struct conn_state *cs = conn_state_new();
+    struct conn_state *cs = conn_state_new(cls);
     if (!cs) return NULL;
     cs->fresh = true;
     char *q = strchr(uri, '?');
@@ -294,19 +405,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct http_server *srv = cls;
     struct conn_state *cs = *con_cls;
-    if (cs && cs->fresh) {   /* first call, state made by on_uri */
+    if (!cs || cs->fresh) {   /* first call (the state is made by on_uri, or here) */
+        if (!cs && !(cs = *con_cls = conn_state_new(srv))) return MHD_NO;
         cs->fresh = false;
-        return MHD_YES;
-    }
-    if (!cs) {
-        if (!(cs = conn_state_new())) return MHD_NO;
-        *con_cls = cs;
+        if (!(cs->path = decode_path(url))) return MHD_NO;
+        cs->body_max = routes_body_max(method, cs->path);
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
-        if (cs->too_big || cs->len + n > HTTP_BODY_MAX) {
+        if (cs->too_big || cs->len + n > cs->body_max) {
             cs->too_big = true;
             return MHD_YES;   /* swallow the rest, answer 413 at the end */
         }
@@ -325,19 +434,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
 
     struct request *req = &cs->req;
-    if (cs->phase == PHASE_SUSPENDED) {   /* resumed by the timer thread */
+    if (cs->phase == PHASE_SUSPENDED) {   /* resumed: by the timer thread, or a hold woken */
         cs->phase = PHASE_RESUMED;
+        if (cs->hold.state == HOLD_RESUMING) {
+            hold_run(srv, cs, cs->hold.why);
+            return finish(srv, c, cs);
+        }
         if (!cs->client_gone && cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);
-        routes_finish(srv->app, req, &cs->rep);   /* journalled as the rule said, e.g. "hang" */
-        if (cs->client_gone || cs->rep.drop == DROP_HANG) return MHD_NO;   /* client gone, or stopping: close */
-        return send_reply(c, &cs->rep);
+        cs->rep.delay_ms = 0;
+        if (cs->client_gone || cs->rep.drop == DROP_HANG) {   /* client gone, or stopping: close */
+            if (cs->rep.hold_fn) hold_run(srv, cs, HOLD_GONE);
+            finish_once(srv, cs);   /* journalled as the rule said, e.g. "hang" */
+            return MHD_NO;
+        }
+        return finish(srv, c, cs);
     }
     if (cs->too_big) {
-        reply_textf(&cs->rep, 413, "caused: request body is larger than %d bytes;", HTTP_BODY_MAX);
+        reply_textf(&cs->rep, 413, "caused: request body is larger than %zu bytes;", cs->body_max);
         return send_reply(c, &cs->rep);
     }
-    cs->path = decode_path(url);
-    if (!cs->path) return MHD_NO;
     req->method = method;
     req->path = cs->path;
     req->body = cs->body ? cs->body : "";
@@ -348,6 +463,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     const char *ct = header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
     req->content_type = ct ? ct : "";
     req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+    req->header_fn = conn_header;
+    req->header_ctx = c;
     fill_peer(c, req);
 
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req->params);
@@ -358,9 +475,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     routes_dispatch(srv->app, req, &cs->rep);
     if ((cs->rep.delay_ms > 0 || cs->rep.drop == DROP_HANG) && suspend(srv, c, cs) == 0) return MHD_YES;
     if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);   /* could not suspend: answer now */
+    cs->rep.delay_ms = 0;
     if (cs->rep.drop == DROP_HANG) cs->rep.drop = DROP_CLOSE;
-    routes_finish(srv->app, req, &cs->rep);
-    return send_reply(c, &cs->rep);
+    return finish(srv, c, cs);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -370,7 +487,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
     struct http_server *srv = cls;
     struct conn_state *cs = *con_cls;
     if (!cs) return;
-    if (cs->counted) atomic_fetch_sub(&srv->in_flight, 1);
+    if (cs->rep.hold_fn) hold_run(srv, cs, HOLD_GONE);   /* ended before its phase 2 ran */
+    if (cs->counted) {
+        /* libmicrohttpd may close a resumed connection whose peer left without calling us again */
+        if (!cs->journalled && !cs->rep.drop) cs->rep.status = 0;
+        finish_once(srv, cs);
+        atomic_fetch_sub(&srv->in_flight, 1);
+    }
     request_free(&cs->req);
     reply_free(&cs->rep);
     free(cs->body);
@@ -408,13 +531,20 @@ struct http_server *http_start(struct app *app, const char *host, int port, int 
         free(srv);
         return NULL;
     }
+    /* every held long poll is a connection: 1,000 of them need more descriptors than a soft limit of
+     * 1024 leaves, so take what the hard limit allows (up to the connection limit and some) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < HTTP_FD_WANTED) {
+        rl.rlim_cur = rl.rlim_max < HTTP_FD_WANTED ? rl.rlim_max : HTTP_FD_WANTED;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_UNESCAPE_CALLBACK, unescape_identity, NULL,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONN_LIMIT,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY, MHD_OPTION_END);
     freeaddrinfo(ai);

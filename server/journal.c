@@ -25,6 +25,20 @@ struct pblock {
 
 #define PB_BUCKETS 16384u
 #define PB_RAW_JSON SIZE_MAX
+/* A parameter value longer than this is kept cut (at a character boundary) with its length: a ring of
+ * 10,000 config publishes would otherwise hold up to 10,000 contents of up to 10 MiB. */
+#define JOURNAL_VALUE_MAX 4096
+#define JOURNAL_CUT_FMT "... (%zu bytes)"
+#define JOURNAL_CUT_ROOM 40
+
+/* How many bytes of a value of n bytes the journal keeps (all of it, or a cut at a UTF-8 boundary). */
+static size_t kept_len(const char *v, size_t n)
+{
+    if (n <= JOURNAL_VALUE_MAX) return n;
+    size_t k = JOURNAL_VALUE_MAX;
+    while (k && ((unsigned char)v[k] & 0xc0) == 0x80) k--;
+    return k;
+}
 
 struct entry {
     uint64_t seq;
@@ -165,6 +179,25 @@ static char *render_params(const char *packed, size_t n)
     return b;
 }
 
+void journal_cut_strings(cJSON *o)
+{
+    for (cJSON *c = o ? o->child : NULL; c; c = c->next) {
+        if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+            journal_cut_strings(c);
+            continue;
+        }
+        if (!cJSON_IsString(c)) continue;
+        size_t n = strlen(c->valuestring), keep = kept_len(c->valuestring, n);
+        if (keep == n) continue;
+        char *cut = malloc(keep + JOURNAL_CUT_ROOM);
+        if (!cut) continue;
+        memcpy(cut, c->valuestring, keep);
+        snprintf(cut + keep, JOURNAL_CUT_ROOM, JOURNAL_CUT_FMT, n);
+        cJSON_SetValuestring(c, cut);
+        free(cut);
+    }
+}
+
 uint64_t journal_record(struct journal *j, const struct journal_in *e)
 {
     if (!j || !j->cap) return 0;
@@ -174,7 +207,10 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
                           e->fault_id, e->transport ? e->transport : "http", e->connection_id};
     enum { N_STRS = sizeof strs / sizeof strs[0] };
     size_t plen = 0, total = 0;
-    for (size_t i = 0; i < n_params; i++) plen += strlen(p->v[i].key) + strlen(p->v[i].val) + 2;
+    for (size_t i = 0; i < n_params; i++) {
+        size_t vn = strlen(p->v[i].val);
+        plen += strlen(p->v[i].key) + kept_len(p->v[i].val, vn) + (vn > JOURNAL_VALUE_MAX ? JOURNAL_CUT_ROOM : 0) + 2;
+    }
     if (e->params_json) {
         plen = strlen(e->params_json) + 1;
         n_params = PB_RAW_JSON;
@@ -189,13 +225,19 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
         return 0;
     }
     char *w = packed;
-    if (e->params_json) memcpy(w, e->params_json, plen);
-    for (size_t i = 0; !e->params_json && i < n_params; i++) {
-        size_t kn = strlen(p->v[i].key) + 1, vn = strlen(p->v[i].val) + 1;
-        memcpy(w, p->v[i].key, kn);
-        memcpy(w + kn, p->v[i].val, vn);
-        w += kn + vn;
+    if (e->params_json) {
+        memcpy(w, e->params_json, plen);
+        w += plen;
     }
+    for (size_t i = 0; !e->params_json && i < n_params; i++) {
+        size_t kn = strlen(p->v[i].key) + 1, vn = strlen(p->v[i].val), keep = kept_len(p->v[i].val, vn);
+        memcpy(w, p->v[i].key, kn);
+        memcpy(w + kn, p->v[i].val, keep);
+        w += kn + keep;
+        if (keep < vn) w += snprintf(w, JOURNAL_CUT_ROOM, JOURNAL_CUT_FMT, vn);
+        *w++ = '\0';
+    }
+    plen = (size_t)(w - packed);
     w = blob;
     const char *out[N_STRS];
     for (size_t i = 0; i < N_STRS; i++) {

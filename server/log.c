@@ -3,6 +3,7 @@
  * Settings are process-wide (they mirror the command line, set once in main before threads start).
  */
 #include "nacos_mock/log.h"
+#include "nacos_mock/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,23 +105,6 @@ void log_warn(const char *fmt, ...)
     va_end(ap);
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned c = s[0], cp, min;
-    size_t n;
-    if (c < 0x80) return 1;
-    if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) return 0;   /* also stops at the NUL */
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : n;
-}
-
 /* Client-supplied text (path, parameters) fit for one log line: bytes that are not UTF-8 and, in text
  * mode, control characters become \xNN, so a request cannot split or forge lines and JSON lines stay
  * valid UTF-8 (cJSON escapes control characters itself). Returns s, or a copy in *owned (caller frees). */
@@ -130,14 +114,14 @@ static const char *loggable(const char *s, bool ctl, char **owned)
     if (!s) return NULL;
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0, k;
-    while (u[i] && (k = utf8_seq(u + i)) && !(ctl && (u[i] < 0x20 || u[i] == 0x7f))) i += k;
+    while (u[i] && (k = util_utf8_seq(u + i, SIZE_MAX)) && !(ctl && (u[i] < 0x20 || u[i] == 0x7f))) i += k;
     if (!u[i]) return s;
     size_t len = strlen(s);
     char *out = malloc(len * 4 + 1);
     if (!out) return "?";
     size_t o = 0;
     for (i = 0; u[i];) {
-        k = utf8_seq(u + i);
+        k = util_utf8_seq(u + i, SIZE_MAX);
         if (!k || (ctl && (u[i] < 0x20 || u[i] == 0x7f))) {
             o += (size_t)snprintf(out + o, 5, "\\x%02x", u[i]);
             i++;
@@ -250,7 +234,7 @@ static void put_clean(struct log_batch *b, const char *s, bool json)
             i++;
             continue;
         }
-        size_t k = c >= 0x80 ? utf8_seq(u + i) : 0;
+        size_t k = c >= 0x80 ? util_utf8_seq(u + i, SIZE_MAX) : 0;
         if (k) {
             memcpy(o, u + i, k);
             o += k;

@@ -189,6 +189,13 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
         if (r != PUSH_RESENT)
             fprintf(f, "nacos_mock_grpc_pushes_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_GRPC][r]);
 
+    fprintf(f, "# HELP nacos_mock_config_listeners Listened config keys: of held v1 long polls (http), of gRPC connections (grpc).\n"
+               "# TYPE nacos_mock_config_listeners gauge\n"
+               "nacos_mock_config_listeners{transport=\"http\"} %ld\nnacos_mock_config_listeners{transport=\"grpc\"} %ld\n",
+            g->config_poll_keys, g->config_conn_keys);
+    fprintf(f, "# HELP nacos_mock_config_pushes_total Config change notifications handed to listening gRPC connections.\n"
+               "# TYPE nacos_mock_config_pushes_total counter\nnacos_mock_config_pushes_total %llu\n", g->config_pushes);
+
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", g->up);
     fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"

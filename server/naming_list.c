@@ -123,7 +123,7 @@ static cJSON *list_render_service(struct app *app, const struct list_query *q, c
     }
     struct md5_ctx m;
     md5_init(&m);
-    md5_update(&m, q->service, strlen(q->service));
+    md5_update(&m, strlen(q->service), (const uint8_t *)q->service);
     for (cJSON *h = lc.hosts->child; h; h = h->next) {
         char line[1400];
         /* port and weight are raw JSON numbers (json_add_int/_double): hash their text, since
@@ -136,7 +136,7 @@ static cJSON *list_render_service(struct app *app, const struct list_query *q, c
                          cJSON_IsRaw(weight) ? weight->valuestring : "",
                          cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(h, "healthy")),
                          cJSON_GetObjectItemCaseSensitive(h, "clusterName")->valuestring);
-        if (n > 0) md5_update(&m, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        if (n > 0) md5_update(&m, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1, (const uint8_t *)line);
     }
     char checksum[33];
     md5_hex_final(&m, checksum);

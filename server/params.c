@@ -18,6 +18,7 @@ void params_free(struct params *p)
     for (size_t i = 0; i < p->n; i++) {
         free(p->v[i].key);
         free(p->v[i].val);
+        free(p->v[i].untrimmed);
     }
     free(p->v);
     free(p->nul_key);
@@ -71,21 +72,23 @@ static char *trim(char *s, size_t *len)
     return b;
 }
 
-static int push_pair(struct params *p, char *k, char *v)
+/* Adds the pair, taking ownership of k, v and u (the untrimmed value, may be NULL). */
+static int push_pair(struct params *p, char *k, char *v, char *u)
 {
     if (p->n >= PARAMS_MAX) {
         p->overflow = true;
         free(k);
         free(v);
+        free(u);
         return -1;
     }
     if (util_grow((void **)&p->v, &p->cap, p->n, sizeof *p->v)) {
         free(k);
         free(v);
+        free(u);
         return -1;
     }
-    p->v[p->n].key = k;
-    p->v[p->n].val = v;
+    p->v[p->n] = (struct param){k, v, u};
     p->n++;
     return 0;
 }
@@ -96,18 +99,23 @@ int params_add_encoded(struct params *p, const char *key, size_t klen, const cha
     if (!k || !v) { free(k); free(v); return -1; }
     size_t kl = params_url_decode(k, key, klen);
     size_t vl = params_url_decode(v, val, vlen);
+    char *u = NULL;
+    if (vl && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[vl - 1]))) {
+        if (!(u = malloc(vl + 1))) { free(k); free(v); return -1; }
+        memcpy(u, v, vl + 1);   /* as sent, before trimming */
+    }
     char *kt = trim(k, &kl);
     char *vt = trim(v, &vl);
     /* a decoded %00: the dispatcher refuses the request — also when this pair is dropped below
      * (blank key, repeated key), so `a=1&a=%00` is refused like `a=%00&a=1` */
     if (!p->nul_key && (strlen(vt) != vl || strlen(kt) != kl)) {
         p->nul_key = strdup(kt);
-        if (!p->nul_key) { free(k); free(v); return -1; }
+        if (!p->nul_key) { free(k); free(v); free(u); return -1; }
     }
-    if (kl == 0 || find(p, kt, kl)) { free(k); free(v); return 0; }
+    if (kl == 0 || find(p, kt, kl)) { free(k); free(v); free(u); return 0; }
     if (kt != k) memmove(k, kt, kl + 1);
     if (vt != v) memmove(v, vt, vl + 1);
-    return push_pair(p, k, v);
+    return push_pair(p, k, v, u);
 }
 
 int params_add(struct params *p, const char *key, const char *val)
@@ -118,7 +126,7 @@ int params_add(struct params *p, const char *key, const char *val)
     if (!k || !v) { free(k); free(v); return -1; }
     char *vt = trim(v, &vl);
     if (vt != v) memmove(v, vt, vl + 1);
-    return push_pair(p, k, v);
+    return push_pair(p, k, v, NULL);
 }
 
 void params_parse_form(struct params *p, const char *s, size_t len)
@@ -142,6 +150,12 @@ const char *params_get_raw(const struct params *p, const char *key)
 {
     const struct param *e = find(p, key, strlen(key));
     return e ? e->val : NULL;
+}
+
+const char *params_get_untrimmed(const struct params *p, const char *key)
+{
+    const struct param *e = find(p, key, strlen(key));
+    return e ? (e->untrimmed ? e->untrimmed : e->val) : NULL;
 }
 
 const char *params_get(const struct params *p, const char *key)

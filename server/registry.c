@@ -13,6 +13,7 @@
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/naming_core.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
@@ -86,12 +87,32 @@ static int dump_service(void *ctx, const struct service_rec *s)
     return 0;
 }
 
+static int dump_config(void *ctx, const struct config_rec *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "namespaceId", c->ns);
+    cJSON_AddStringToObject(o, "group", c->group);
+    cJSON_AddStringToObject(o, "dataId", c->data_id);
+    cJSON_AddStringToObject(o, "content", c->content);
+    cJSON_AddStringToObject(o, "md5", c->md5);
+    cJSON_AddStringToObject(o, "type", c->type);
+    cJSON_AddStringToObject(o, "appName", c->app_name);
+    cJSON_AddStringToObject(o, "desc", c->desc);
+    cJSON_AddStringToObject(o, "configTags", c->tags);
+    cJSON_AddStringToObject(o, "encryptedDataKey", c->encrypted_data_key);
+    json_add_int(o, "lastModifiedMs", c->modified_ms);
+    cJSON_AddItemToArray(ctx, o);
+    return 0;
+}
+
 cJSON *registry_dump(struct app *app)
 {
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "nowMs", clock_now_ms(&app->clock));
     struct svc_list l = {.namespaces = cJSON_AddArrayToObject(o, "namespaces")};
-    int rc = store_service_list(app->store, NULL, NULL, 0, -1, dump_service, &l, NULL);
+    struct cs_error cerr;
+    int rc = cs_foreach(app->cs, dump_config, cJSON_AddArrayToObject(o, "configs"), &cerr) ? -1 : 0;
+    if (rc == 0) rc = store_service_list(app->store, NULL, NULL, 0, -1, dump_service, &l, NULL);
     for (size_t i = 0; rc == 0 && i < l.n; i++) {
         struct inst_dump d = {cJSON_GetObjectItemCaseSensitive(l.v[i].json, "instances"), app};
         rc = store_instance_foreach(app->store, l.v[i].id, dump_instance, &d);
@@ -278,14 +299,67 @@ static int load_service(struct app *app, struct loader *ld, const char *ns, cons
     return rc;
 }
 
+/* The snapshot's name of a field the config core names (its v1 parameter names). */
+static const char *config_field(const char *core_field)
+{
+    if (!strcmp(core_field, "tenant")) return "namespaceId";
+    if (!strcmp(core_field, "config_tags")) return "configTags";
+    return core_field;
+}
+
+/* The publishes of the snapshot's "configs" (views into the JSON), validated: *v (caller frees) and
+ * *n. 0 ok, -1 with the bad entry named. */
+static int walk_configs(struct loader *ld, const cJSON *configs, struct cs_publish **v, size_t *n)
+{
+    *v = NULL;
+    *n = 0;
+    if (!configs || cJSON_IsNull(configs)) return 0;
+    if (!cJSON_IsArray(configs)) { snprintf(ld->path, sizeof ld->path, "configs"); return bad(ld, "must be an array"); }
+    size_t cap = (size_t)cJSON_GetArraySize(configs);
+    if (!cap) return 0;
+    if (!(*v = calloc(cap, sizeof **v))) { snprintf(ld->path, sizeof ld->path, "configs"); return bad(ld, "out of memory"); }
+    int i = 0;
+    for (const cJSON *c = configs->child; c; c = c->next, i++) {
+        snprintf(ld->path, sizeof ld->path, "configs[%d]", i);
+        if (!cJSON_IsObject(c)) return bad(ld, "must be an object");
+        static const char *const fields[] = {"namespaceId", "group", "dataId", "content", "type", "appName", "desc",
+                                             "configTags", "encryptedDataKey"};
+        const char *val[sizeof fields / sizeof fields[0]] = {0};
+        for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(c, fields[f]);
+            if (x && !cJSON_IsNull(x) && !cJSON_IsString(x)) {
+                snprintf(ld->path, sizeof ld->path, "configs[%d].%s", i, fields[f]);
+                return bad(ld, "must be a string");
+            }
+            val[f] = cJSON_IsString(x) ? x->valuestring : NULL;
+        }
+        struct cs_publish p = {
+            .key = {val[2], val[1] ? val[1] : CS_DEFAULT_GROUP, val[0]}, .content = val[3],
+            .content_len = val[3] ? strlen(val[3]) : 0, .type = val[4], .app_name = val[5], .desc = val[6],
+            .config_tags = val[7], .encrypted_data_key = val[8],
+        };
+        struct cs_error e;
+        if (cs_publish_check(&p, &e)) {
+            snprintf(ld->path, sizeof ld->path, "configs[%d].%s", i, config_field(e.field));
+            return bad(ld, "%s", e.msg);
+        }
+        (*v)[(*n)++] = p;
+    }
+    return 0;
+}
+
 static int walk(struct app *app, struct loader *ld, const cJSON *snap, bool write, long *n_svc, long *n_inst)
 {
     if (!cJSON_IsObject(snap)) { snprintf(ld->path, sizeof ld->path, "snapshot"); return bad(ld, "must be a JSON object"); }
     const cJSON *nss = cJSON_GetObjectItemCaseSensitive(snap, "namespaces");
-    if (!cJSON_IsArray(nss)) { snprintf(ld->path, sizeof ld->path, "namespaces"); return bad(ld, "is required: an array"); }
+    const cJSON *cfgs = cJSON_GetObjectItemCaseSensitive(snap, "configs");
+    if ((nss || !cfgs) && !cJSON_IsArray(nss)) {   /* optional when the snapshot holds configs */
+        snprintf(ld->path, sizeof ld->path, "namespaces");
+        return bad(ld, "is required: an array (or give \"configs\" alone)");
+    }
     int64_t now = clock_now_ms(&app->clock);
     int i = 0;
-    for (const cJSON *ns = nss->child; ns; ns = ns->next, i++) {
+    for (const cJSON *ns = nss ? nss->child : NULL; ns; ns = ns->next, i++) {
         snprintf(ld->path, sizeof ld->path, "namespaces[%d]", i);
         if (!cJSON_IsObject(ns)) return bad(ld, "must be an object");
         int rc = 0;
@@ -310,22 +384,37 @@ static int walk(struct app *app, struct loader *ld, const cJSON *snap, bool writ
     return 0;
 }
 
-int registry_load(struct app *app, const cJSON *snap, long *services, long *instances, char *err, size_t errlen)
+int registry_load(struct app *app, const cJSON *snap, struct registry_counts *n, char *err, size_t errlen)
 {
     struct loader ld = {.err = err, .errlen = errlen};
     long ns = 0, ni = 0;
-    int rc = walk(app, &ld, snap, false, &ns, &ni);   /* validate everything before writing anything */
-    if (rc) return rc;
-    if (store_begin(app->store)) return -2;
+    struct cs_publish *configs = NULL;
+    size_t nc = 0;
+    /* validate everything before writing anything */
+    int rc = walk(app, &ld, snap, false, &ns, &ni);
+    if (rc == 0) rc = walk_configs(&ld, cJSON_GetObjectItemCaseSensitive(snap, "configs"), &configs, &nc);
+    if (rc) goto out;
+    if (store_begin(app->store)) {
+        rc = -2;
+        goto out;
+    }
     rc = walk(app, &ld, snap, true, &ns, &ni);
     if (rc || store_commit(app->store)) {
         store_rollback(app->store);
         snprintf(err, errlen, "registry store error: %s", store_errmsg(app->store));
-        return -2;
+        rc = -2;
+        goto out;
     }
-    if (services) *services = ns;
-    if (instances) *instances = ni;
-    return 0;
+    struct cs_error e;
+    if (nc && cs_publish_many(app->cs, configs, nc, "control", clock_now_ms(&app->clock), &e)) {
+        snprintf(err, errlen, "configs%s: %s", e.field, e.msg);
+        rc = e.status == CS_ERROR ? -2 : -1;
+        goto out;
+    }
+    if (n) *n = (struct registry_counts){ns, ni, (long)nc};
+out:
+    free(configs);
+    return rc;
 }
 
 int registry_load_file(struct app *app, const char *path, char *err, size_t errlen)
@@ -342,7 +431,7 @@ int registry_load_file(struct app *app, const char *path, char *err, size_t errl
         return -1;
     }
     char why[512];
-    int rc = registry_load(app, snap, NULL, NULL, why, sizeof why);
+    int rc = registry_load(app, snap, NULL, why, sizeof why);
     cJSON_Delete(snap);
     if (rc) snprintf(err, errlen, "%s: %s", path, why);
     return rc ? -1 : 0;

@@ -9,6 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+void reply_hold(struct reply *r, int64_t hold_ms, reply_hold_fn fn, void *ctx)
+{
+    r->hold_ms = hold_ms > 0 ? hold_ms : 0;
+    r->hold_fn = fn;
+    r->hold_ctx = ctx;
+}
+
 void reply_init(struct reply *r)
 {
     memset(r, 0, sizeof *r);
@@ -67,16 +74,21 @@ void reply_caused(struct reply *r, int status, const char *fmt, ...)
     set_body(r, status, CT_TEXT, b, b ? strlen(b) : 0);
 }
 
-void reply_json_text(struct reply *r, int status, const char *text, size_t len)
+void reply_bytes(struct reply *r, int status, const char *ct, const char *p, size_t n)
 {
-    char *b = malloc(len + 1);
+    char *b = malloc(n + 1);
     if (!b) {
         reply_text(r, 500, "caused: out of memory;");
         return;
     }
-    memcpy(b, text, len);
-    b[len] = '\0';
-    set_body(r, status, "application/json", b, len);
+    memcpy(b, p, n);
+    b[n] = '\0';
+    set_body(r, status, ct, b, n);
+}
+
+void reply_json_text(struct reply *r, int status, const char *text, size_t len)
+{
+    reply_bytes(r, status, "application/json", text, len);
 }
 
 void reply_json_owned(struct reply *r, int status, char *text, size_t len)

@@ -11,22 +11,27 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/control.h"
+#include "nacos_mock/cs_http.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/naming_http.h"
 #include "nacos_mock/handlers.h"
+#include "nacos_mock/http.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/v2_envelope.h"
 
 #define NS "/nacos/v1/ns"
 #define NS2 "/nacos/v2/ns"
 #define V2 "/nacos/v2/"
-#define R(m, p, api, fn, fl) {m, p, api, fn, fl}
+#define CS "/nacos/v1/cs"
+#define R(m, p, api, fn, fl) {m, p, api, fn, fl, NULL}
+#define RX(m, p, api, fn, fl, api_of) {m, p, api, fn, fl, api_of}
 /* the v2 naming routes: what v1 naming routes obey (status, auth, faults), answered in the envelope */
 #define N2 (ROUTE_NAMING | ROUTE_V2)
 #define W2 (ROUTE_NAMING | ROUTE_V2 | ROUTE_WRITE)
+#define CFG (ROUTE_CONFIG | ROUTE_NO_LOCK)
 
 static const struct route ROUTES[] = {
     R("POST", NS "/instance", "register", h_instance_register, ROUTE_NAMING | ROUTE_WRITE),
@@ -90,6 +95,14 @@ static const struct route ROUTES[] = {
     R("GET", V2 "core/cluster/node/list", "nodes", h_v2_core_node_list, ROUTE_V2),
     R("GET", V2 "core/cluster/node/self", "nodes", h_v2_core_node_self, ROUTE_V2),
     R("GET", V2 "core/cluster/node/self/health", "nodes", h_v2_core_node_self_health, ROUTE_V2),
+    RX("GET", CS "/configs", "config.get", h_cs_configs_get, CFG, cs_http_get_api),
+    R("POST", CS "/configs", "config.publish", h_cs_configs_publish, CFG | ROUTE_WRITE | ROUTE_LARGE_BODY),
+    R("DELETE", CS "/configs", "config.remove", h_cs_configs_remove, CFG | ROUTE_WRITE),
+    R("POST", CS "/configs/listener", "config.listen", h_cs_listener, CFG),
+    R("GET", CS "/history", "config.history", h_cs_history, CFG),
+    R("GET", "/nacos/v2/cs/config", "config.get", h_cs2_config_get, CFG | ROUTE_V2),
+    R("POST", "/nacos/v2/cs/config", "config.publish", h_cs2_config_publish, CFG | ROUTE_V2 | ROUTE_WRITE | ROUTE_LARGE_BODY),
+    R("DELETE", "/nacos/v2/cs/config", "config.remove", h_cs2_config_remove, CFG | ROUTE_V2 | ROUTE_WRITE),
     R("GET", "/__mock/clock", "mock.clock", h_mock_clock_get, ROUTE_CONTROL),
     R("POST", "/__mock/clock/advance", "mock.clock.advance", h_mock_clock_advance, ROUTE_CONTROL),
     R("POST", "/__mock/faults", "mock.faults", h_mock_faults_add, ROUTE_CONTROL | ROUTE_NO_LOCK),
@@ -135,6 +148,12 @@ const struct route *routes_find(const char *method, const char *path, int *path_
     return NULL;
 }
 
+size_t routes_body_max(const char *method, const char *path)
+{
+    const struct route *r = routes_find(method, path, NULL);
+    return r && (r->flags & ROUTE_LARGE_BODY) ? HTTP_BODY_MAX_LARGE : HTTP_BODY_MAX;
+}
+
 static bool status_allows(int status, const struct route *r)
 {
     if (status == STATUS_UP) return true;
@@ -153,7 +172,7 @@ static int64_t mono_us(void)
 
 static void run_handler(struct app *app, const struct route *r, struct request *req, struct reply *rep)
 {
-    if ((r->flags & ROUTE_NAMING) && !status_allows(atomic_load(&app->status), r)) {
+    if ((r->flags & (ROUTE_NAMING | ROUTE_CONFIG)) && !status_allows(atomic_load(&app->status), r)) {
         const char *st = app_status_name(atomic_load(&app->status));
         if (r->flags & ROUTE_V2) v2_error(rep, 503, V2_SERVER_ERROR, "server is %s now, please try again later!", st);
         else reply_textf(rep, 503, "server is %s now, please try again later!", st);
@@ -182,6 +201,14 @@ void request_free(struct request *req)
     cJSON_Delete(req->beat_json);
     req->beat_json = NULL;
     req->beat_parsed = false;
+    if (req->ext_free) req->ext_free(req->ext);
+    req->ext = NULL;
+    req->ext_free = NULL;
+}
+
+const char *request_header(const struct request *req, const char *name)
+{
+    return req->header_fn ? req->header_fn(req->header_ctx, name) : NULL;
 }
 
 /* The request's identity (see request.h), worked out on first use. */
@@ -220,7 +247,7 @@ static const struct request_ident *ident_of(struct request *req)
         if (cJSON_IsNumber(bport) && bport->valuedouble > 0 && bport->valuedouble < 65536) id->port = (int)bport->valuedouble;
         if (cJSON_IsString(bcl) && *bcl->valuestring) id->cluster = bcl->valuestring;
     }
-    const char *api = req->route ? req->route->api : NULL;
+    const char *api = req->api;
     if (!id->cluster && api && (!strcmp(api, "register") || !strcmp(api, "beat") || !strcmp(api, "deregister") ||
                                 !strcmp(api, "update")))
         id->cluster = DEFAULT_CLUSTER;
@@ -263,6 +290,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
     int known = 0;
     const struct route *r = routes_find(req->method, req->path, &known);
     req->route = r;
+    req->api = r ? (r->api_of ? r->api_of(req) : r->api) : NULL;
     if (!r) {
         if (strncmp(req->path, V2, sizeof V2 - 1) == 0)
             v2_error(rep, known ? 405 : 404, V2_RESOURCE_NOT_FOUND, "no such api: %s %s", req->method, req->path);
@@ -289,7 +317,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         else reply_caused(rep, 400, "%s", msg);
         return;
     }
-    if (r->flags & ROUTE_NAMING) {
+    if (r->flags & (ROUTE_NAMING | ROUTE_CONFIG)) {
         const char *denied = auth_check(&app->auth, &req->params, req->authorization, clock_real_ms() / 1000);
         if (denied && v2) {
             v2_error(rep, 403, V2_ACCESS_DENIED, "%s", denied);
@@ -302,9 +330,10 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
     }
     if (!(r->flags & ROUTE_CONTROL) && app->faults && faults_count(app->faults)) {
         const struct request_ident *id = ident_of(req);
-        struct fault_request fr = {.api = r->api, .method = req->method, .path = req->path, .ns = id->ns,
+        struct fault_request fr = {.api = req->api, .method = req->method, .path = req->path, .ns = id->ns,
                                    .group = id->group, .service = id->service, .cluster = id->cluster,
                                    .ip = id->ip, .port = id->port};
+        if (r->flags & ROUTE_CONFIG) cs_http_fault_scope(req, &fr);   /* namespace, group, dataId of configs */
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
             bool run = apply_fault(app, &hit, (r->flags & ROUTE_V2) != 0, rep);
@@ -341,15 +370,15 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
         if (ident->service) snprintf(grouped, sizeof grouped, "%s" GROUP_SEP "%s", ident->group, ident->service);
         struct journal_in je = {
             .service = ident->service ? grouped : NULL,
-            .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = r ? r->api : NULL,
+            .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = req->api,
             .params = &req->params, .ip = ident->ip, .port = ident->port, .status = status, .drop = drop_name(rep->drop),
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
         };
         req->seq = journal_record(app->journal, &je);
-        metrics_record(app->metrics, "http", r ? r->api : NULL, status, ms / 1000.0);
+        metrics_record(app->metrics, "http", req->api, status, ms / 1000.0);
     }
     struct log_request lr = {
-        .method = req->method, .path = req->path, .api = r ? r->api : NULL,
+        .method = req->method, .path = req->path, .api = req->api,
         .service = params_get(&req->params, "serviceName"), .ip = control ? NULL : ident->ip,
         .port = control ? 0 : ident->port, .status = status, .duration_ms = ms,
         .fault_id = rep->fault_id[0] ? rep->fault_id : NULL,

@@ -24,9 +24,30 @@
 #include "nacos_mock/ephemeral.h"
 #include "nacos_mock/util.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+
+/* The config center's tables (version 3): the current configs and their change history. */
+#define CONFIG_TABLES                                                                                     \
+    "CREATE TABLE IF NOT EXISTS config("                                                                  \
+    "  id INTEGER PRIMARY KEY,"                                                                           \
+    "  ns TEXT NOT NULL, grp TEXT NOT NULL, data_id TEXT NOT NULL,"                                       \
+    "  content TEXT NOT NULL, md5 TEXT NOT NULL, type TEXT NOT NULL DEFAULT 'text',"                      \
+    "  app_name TEXT NOT NULL DEFAULT '', descr TEXT NOT NULL DEFAULT '', tags TEXT NOT NULL DEFAULT '',"  \
+    "  encrypted_data_key TEXT NOT NULL DEFAULT '', src_user TEXT NOT NULL DEFAULT '',"                   \
+    "  src_ip TEXT NOT NULL DEFAULT '', created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL,"        \
+    "  UNIQUE(ns, grp, data_id));"                                                                        \
+    "CREATE TABLE IF NOT EXISTS config_history("                                                          \
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"                                                             \
+    "  ns TEXT NOT NULL, grp TEXT NOT NULL, data_id TEXT NOT NULL, app_name TEXT NOT NULL,"              \
+    "  content TEXT NOT NULL, md5 TEXT NOT NULL, encrypted_data_key TEXT NOT NULL, size INTEGER NOT NULL," \
+    "  src_ip TEXT NOT NULL, src_user TEXT NOT NULL, op_type TEXT NOT NULL,"                              \
+    "  created_ms INTEGER NOT NULL, modified_ms INTEGER NOT NULL);"                                       \
+    "CREATE INDEX IF NOT EXISTS config_history_key ON config_history(ns, grp, data_id, id);"
+
+static const char CONFIG_SCHEMA[] = CONFIG_TABLES;
 
 static const char SCHEMA[] =
+    CONFIG_TABLES
     "CREATE TABLE IF NOT EXISTS services("
     "  id INTEGER PRIMARY KEY,"
     "  ns TEXT NOT NULL,"
@@ -60,6 +81,13 @@ static const char MIGRATE_1_TO_2[] =
     "PRAGMA user_version=2;"
     "COMMIT;";
 
+/* Version 3 added the config center's tables. */
+static const char MIGRATE_2_TO_3[] =
+    "BEGIN;"
+    CONFIG_TABLES
+    "PRAGMA user_version=3;"
+    "COMMIT;";
+
 #define INST_COLS                                                                                         \
     "i.id, i.service_id, s.ns, s.name, i.cluster, i.ip, i.port, i.instance_id, i.weight, i.healthy,"     \
     " i.enabled, i.ephemeral, i.marked, i.metadata, i.app, i.registered_ms, i.last_beat_ms,"               \
@@ -72,8 +100,23 @@ enum stmt_id {
     S_INST_FIND, S_INST_INSERT, S_INST_UPDATE, S_INST_GET, S_INST_GET_ID, S_INST_DELETE, S_INST_BEAT_FIND,
     S_INST_SET_HEALTH, S_INST_DELETE_ID, S_INST_FOREACH, S_INST_ALL, S_INST_IDS,
     S_COUNTS, S_CLEAR_INST, S_CLEAR_SVC, S_GC, S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_REG__COUNT,   /* the registry connection prepares the statements above, the config connection those below */
+    S_CFG_MD5, S_CFG_GET, S_CFG_UPDATE, S_CFG_INSERT, S_CFG_DELETE, S_CFG_HIST_ADD, S_CFG_HIST_PRUNE,
+    S_CFG_SEARCH, S_CFG_COUNT, S_CFG_ALL, S_CFG_CLEAR, S_CFG_CLEAR_HIST, S_CFG_HIST_LIST, S_CFG_HIST_COUNT,
+    S_CFG_HIST_GET, S_CFG_BEGIN, S_CFG_COMMIT, S_CFG_ROLLBACK,
     S__COUNT
 };
+
+#define CFG_KEY " ns=?1 AND grp=?2 AND data_id=?3"
+#define CFG_COLS                                                                                          \
+    "id, ns, grp, data_id, content, md5, type, app_name, descr, tags, encrypted_data_key, src_user, src_ip," \
+    " created_ms, modified_ms"
+#define HIST_COLS                                                                                         \
+    "id, ns, grp, data_id, app_name, content, md5, encrypted_data_key, src_ip, src_user, op_type, created_ms," \
+    " modified_ms"
+#define CFG_FILTER                                                                                        \
+    " WHERE (?1 IS NULL OR ns=?1) AND (?2 IS NULL OR CASE WHEN ?5 THEN data_id GLOB ?2 ELSE data_id=?2 END)" \
+    " AND (?3 IS NULL OR CASE WHEN ?5 THEN grp GLOB ?3 ELSE grp=?3 END) AND (?4 IS NULL OR app_name=?4)"
 
 static const char *const STMT_SQL[S__COUNT] = {
     [S_SVC_GET] = "SELECT " SVC_COLS " FROM services WHERE ns=?1 AND name=?2",
@@ -126,9 +169,38 @@ static const char *const STMT_SQL[S__COUNT] = {
     [S_GC] = "DELETE FROM services WHERE NOT explicit AND empty_since_ms > 0 AND empty_since_ms < ?1"
              " AND NOT EXISTS(SELECT 1 FROM instances WHERE service_id=services.id)"
              " AND nm_eph_count(services.id)=0 RETURNING id",
-    [S_BEGIN] = "BEGIN",
+    /* IMMEDIATE: with a file, the config connection writes the same database; a deferred transaction
+     * that read first could not upgrade after the other connection committed (SQLITE_BUSY_SNAPSHOT) */
+    [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_CFG_MD5] = "SELECT md5 FROM config WHERE" CFG_KEY,
+    [S_CFG_GET] = "SELECT " CFG_COLS " FROM config WHERE" CFG_KEY,
+    [S_CFG_UPDATE] = "UPDATE config SET content=?4, md5=?5, type=?6, app_name=?7, descr=?8, tags=?9,"
+                     " encrypted_data_key=?10, src_user=?11, src_ip=?12, modified_ms=?13 WHERE" CFG_KEY,
+    [S_CFG_INSERT] = "INSERT INTO config(ns, grp, data_id, content, md5, type, app_name, descr, tags,"
+                     " encrypted_data_key, src_user, src_ip, created_ms, modified_ms)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+    [S_CFG_DELETE] = "DELETE FROM config WHERE" CFG_KEY,
+    [S_CFG_HIST_ADD] = "INSERT INTO config_history(ns, grp, data_id, app_name, content, md5, encrypted_data_key, size,"
+                       " src_ip, src_user, op_type, created_ms, modified_ms)"
+                       " SELECT ns, grp, data_id, app_name, content, md5, encrypted_data_key,"
+                       " length(CAST(content AS BLOB)), ?4, ?5, ?6, ?7, ?7 FROM config WHERE" CFG_KEY,
+    /* beyond the newest ?4 entries, or past ?5 bytes of content counted from the newest (which stays) */
+    [S_CFG_HIST_PRUNE] = "DELETE FROM config_history WHERE id IN (SELECT id FROM (SELECT id,"
+                         " row_number() OVER w AS rn, sum(size) OVER w AS total FROM config_history WHERE" CFG_KEY
+                         " WINDOW w AS (ORDER BY id DESC)) WHERE rn > ?4 OR (rn > 1 AND total > ?5))",
+    [S_CFG_SEARCH] = "SELECT " CFG_COLS " FROM config" CFG_FILTER " ORDER BY id LIMIT ?6 OFFSET ?7",
+    [S_CFG_COUNT] = "SELECT count(*) FROM config" CFG_FILTER,
+    [S_CFG_ALL] = "SELECT " CFG_COLS " FROM config ORDER BY ns, grp, data_id",
+    [S_CFG_CLEAR] = "DELETE FROM config",
+    [S_CFG_CLEAR_HIST] = "DELETE FROM config_history",
+    [S_CFG_HIST_LIST] = "SELECT " HIST_COLS " FROM config_history WHERE" CFG_KEY " ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+    [S_CFG_HIST_COUNT] = "SELECT count(*) FROM config_history WHERE" CFG_KEY,
+    [S_CFG_HIST_GET] = "SELECT " HIST_COLS " FROM config_history WHERE id=?1",
+    [S_CFG_BEGIN] = "BEGIN IMMEDIATE",
+    [S_CFG_COMMIT] = "COMMIT",
+    [S_CFG_ROLLBACK] = "ROLLBACK",
 };
 
 struct store {
@@ -212,6 +284,33 @@ static void sql_eph_count(sqlite3_context *c, int argc, sqlite3_value **argv)
     sqlite3_result_int64(c, eph_count(st->eph, sqlite3_value_int64(argv[0])));
 }
 
+/* Opens path (NULL, "" or ":memory:": a private in-memory database; *mem says which) into *db: a
+ * file in WAL mode with a busy timeout. 0, or -1 with err (*db may still need closing). */
+static int open_db(const char *path, sqlite3 **db, bool *mem, char *err, size_t errlen)
+{
+    *mem = !path || !*path || strcmp(path, ":memory:") == 0;
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(*mem ? ":memory:" : path, db, flags, NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "cannot open database %s: %s", path, *db ? sqlite3_errmsg(*db) : "out of memory");
+        return -1;
+    }
+    if (*mem) return 0;
+    sqlite3_busy_timeout(*db, 5000);
+    return exec(*db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen);
+}
+
+/* Prepares STMT_SQL[from..to) into stmt[from..to). 0, or -1 with err. */
+static int prepare_range(sqlite3 *db, sqlite3_stmt **stmt, int from, int to, char *err, size_t errlen)
+{
+    for (int i = from; i < to; i++) {
+        if (sqlite3_prepare_v3(db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &stmt[i], NULL) != SQLITE_OK) {
+            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(db));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct store *store_open(const char *path, char *err, size_t errlen)
 {
     struct store *st = calloc(1, sizeof *st);
@@ -220,16 +319,8 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    bool mem = !path || !*path || strcmp(path, ":memory:") == 0;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(mem ? ":memory:" : path, &st->db, flags, NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "cannot open database %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-        goto fail;
-    }
-    if (!mem) {
-        sqlite3_busy_timeout(st->db, 5000);
-        if (exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err, errlen)) goto fail;
-    }
+    bool mem;
+    if (open_db(path, &st->db, &mem, err, errlen)) goto fail;
     /* In memory every write transaction copies each page it changes to the rollback journal, and every
      * b-tree edit moves bytes within a page: 1 KiB pages make a beat ~15% and a register ~10% cheaper
      * in SQLite (bench/README.md). A file database keeps the page size it was created with. */
@@ -246,7 +337,11 @@ struct store *store_open(const char *path, char *err, size_t errlen)
                  SCHEMA_VERSION);
         goto fail;
     }
-    if (version == 1 && exec(st->db, MIGRATE_1_TO_2, err, errlen)) goto fail;
+    if (version == 1) {
+        if (exec(st->db, MIGRATE_1_TO_2, err, errlen)) goto fail;
+        version = 2;
+    }
+    if (version == 2 && exec(st->db, MIGRATE_2_TO_3, err, errlen)) goto fail;
     if (version == 0) {
         char sql[64];
         if (exec(st->db, SCHEMA, err, errlen)) goto fail;
@@ -267,12 +362,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "registering nm_eph_count: %s", sqlite3_errmsg(st->db));
         goto fail;
     }
-    for (int i = 0; i < S__COUNT; i++) {
-        if (sqlite3_prepare_v3(st->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
-            snprintf(err, errlen, "preparing statement %d: %s", i, sqlite3_errmsg(st->db));
-            goto fail;
-        }
-    }
+    if (prepare_range(st->db, st->stmt, 0, S_REG__COUNT, err, errlen)) goto fail;
     /* a database file carries the stamps of an earlier run: the first new one must be above them */
     sqlite3_stmt *mr = NULL;
     if (sqlite3_prepare_v2(st->db, "SELECT coalesce(max(revision), 0) FROM services", -1, &mr, NULL) == SQLITE_OK &&
@@ -978,3 +1068,311 @@ int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed)
 }
 
 int64_t store_generation(const struct store *st) { return st->generation; }
+
+/* ================================================================ configs (store.h: "configs") */
+
+struct cfg_store {
+    sqlite3 *db;
+    sqlite3_stmt *stmt[S__COUNT];   /* only [S_CFG_MD5, S__COUNT) are prepared */
+};
+
+static sqlite3_stmt *C(struct cfg_store *cs, enum stmt_id id)
+{
+    sqlite3_stmt *s = cs->stmt[id];
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+    return s;
+}
+
+struct cfg_store *store_config_open(const char *path, char *err, size_t errlen)
+{
+    struct cfg_store *cs = calloc(1, sizeof *cs);
+    if (!cs) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    bool mem;
+    /* a file has the tables already (store_open); a database of its own needs them: IF NOT EXISTS */
+    if (open_db(path, &cs->db, &mem, err, errlen) || exec(cs->db, CONFIG_SCHEMA, err, errlen) ||
+        prepare_range(cs->db, cs->stmt, S_CFG_MD5, S__COUNT, err, errlen))
+        goto fail;
+    return cs;
+fail:
+    store_config_close(cs);
+    return NULL;
+}
+
+void store_config_close(struct cfg_store *cs)
+{
+    if (!cs) return;
+    for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(cs->stmt[i]);
+    sqlite3_close(cs->db);
+    free(cs);
+}
+
+const char *store_config_errmsg(struct cfg_store *cs) { return sqlite3_errmsg(cs->db); }
+
+int store_config_begin(struct cfg_store *cs) { return run(C(cs, S_CFG_BEGIN)); }
+int store_config_commit(struct cfg_store *cs) { return run(C(cs, S_CFG_COMMIT)); }
+
+void store_config_rollback(struct cfg_store *cs)
+{
+    if (!sqlite3_get_autocommit(cs->db)) run(C(cs, S_CFG_ROLLBACK));
+}
+
+static void bind_cfg_key(sqlite3_stmt *s, const char *ns, const char *group, const char *data_id)
+{
+    bind_text(s, 1, ns);
+    bind_text(s, 2, group);
+    bind_text(s, 3, data_id);
+}
+
+int store_config_md5(struct cfg_store *cs, const char *ns, const char *group, const char *data_id, char md5[33])
+{
+    sqlite3_stmt *s = C(cs, S_CFG_MD5);
+    bind_cfg_key(s, ns, group, data_id);
+    int rc = sqlite3_step(s);
+    md5[0] = '\0';
+    if (rc == SQLITE_ROW) snprintf(md5, 33, "%s", col_text(s, 0));
+    sqlite3_reset(s);
+    return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* A row of CFG_COLS as a view. */
+static void cfg_view(sqlite3_stmt *s, struct config_rec *r)
+{
+    r->id = sqlite3_column_int64(s, 0);
+    r->ns = col_text(s, 1);
+    r->group = col_text(s, 2);
+    r->data_id = col_text(s, 3);
+    r->content = col_text(s, 4);
+    r->content_len = (size_t)sqlite3_column_bytes(s, 4);
+    r->md5 = col_text(s, 5);
+    r->type = col_text(s, 6);
+    r->app_name = col_text(s, 7);
+    r->desc = col_text(s, 8);
+    r->tags = col_text(s, 9);
+    r->encrypted_data_key = col_text(s, 10);
+    r->src_user = col_text(s, 11);
+    r->src_ip = col_text(s, 12);
+    r->created_ms = sqlite3_column_int64(s, 13);
+    r->modified_ms = sqlite3_column_int64(s, 14);
+    r->owned_ = NULL;
+}
+
+/* Makes a view owned: every string copied into one allocation. 0 ok, -1 out of memory. */
+static int cfg_own(struct config_rec *r)
+{
+    const char **f[] = {&r->ns, &r->group, &r->data_id, &r->md5, &r->type, &r->app_name, &r->desc, &r->tags,
+                        &r->encrypted_data_key, &r->src_user, &r->src_ip};
+    size_t n = sizeof f / sizeof f[0], need = r->content_len + 1;
+    for (size_t i = 0; i < n; i++) need += strlen(*f[i]) + 1;
+    char *b = malloc(need), *w = b;
+    if (!b) return -1;
+    memcpy(w, r->content, r->content_len);   /* first: the content starts the allocation */
+    w[r->content_len] = '\0';
+    r->content = w;
+    w += r->content_len + 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = strlen(*f[i]) + 1;
+        memcpy(w, *f[i], k);
+        *f[i] = w;
+        w += k;
+    }
+    r->owned_ = b;
+    return 0;
+}
+
+int store_config_get(struct cfg_store *cs, const char *ns, const char *group, const char *data_id,
+                     struct config_rec *out)
+{
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *s = C(cs, S_CFG_GET);
+    bind_cfg_key(s, ns, group, data_id);
+    int rc = sqlite3_step(s), r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? 1 : -1;
+    if (r == 0) {
+        cfg_view(s, out);
+        if (cfg_own(out)) r = -1;
+    }
+    sqlite3_reset(s);
+    return r;
+}
+
+void store_config_rec_free(struct config_rec *r)
+{
+    free(r->owned_);
+    memset(r, 0, sizeof *r);
+}
+
+static const char *or_empty(const char *s) { return s ? s : ""; }
+
+int store_config_put(struct cfg_store *cs, const struct config_rec *in, int64_t now_ms, bool *created)
+{
+    for (int pass = 0; pass < 2; pass++) {   /* update; when nothing was there, insert */
+        sqlite3_stmt *s = C(cs, pass ? S_CFG_INSERT : S_CFG_UPDATE);
+        bind_cfg_key(s, in->ns, in->group, in->data_id);
+        sqlite3_bind_text(s, 4, in->content ? in->content : "", (int)in->content_len, SQLITE_STATIC);
+        const char *v[] = {in->md5, in->type, in->app_name, in->desc, in->tags, in->encrypted_data_key, in->src_user,
+                           in->src_ip};
+        for (int i = 0; i < 8; i++) bind_text(s, 5 + i, or_empty(v[i]));
+        sqlite3_bind_int64(s, 13, now_ms);
+        if (run(s)) return -1;
+        if (sqlite3_changes(cs->db)) {
+            if (created) *created = pass == 1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int store_config_delete(struct cfg_store *cs, const char *ns, const char *group, const char *data_id)
+{
+    sqlite3_stmt *s = C(cs, S_CFG_DELETE);
+    bind_cfg_key(s, ns, group, data_id);
+    if (run(s)) return -1;
+    return sqlite3_changes(cs->db) ? 0 : 1;
+}
+
+int store_config_history_add(struct cfg_store *cs, const char *ns, const char *group, const char *data_id,
+                             const char *op_type, const char *src_ip, const char *src_user, int64_t now_ms)
+{
+    sqlite3_stmt *s = C(cs, S_CFG_HIST_ADD);
+    bind_cfg_key(s, ns, group, data_id);
+    bind_text(s, 4, or_empty(src_ip));
+    bind_text(s, 5, or_empty(src_user));
+    bind_text(s, 6, op_type);
+    sqlite3_bind_int64(s, 7, now_ms);
+    if (run(s)) return -1;
+    sqlite3_stmt *p = C(cs, S_CFG_HIST_PRUNE);
+    bind_cfg_key(p, ns, group, data_id);
+    sqlite3_bind_int64(p, 4, CONFIG_HISTORY_KEEP);
+    sqlite3_bind_int64(p, 5, CONFIG_HISTORY_BYTES);
+    return run(p);
+}
+
+/* A search pattern (`*` = any run) as a GLOB pattern: GLOB's other specials are bracketed to stay
+ * literal. Caller frees; NULL when out of memory. */
+static char *glob_pattern(const char *p)
+{
+    char *g = malloc(strlen(p) * 3 + 1), *w = g;
+    if (!g) return NULL;
+    for (; *p; p++) {
+        if (*p == '?' || *p == '[') {
+            *w++ = '[';
+            *w++ = *p;
+            *w++ = ']';
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+    return g;
+}
+
+/* Binds a config_filter to ?1..?5 (CFG_FILTER); the glob patterns are made into gd/gg (caller frees). */
+static int bind_filter(sqlite3_stmt *s, const struct config_filter *f, char **gd, char **gg)
+{
+    *gd = *gg = NULL;
+    if (f->glob && f->data_id && !(*gd = glob_pattern(f->data_id))) return -1;
+    if (f->glob && f->group && !(*gg = glob_pattern(f->group))) return -1;
+    bind_text(s, 1, f->ns);
+    bind_text(s, 2, f->glob ? *gd : f->data_id);
+    bind_text(s, 3, f->glob ? *gg : f->group);
+    bind_text(s, 4, f->app_name);
+    sqlite3_bind_int(s, 5, f->glob);
+    return 0;
+}
+
+/* Steps a CFG_COLS statement, a view of each row to cb. 0 ok, -1 error. */
+static int cfg_rows(sqlite3_stmt *s, store_config_cb cb, void *ctx)
+{
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct config_rec v;
+        cfg_view(s, &v);
+        if (cb(ctx, &v)) { rc = SQLITE_DONE; break; }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_config_search(struct cfg_store *cs, const struct config_filter *f, long offset, long limit,
+                        store_config_cb cb, void *ctx, long *total)
+{
+    char *gd = NULL, *gg = NULL;
+    int rc = -1;
+    if (total) {
+        sqlite3_stmt *c = C(cs, S_CFG_COUNT);
+        if (bind_filter(c, f, &gd, &gg)) goto out;
+        if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); goto out; }
+        *total = (long)sqlite3_column_int64(c, 0);
+        sqlite3_reset(c);
+        free(gd);
+        free(gg);
+    }
+    sqlite3_stmt *s = C(cs, S_CFG_SEARCH);
+    if (bind_filter(s, f, &gd, &gg)) goto out;
+    sqlite3_bind_int64(s, 6, limit);
+    sqlite3_bind_int64(s, 7, offset < 0 ? 0 : offset);
+    rc = cfg_rows(s, cb, ctx);
+out:
+    free(gd);
+    free(gg);
+    return rc;
+}
+
+int store_config_foreach(struct cfg_store *cs, store_config_cb cb, void *ctx)
+{
+    return cfg_rows(C(cs, S_CFG_ALL), cb, ctx);
+}
+
+int store_config_clear(struct cfg_store *cs)
+{
+    return run(C(cs, S_CFG_CLEAR)) || run(C(cs, S_CFG_CLEAR_HIST)) ? -1 : 0;
+}
+
+/* Steps a HIST_COLS statement, a view of each row to cb. Returns the rows seen, -1 on error. */
+static long hist_rows(sqlite3_stmt *s, store_history_cb cb, void *ctx)
+{
+    int rc;
+    long n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        struct config_history_rec r = {
+            .id = sqlite3_column_int64(s, 0), .ns = col_text(s, 1), .group = col_text(s, 2),
+            .data_id = col_text(s, 3), .app_name = col_text(s, 4), .content = col_text(s, 5),
+            .content_len = (size_t)sqlite3_column_bytes(s, 5), .md5 = col_text(s, 6),
+            .encrypted_data_key = col_text(s, 7), .src_ip = col_text(s, 8), .src_user = col_text(s, 9),
+            .op_type = col_text(s, 10), .created_ms = sqlite3_column_int64(s, 11),
+            .modified_ms = sqlite3_column_int64(s, 12),
+        };
+        n++;
+        if (cb(ctx, &r)) { rc = SQLITE_DONE; break; }
+    }
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+int store_config_history(struct cfg_store *cs, const char *ns, const char *group, const char *data_id, long offset,
+                         long limit, store_history_cb cb, void *ctx, long *total)
+{
+    if (total) {
+        sqlite3_stmt *c = C(cs, S_CFG_HIST_COUNT);
+        bind_cfg_key(c, ns, group, data_id);
+        if (sqlite3_step(c) != SQLITE_ROW) { sqlite3_reset(c); return -1; }
+        *total = (long)sqlite3_column_int64(c, 0);
+        sqlite3_reset(c);
+    }
+    sqlite3_stmt *s = C(cs, S_CFG_HIST_LIST);
+    bind_cfg_key(s, ns, group, data_id);
+    sqlite3_bind_int64(s, 4, limit);
+    sqlite3_bind_int64(s, 5, offset < 0 ? 0 : offset);
+    return hist_rows(s, cb, ctx) < 0 ? -1 : 0;
+}
+
+int store_config_history_get(struct cfg_store *cs, int64_t nid, store_history_cb cb, void *ctx)
+{
+    sqlite3_stmt *s = C(cs, S_CFG_HIST_GET);
+    sqlite3_bind_int64(s, 1, nid);
+    long n = hist_rows(s, cb, ctx);
+    return n < 0 ? -1 : n ? 0 : 1;
+}

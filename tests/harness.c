@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,10 +197,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct nm_resp *r = ud;
     size_t len = size * n;
-    char *nb = realloc(r->body, r->len + len + 1);
-    if (!nb) return 0;
-    memcpy(nb + r->len, p, len);
-    r->body = nb;
+    if (r->len + len + 1 > r->cap) {   /* doubling: a 10 MiB answer arrives in ~1,000 pieces */
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + len + 1) cap *= 2;
+        char *nb = realloc(r->body, cap);
+        if (!nb) return 0;
+        r->body = nb;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, p, len);
     r->len += len;
     r->body[r->len] = '\0';
     return len;
@@ -208,7 +214,15 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     struct nm_resp *r = ud;
-    size_t len = size * n;
+    size_t len = size * n, have = strlen(r->headers);
+    if (strncmp(p, "HTTP/", 5) == 0) {   /* a new response (after a 100 Continue) */
+        r->headers[0] = '\0';
+        have = 0;
+    }
+    if (have + len < sizeof r->headers) {
+        memcpy(r->headers + have, p, len);
+        r->headers[have + len] = '\0';
+    }
     if (len > 14 && strncasecmp(p, "Authorization:", 14) == 0) {
         size_t k = len - 14;
         const char *v = p + 14;
@@ -273,6 +287,24 @@ long nm_http(const struct nm_server *s, const char *method, const char *path, co
              const char *content_type, const char *ua, struct nm_resp *r)
 {
     return nm_http_h(s, method, path, body, content_type, ua, NULL, r);
+}
+
+const char *nm_resp_header(const struct nm_resp *r, const char *name, char *out, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *l = r->headers; *l;) {
+        const char *eol = strstr(l, "\r\n");
+        size_t ll = eol ? (size_t)(eol - l) : strlen(l);
+        if (ll > n && l[n] == ':' && strncasecmp(l, name, n) == 0) {
+            const char *v = l + n + 1;
+            while (*v == ' ') v++;
+            snprintf(out, len, "%.*s", (int)(ll - (size_t)(v - l)), v);
+            return out;
+        }
+        if (!eol) break;
+        l = eol + 2;
+    }
+    return NULL;
 }
 
 void nm_resp_free(struct nm_resp *r)

@@ -48,9 +48,10 @@ int nm_test_teardown(void **state);
 struct nm_resp {
     long status;
     char *body;             /* NUL-terminated, owned */
-    size_t len;
+    size_t len, cap;
     char content_type[128];
     char authorization[1200];
+    char headers[4096];     /* every response header line as received ("Name: value\r\n" ...), cut at 4 KiB */
     double seconds;         /* total time of the exchange */
     int curl_code;          /* CURLE_OK (0) unless the connection failed */
 };
@@ -64,6 +65,9 @@ long nm_http(const struct nm_server *s, const char *method, const char *path, co
 long nm_http_h(const struct nm_server *s, const char *method, const char *path, const char *body,
                const char *content_type, const char *ua, const char *const *headers, struct nm_resp *r);
 void nm_resp_free(struct nm_resp *r);
+
+/* The value of response header `name` (case-insensitive) into out, or NULL when absent. */
+const char *nm_resp_header(const struct nm_resp *r, const char *name, char *out, size_t len);
 
 /* Shorthands that assert success-or-status and return the parsed JSON body (caller deletes). */
 long nm_get(const struct nm_server *s, const char *path, struct nm_resp *r);

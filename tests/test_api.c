@@ -1472,7 +1472,7 @@ static void test_unknown_paths_and_methods(void **state)
         {"GET", "/nacos/v1/ns/instance/beat", 501, "no such api:GET:/nacos/v1/ns/instance/beat"},
         {"POST", "/nacos/v1/ns/health/instance", 501, "no such api:POST:/nacos/v1/ns/health/instance"},
         {"GET", "/nacos/v1/ns", 501, "no such api:GET:/nacos/v1/ns"},
-        {"GET", "/nacos/v1/cs/configs?dataId=x&group=y", 404, "no such path: /nacos/v1/cs/configs"},
+        {"GET", "/nacos/v1/cs/nope?dataId=x&group=y", 404, "no such path: /nacos/v1/cs/nope"},
         {"GET", "/nope", 404, "no such path: /nope"},
         {"GET", "/nacos/v1/nsfoo", 404, "no such path: /nacos/v1/nsfoo"},
     };

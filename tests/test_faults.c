@@ -9,7 +9,10 @@
  *   scheduling    after, times (then spent: remaining 0, expired true), probability (seeded,
  *                 reproducible, right rate), forMs on the now_ms argument, first firing rule wins;
  *   lifecycle     delete, clear, reset (initial rules back with their ids, counters zeroed,
- *                 generator re-seeded), jitter inside [delayMs, delayMs + jitterMs].
+ *                 generator re-seeded), jitter inside [delayMs, delayMs + jitterMs];
+ *   configs       config.* names, match.dataId / match.group / namespaceId on one config, on any key
+ *                 of a listener poll (fault_request.about), config.push taking only drop / delayMs,
+ *                 "any" not matching pushes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -867,6 +870,70 @@ static void test_random_seeded(void **state)
     faults_free(b);
 }
 
+/* A listener poll's keys, as cs_http gives them to fault matching. */
+struct keyset { const char *v[4][3]; int n; };
+
+static bool keys_about(const void *ctx, const char *ns, const char *group, const char *data_id)
+{
+    const struct keyset *k = ctx;
+    for (int i = 0; i < k->n; i++)
+        if ((!ns || !strcmp(ns, k->v[i][0])) && (!group || !strcmp(group, k->v[i][1])) &&
+            (!data_id || !strcmp(data_id, k->v[i][2])))
+            return true;
+    return false;
+}
+
+static void test_config_rules(void **state)
+{
+    (void)state;
+    struct fault_request get = {.api = "config.get", .method = "GET", .path = "/nacos/v1/cs/configs", .ns = "public",
+                                .group = "DEFAULT_GROUP", .data_id = "app.yaml"};
+    assert_true(fires("{\"match\":{\"api\":\"config.get\"},\"action\":{\"status\":500}}", &get));
+    assert_true(fires("{\"match\":{\"api\":\"config.get\",\"dataId\":\"app.yaml\",\"group\":\"DEFAULT_GROUP\","
+                      "\"namespaceId\":\"public\"},\"action\":{\"status\":500}}", &get));
+    assert_true(fires("{\"match\":{\"api\":\"config.get\",\"groupName\":\"DEFAULT_GROUP\"},\"action\":{\"status\":500}}", &get));
+    assert_false(fires("{\"match\":{\"api\":\"config.get\",\"dataId\":\"db.yaml\"},\"action\":{\"status\":500}}", &get));
+    assert_false(fires("{\"match\":{\"api\":\"config.get\",\"group\":\"OTHER\"},\"action\":{\"status\":500}}", &get));
+    assert_false(fires("{\"match\":{\"api\":\"config.get\",\"namespaceId\":\"dev\"},\"action\":{\"status\":500}}", &get));
+    assert_false(fires("{\"match\":{\"api\":\"config.publish\"},\"action\":{\"status\":500}}", &get));
+    assert_true(fires("{\"match\":{\"api\":\"any\"},\"action\":{\"status\":500}}", &get));
+    /* a naming request has no dataId: a rule naming one never fires for it */
+    struct fault_request list = req_api("list");
+    assert_false(fires("{\"match\":{\"api\":\"any\",\"dataId\":\"app.yaml\"},\"action\":{\"status\":500}}", &list));
+
+    /* a poll: any of its keys */
+    struct keyset ks = {.v = {{"public", "G", "a"}, {"dev", "H", "b"}}, .n = 2};
+    struct fault_request poll = {.api = "config.listen", .method = "POST", .path = "/nacos/v1/cs/configs/listener",
+                                 .about = keys_about, .about_ctx = &ks};
+    assert_true(fires("{\"match\":{\"api\":\"config.listen\"},\"action\":{\"drop\":\"hang\"}}", &poll));
+    assert_true(fires("{\"match\":{\"api\":\"config.listen\",\"dataId\":\"b\"},\"action\":{\"drop\":\"hang\"}}", &poll));
+    assert_true(fires("{\"match\":{\"api\":\"config.listen\",\"dataId\":\"b\",\"group\":\"H\",\"namespaceId\":\"dev\"},"
+                      "\"action\":{\"drop\":\"hang\"}}", &poll));
+    assert_false(fires("{\"match\":{\"api\":\"config.listen\",\"dataId\":\"b\",\"group\":\"G\"},\"action\":{\"drop\":\"hang\"}}",
+                       &poll));   /* both fields of one key */
+    assert_false(fires("{\"match\":{\"api\":\"config.listen\",\"dataId\":\"c\"},\"action\":{\"delayMs\":5}}", &poll));
+    ks.n = 0;   /* an unparseable poll: no key */
+    assert_false(fires("{\"match\":{\"api\":\"config.listen\",\"dataId\":\"a\"},\"action\":{\"delayMs\":5}}", &poll));
+    assert_true(fires("{\"match\":{\"api\":\"config.listen\"},\"action\":{\"delayMs\":5}}", &poll));
+
+    /* gRPC pushes: drop and delayMs only, and "any" is not them */
+    struct faults *f = faults_create(1);
+    add_refused(f, "{\"match\":{\"api\":\"config.push\"},\"action\":{\"status\":500}}", -1, "config.push");
+    add_ok(f, "{\"match\":{\"api\":\"config.push\",\"dataId\":\"a\"},\"action\":{\"drop\":\"close\"}}");
+    faults_free(f);
+    struct fault_request push = {.api = "config.push", .ns = "public", .group = "G", .data_id = "a"};
+    assert_false(fires("{\"match\":{\"api\":\"any\"},\"action\":{\"status\":500}}", &push));
+    assert_true(fires("{\"match\":{\"api\":\"config.push\"},\"action\":{\"delayMs\":10}}", &push));
+    /* compact form knows the new fields */
+    char err[256];
+    cJSON *j = faults_compact_to_json("api=config.get,status=500,dataId=app.yaml,group=G", err, sizeof err);
+    assert_non_null(j);
+    cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "match");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "dataId")->valuestring, "app.yaml");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m, "group")->valuestring, "G");
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -893,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_reset_restores_for_ms_rule),
         cmocka_unit_test(test_jitter_range),
         cmocka_unit_test(test_random_seeded),
+        cmocka_unit_test(test_config_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

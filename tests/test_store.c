@@ -5,7 +5,10 @@
  * flag matches, beats, health, ordering), the sweeper's due order (last beat + timeout while healthy,
  * + delete timeout when unhealthy, ephemeral and unmarked only), instances changing kind (memory <->
  * SQLite), numeric ids, counts, forget_ephemeral, GC of empty implicit services, what survives a
- * restart, and the migration from schema version 1.
+ * restart, and the migrations from schema versions 1 and 2. The config tables (their own connection):
+ * put/get byte-exact, created time kept, md5 lookup, delete, history (I holds the new content, U/D the
+ * old, newest first, pruned by count and by bytes), search (exact, `*` patterns with GLOB's other
+ * specials literal, paging), clear, and both connections writing one file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1116,6 +1119,37 @@ static void test_file_db_survives_restart(void **state)
     tmp_db_remove(&t);
 }
 
+/* The one row of 4 integers `sql` gives on the database file at path is `want`. */
+static void assert_row4(const char *path, const char *sql, const int want[4])
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    for (int i = 0; i < 4; i++)
+        if (sqlite3_column_int(q, i) != want[i]) fail_msg("%s: column %d is %d, want %d", sql, i, sqlite3_column_int(q, i), want[i]);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+}
+
+/* The services table and the instance columns of schema versions 1 and 2 (an old file's, written
+ * here with SQLite directly; version 1 adds a generated column). */
+#define V1_V2_TABLES                                                                                       \
+    "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"                  \
+    "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"                   \
+    "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"         \
+    "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"                           \
+    "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"                                           \
+    "CREATE TABLE instances(id INTEGER PRIMARY KEY,"                                                      \
+    "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"                            \
+    "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"        \
+    "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"                         \
+    "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"                                    \
+    "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"                                                    \
+    "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"                                    \
+    "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+
 /* A file written by schema version 1 (ephemeral instances in the table, with a generated due-time
  * column and its index) opens as version 2: persistent instances kept, ephemeral ones dropped as at
  * any restart, the column and index gone. Version 1's schema is written here with SQLite directly. */
@@ -1128,19 +1162,7 @@ static void test_migrates_schema_1(void **state)
     sqlite3 *db = NULL;
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
     const char *v1 =
-        "CREATE TABLE services(id INTEGER PRIMARY KEY, ns TEXT NOT NULL, name TEXT NOT NULL,"
-        "  protect_threshold REAL NOT NULL DEFAULT 0, metadata TEXT NOT NULL DEFAULT '{}',"
-        "  selector TEXT NOT NULL DEFAULT '{\"type\":\"none\"}', explicit INTEGER NOT NULL DEFAULT 0,"
-        "  created_ms INTEGER NOT NULL, empty_since_ms INTEGER NOT NULL DEFAULT 0,"
-        "  revision INTEGER NOT NULL DEFAULT 0, UNIQUE(ns, name));"
-        "CREATE TABLE instances(id INTEGER PRIMARY KEY,"
-        "  service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,"
-        "  cluster TEXT NOT NULL, ip TEXT NOT NULL, port INTEGER NOT NULL, instance_id TEXT NOT NULL,"
-        "  weight REAL NOT NULL, healthy INTEGER NOT NULL, enabled INTEGER NOT NULL,"
-        "  ephemeral INTEGER NOT NULL, marked INTEGER NOT NULL DEFAULT 0,"
-        "  metadata TEXT NOT NULL DEFAULT '{}', app TEXT,"
-        "  registered_ms INTEGER NOT NULL, last_beat_ms INTEGER NOT NULL,"
-        "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
+        V1_V2_TABLES
         "  expire_at INTEGER GENERATED ALWAYS AS (CASE WHEN ephemeral AND NOT marked THEN last_beat_ms +"
         "    CASE WHEN healthy THEN min(hb_timeout_ms, delete_timeout_ms) ELSE delete_timeout_ms END END) VIRTUAL,"
         "  UNIQUE(service_id, cluster, ip, port));"
@@ -1167,20 +1189,311 @@ static void test_migrates_schema_1(void **state)
     put(st, &in, true);
     store_close(st);
 
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_stmt *q = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-                                            " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
-                                            " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
-                                            " (SELECT count(*) FROM instances)", -1, &q, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(q, 0), 2);
-    assert_int_equal(sqlite3_column_int(q, 1), 0);
-    assert_int_equal(sqlite3_column_int(q, 2), 0);
-    assert_int_equal(sqlite3_column_int(q, 3), 2);
-    sqlite3_finalize(q);
+    assert_row4(path, "SELECT (SELECT user_version FROM pragma_user_version),"
+                      " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
+                      " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
+                      " (SELECT count(*) FROM instances)", (int[]){3, 0, 0, 2});
+    tmp_db_remove(&t);
+}
+
+/* A file written by schema version 2 opens as version 3: the config tables appear, the registry is kept. */
+static void test_migrates_schema_2(void **state)
+{
+    (void)state;
+    struct tmp_db t;
+    tmp_db_make(&t, "v2.db");
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
+    const char *v2 =
+        V1_V2_TABLES
+        "  UNIQUE(service_id, cluster, ip, port));"
+        "INSERT INTO services(id, ns, name, explicit, created_ms) VALUES(1, 'public', 'DEFAULT_GROUP@@order', 1, 1);"
+        "INSERT INTO instances(service_id, cluster, ip, port, instance_id, weight, healthy, enabled, ephemeral,"
+        "  registered_ms, last_beat_ms, hb_interval_ms, hb_timeout_ms, delete_timeout_ms) VALUES"
+        "  (1, 'DEFAULT', '10.0.0.1', 80, 'p', 1, 1, 1, 0, 1, 1, 5000, 15000, 30000);"
+        "PRAGMA user_version=2;";
+    char *msg = NULL;
+    if (sqlite3_exec(db, v2, NULL, NULL, &msg) != SQLITE_OK) fail_msg("writing a version 2 file: %s", msg);
     sqlite3_close(db);
+
+    char err[256] = "";
+    struct store *st = store_open(t.path, err, sizeof err);
+    if (!st) fail_msg("store_open(%s): %s", t.path, err);
+    struct cfg_store *cs = store_config_open(t.path, err, sizeof err);
+    if (!cs) fail_msg("store_config_open(%s): %s", t.path, err);
+    struct rows rw = {0};
+    assert_int_equal(store_instance_foreach(st, 1, collect_inst, &rw), 0);
+    const char *want[] = {"DEFAULT/10.0.0.1:80"};
+    assert_rows(&rw, want, 1);
+    struct config_rec c = {.ns = "public", .group = "G", .data_id = "d", .content = "x", .content_len = 1, .md5 = "m"};
+    assert_int_equal(store_config_put(cs, &c, T0, NULL), 0);
+    store_config_close(cs);
+    store_close(st);
+
+    assert_row4(t.path, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM config),"
+                        " (SELECT count(*) FROM config_history), (SELECT count(*) FROM instances)", (int[]){3, 1, 0, 1});
+    tmp_db_remove(&t);
+}
+
+/* ---------------------------------------------------------------- configs */
+
+static struct cfg_store *cfg_mem(void)
+{
+    char err[256] = "";
+    struct cfg_store *cs = store_config_open(":memory:", err, sizeof err);
+    if (!cs) fail_msg("store_config_open: %s", err);
+    return cs;
+}
+
+static struct config_rec cfg(const char *group, const char *data_id, const char *content, const char *md5)
+{
+    return (struct config_rec){.ns = "public", .group = group, .data_id = data_id, .content = content,
+                               .content_len = strlen(content), .md5 = md5, .type = "yaml", .app_name = "app"};
+}
+
+static void test_config_put_get_delete(void **state)
+{
+    (void)state;
+    struct cfg_store *cs = cfg_mem();
+    char md5[33];
+    assert_int_equal(store_config_md5(cs, "public", "G", "a", md5), 1);
+    assert_string_equal(md5, "");
+    struct config_rec in = cfg("G", "a", "  spaced  \n", "m1");
+    bool created = false;
+    assert_int_equal(store_config_put(cs, &in, T0, &created), 0);
+    assert_true(created);
+    in.content = "v2";
+    in.content_len = 2;
+    in.md5 = "m2";
+    in.desc = "d";
+    assert_int_equal(store_config_put(cs, &in, T0 + 5, &created), 0);
+    assert_false(created);
+    struct config_rec r;
+    assert_int_equal(store_config_get(cs, "public", "G", "a", &r), 0);
+    assert_string_equal(r.content, "v2");
+    assert_int_equal(r.content_len, 2);
+    assert_string_equal(r.md5, "m2");
+    assert_string_equal(r.type, "yaml");
+    assert_string_equal(r.desc, "d");
+    assert_string_equal(r.tags, "");
+    assert_int_equal(r.created_ms, T0);
+    assert_int_equal(r.modified_ms, T0 + 5);
+    store_config_rec_free(&r);
+    assert_int_equal(store_config_get(cs, "ns2", "G", "a", &r), 1);   /* namespaces are apart */
+    assert_int_equal(store_config_md5(cs, "public", "G", "a", md5), 0);
+    assert_string_equal(md5, "m2");
+    assert_int_equal(store_config_delete(cs, "public", "G", "a"), 0);
+    assert_int_equal(store_config_delete(cs, "public", "G", "a"), 1);
+    assert_int_equal(store_config_get(cs, "public", "G", "a", &r), 1);
+    store_config_close(cs);
+}
+
+/* Every byte value but NUL, in valid UTF-8, and a 1 MB content come back exactly. */
+static void test_config_byte_exact(void **state)
+{
+    (void)state;
+    struct cfg_store *cs = cfg_mem();
+    size_t n = 1024 * 1024;
+    char *big = malloc(n + 1);
+    for (size_t i = 0; i < n; i++) big[i] = (char)(1 + i % 127);
+    memcpy(big + 1000, "\xe4\xb8\xad\xf0\x9f\x98\x80\r\n\t ", 11);
+    big[n] = '\0';
+    struct config_rec in = cfg("G", "big", big, "m");
+    in.content_len = n;
+    assert_int_equal(store_config_put(cs, &in, T0, NULL), 0);
+    struct config_rec r;
+    assert_int_equal(store_config_get(cs, "public", "G", "big", &r), 0);
+    assert_int_equal(r.content_len, n);
+    assert_memory_equal(r.content, big, n);
+    store_config_rec_free(&r);
+    free(big);
+    store_config_close(cs);
+}
+
+struct hist_rows { char s[40][64]; size_t n; int64_t nid[200]; };
+
+static int collect_hist(void *ctx, const struct config_history_rec *h)
+{
+    struct hist_rows *r = ctx;
+    if (r->n < 40) snprintf(r->s[r->n], sizeof r->s[0], "%s:%.20s", h->op_type, h->content);
+    if (r->n < 200) r->nid[r->n] = h->id;
+    r->n++;
+    return 0;
+}
+
+static void test_config_history(void **state)
+{
+    (void)state;
+    struct cfg_store *cs = cfg_mem();
+    struct config_rec in = cfg("G", "a", "one", "m1");
+    /* what cs_core does: insert then I (the new content); U / D before the change (the old content) */
+    assert_int_equal(store_config_put(cs, &in, T0, NULL), 0);
+    assert_int_equal(store_config_history_add(cs, "public", "G", "a", "I", "10.0.0.1", "alice", T0), 0);
+    assert_int_equal(store_config_history_add(cs, "public", "G", "a", "U", "10.0.0.2", "bob", T0 + 1), 0);
+    in.content = "two";
+    in.content_len = 3;
+    assert_int_equal(store_config_put(cs, &in, T0 + 1, NULL), 0);
+    assert_int_equal(store_config_history_add(cs, "public", "G", "a", "D", "", "", T0 + 2), 0);
+    assert_int_equal(store_config_delete(cs, "public", "G", "a"), 0);
+    /* absent: nothing appended */
+    assert_int_equal(store_config_history_add(cs, "public", "G", "a", "D", "", "", T0 + 3), 0);
+    struct hist_rows r = {0};
+    long total = 0;
+    assert_int_equal(store_config_history(cs, "public", "G", "a", 0, 10, collect_hist, &r, &total), 0);
+    assert_int_equal(total, 3);
+    assert_int_equal(r.n, 3);
+    assert_string_equal(r.s[0], "D:two");
+    assert_string_equal(r.s[1], "U:one");
+    assert_string_equal(r.s[2], "I:one");
+    struct hist_rows one = {0};
+    assert_int_equal(store_config_history_get(cs, r.nid[1], collect_hist, &one), 0);
+    assert_string_equal(one.s[0], "U:one");
+    assert_int_equal(store_config_history_get(cs, 99999, collect_hist, &one), 1);
+    /* paging */
+    struct hist_rows p = {0};
+    assert_int_equal(store_config_history(cs, "public", "G", "a", 1, 1, collect_hist, &p, NULL), 0);
+    assert_int_equal(p.n, 1);
+    assert_string_equal(p.s[0], "U:one");
+
+    /* pruned to the newest CONFIG_HISTORY_KEEP */
+    in.content = "x";
+    in.content_len = 1;
+    assert_int_equal(store_config_put(cs, &in, T0, NULL), 0);
+    for (int i = 0; i < CONFIG_HISTORY_KEEP + 20; i++)
+        assert_int_equal(store_config_history_add(cs, "public", "G", "a", "U", "", "", T0 + i), 0);
+    assert_int_equal(store_config_history(cs, "public", "G", "a", 0, -1, collect_hist, &(struct hist_rows){0}, &total), 0);
+    assert_int_equal(total, CONFIG_HISTORY_KEEP);
+
+    /* and by bytes: 10 MiB versions, 64 MiB budget -> the 6 newest */
+    size_t n = 10u * 1024 * 1024;
+    char *big = malloc(n + 1);
+    memset(big, 'b', n);
+    big[n] = '\0';
+    struct config_rec b = cfg("G", "big", big, "m");
+    assert_int_equal(store_config_put(cs, &b, T0, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(store_config_history_add(cs, "public", "G", "big", "U", "", "", T0 + i), 0);
+    assert_int_equal(store_config_history(cs, "public", "G", "big", 0, -1, collect_hist, &(struct hist_rows){0}, &total), 0);
+    assert_int_equal(total, (long)(CONFIG_HISTORY_BYTES / (long)n));
+    free(big);
+    store_config_close(cs);
+}
+
+struct cfg_rows { char s[32][80]; size_t n; };
+
+static int collect_cfg(void *ctx, const struct config_rec *c)
+{
+    struct cfg_rows *r = ctx;
+    if (r->n < 32) snprintf(r->s[r->n], sizeof r->s[0], "%s/%s/%s", c->ns, c->group, c->data_id);
+    r->n++;
+    return 0;
+}
+
+static void test_config_search(void **state)
+{
+    (void)state;
+    struct cfg_store *cs = cfg_mem();
+    const char *keys[][2] = {{"G1", "app.yaml"}, {"G1", "app.json"}, {"G2", "db.yaml"}, {"G2", "a?b"}, {"G2", "a[b"}};
+    for (size_t i = 0; i < 5; i++) {
+        struct config_rec c = cfg(keys[i][0], keys[i][1], "c", "m");
+        assert_int_equal(store_config_put(cs, &c, T0, NULL), 0);
+    }
+    struct config_rec other = cfg("G1", "app.yaml", "c", "m");
+    other.ns = "dev";
+    other.app_name = "other";
+    assert_int_equal(store_config_put(cs, &other, T0, NULL), 0);
+
+    long total = 0;
+    struct cfg_rows r = {0};
+    struct config_filter f = {.ns = "public"};
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 5);
+    assert_string_equal(r.s[0], "public/G1/app.yaml");   /* by id: insertion order */
+
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.ns = "public", .data_id = "app.*", .glob = true};
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 2);
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.data_id = "*.yaml", .glob = true};   /* every namespace */
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 3);
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.data_id = "a?b", .glob = true};   /* '?' and '[' are literal */
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 1);
+    assert_string_equal(r.s[0], "public/G2/a?b");
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.data_id = "a[b", .glob = true};
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 1);
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.data_id = "app.*"};   /* accurate: no patterns */
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 0);
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.group = "G*", .app_name = "other", .glob = true};
+    assert_int_equal(store_config_search(cs, &f, 0, -1, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 1);
+    assert_string_equal(r.s[0], "dev/G1/app.yaml");
+    memset(&r, 0, sizeof r);
+    f = (struct config_filter){.ns = "public"};   /* paging */
+    assert_int_equal(store_config_search(cs, &f, 2, 2, collect_cfg, &r, &total), 0);
+    assert_int_equal(total, 5);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.s[0], "public/G2/db.yaml");
+
+    memset(&r, 0, sizeof r);
+    assert_int_equal(store_config_foreach(cs, collect_cfg, &r), 0);
+    assert_int_equal(r.n, 6);
+    assert_string_equal(r.s[0], "dev/G1/app.yaml");
+    assert_string_equal(r.s[1], "public/G1/app.json");
+    assert_int_equal(store_config_clear(cs), 0);
+    memset(&r, 0, sizeof r);
+    assert_int_equal(store_config_foreach(cs, collect_cfg, &r), 0);
+    assert_int_equal(r.n, 0);
+    store_config_close(cs);
+}
+
+/* With a file, the registry and the config connection write one database; both survive a reopen. */
+static void test_config_file_shared(void **state)
+{
+    (void)state;
+    struct tmp_db t;
+    tmp_db_make(&t, "both.db");
+    char err[256] = "";
+    struct store *st = store_open(t.path, err, sizeof err);
+    assert_non_null(st);
+    struct cfg_store *cs = store_config_open(t.path, err, sizeof err);
+    assert_non_null(cs);
+    assert_int_equal(store_config_begin(cs), 0);
+    struct config_rec c = cfg("G", "a", "kept", "m");
+    assert_int_equal(store_config_put(cs, &c, T0, NULL), 0);
+    assert_int_equal(store_config_commit(cs), 0);
+    assert_int_equal(store_begin(st), 0);
+    assert_int_equal(store_service_create(st, NS, SVC, 0, NULL, NULL, true, T0, NULL), 0);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_config_begin(cs), 0);   /* a rolled-back write leaves nothing */
+    struct config_rec gone = cfg("G", "gone", "x", "m");
+    assert_int_equal(store_config_put(cs, &gone, T0, NULL), 0);
+    store_config_rollback(cs);
+    store_config_close(cs);
+    store_close(st);
+
+    st = store_open(t.path, err, sizeof err);
+    cs = store_config_open(t.path, err, sizeof err);
+    assert_non_null(st);
+    assert_non_null(cs);
+    struct config_rec r;
+    assert_int_equal(store_config_get(cs, "public", "G", "a", &r), 0);
+    assert_string_equal(r.content, "kept");
+    store_config_rec_free(&r);
+    assert_int_equal(store_config_get(cs, "public", "G", "gone", &r), 1);
+    struct service_rec sv;
+    assert_int_equal(store_service_get(st, NS, SVC, &sv), 0);
+    store_service_rec_free(&sv);
+    store_config_close(cs);
+    store_close(st);
     tmp_db_remove(&t);
 }
 
@@ -1364,6 +1677,12 @@ int main(void)
         cmocka_unit_test(test_stamps_survive_a_restart),
         cmocka_unit_test(test_file_db_survives_restart),
         cmocka_unit_test(test_migrates_schema_1),
+        cmocka_unit_test(test_migrates_schema_2),
+        cmocka_unit_test(test_config_put_get_delete),
+        cmocka_unit_test(test_config_byte_exact),
+        cmocka_unit_test(test_config_history),
+        cmocka_unit_test(test_config_search),
+        cmocka_unit_test(test_config_file_shared),
         cmocka_unit_test(test_open_bad_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,6 +30,7 @@ struct faults;
 struct journal;
 struct metrics;
 struct list_cache;
+struct cs_core;
 
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
                      STATUS_READ_ONLY };
@@ -60,8 +61,9 @@ struct app {
     struct clients *clients;       /* gRPC connection clients and what they own; under mu */
     struct faults *faults;         /* fault rules; own lock */
     struct journal *journal;       /* request journal; own lock */
-    struct metrics *metrics;       /* counters; own lock */
-    struct list_cache *list_cache; /* rendered instance lists; under mu */
+    struct metrics *metrics;       /* request counters; own lock */
+    struct list_cache *list_cache; /* rendered instance/list answers; under mu */
+    struct cs_core *cs;            /* the config center (cs_core.h); own lock, after mu */
     struct auth auth;              /* --auth emulation; read-only after init */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;

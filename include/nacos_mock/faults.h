@@ -24,9 +24,15 @@ struct faults;
 struct fault_request {
     const char *api, *method, *path;
     const char *transport;                /* "http" (NULL means it too) or "grpc" */
-    const char *ns, *group, *service;     /* service bare (group split off) */
+    const char *ns, *group, *service;     /* service bare (group split off); configs: namespace, group */
     const char *cluster, *ip;
     int port;                             /* 0 = absent */
+    const char *data_id;                  /* configs */
+    /* A request about several configs (a listener poll): when set, a rule's namespaceId / group
+     * (groupName) / dataId match when about(ctx, ns, group, data_id) says one of its configs has
+     * them (NULL = any), instead of comparing ns / group / data_id above. */
+    bool (*about)(const void *ctx, const char *ns, const char *group, const char *data_id);
+    const void *about_ctx;
 };
 
 struct fault_hit {

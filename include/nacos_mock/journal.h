@@ -45,6 +45,9 @@ struct journal_query {
 /* capacity 0 disables recording. NULL on allocation failure. */
 struct journal *journal_create(size_t capacity);
 void journal_free(struct journal *j);
+/* Cuts every string in o (nested too) longer than the journal keeps a value, as it cuts parameter
+ * values — for a request given as JSON (params_json) before it is printed. */
+void journal_cut_strings(cJSON *o);
 /* Records; returns the entry's seq (0 when disabled). */
 uint64_t journal_record(struct journal *j, const struct journal_in *e);
 /* {"total": n, "requests": [...]} oldest first; total counts matches before limit. Caller deletes. */

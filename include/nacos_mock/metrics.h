@@ -24,6 +24,8 @@ struct metrics_gauges {
     size_t list_cache_bytes;
     uint64_t list_cache_hits, list_cache_misses;
     long udp_subscribers, grpc_subscribers, grpc_connections;
+    long config_poll_keys, config_conn_keys;   /* listened config keys: held v1 polls, gRPC connections */
+    unsigned long long config_pushes;          /* ConfigChangeNotifyRequests handed to connections */
     int up;                        /* 1 while the status is UP */
     double uptime_s;
     struct faults *faults;         /* hits per rule; may be NULL */

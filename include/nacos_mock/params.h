@@ -17,7 +17,11 @@
 
 #define PARAMS_MAX 1024          /* more distinct keys than this: the rest are refused */
 
-struct param { char *key; char *val; };
+struct param {
+    char *key;
+    char *val;          /* decoded and trimmed */
+    char *untrimmed;    /* decoded, as sent, when trimming changed it (else NULL: val is as sent) */
+};
 struct params {
     struct param *v;
     size_t n, cap;
@@ -40,6 +44,8 @@ void params_parse_form(struct params *p, const char *s, size_t len);
 const char *params_get(const struct params *p, const char *key);
 /* The value even when blank (""), or NULL when absent. */
 const char *params_get_raw(const struct params *p, const char *key);
+/* The value as sent — decoded but not trimmed (config contents are byte-exact) — or NULL when absent. */
+const char *params_get_untrimmed(const struct params *p, const char *key);
 
 /* Decodes `len` bytes of src into dst (capacity >= len + 1) leniently; returns the decoded length.
  * dst is NUL-terminated; a decoded %00 stays in the output (compare strlen with the result). */

@@ -4,10 +4,15 @@
  *     "groupName": "DEFAULT_GROUP", "protectThreshold": 0.0, "metadata": {}, "selector": {...},
  *     "explicit": true, "instances": [{"ip", "port", "clusterName", "instanceId", "weight", "healthy",
  *     "enabled", "ephemeral", "marked", "metadata", "lastBeatMs", "registeredMs",
- *     "heartBeatIntervalMs", "heartBeatTimeoutMs", "ipDeleteTimeoutMs"}]}]}]}
+ *     "heartBeatIntervalMs", "heartBeatTimeoutMs", "ipDeleteTimeoutMs"}]}]}],
+ *   "configs": [{"namespaceId", "group", "dataId", "content", "md5", "type", "appName", "desc",
+ *     "configTags", "encryptedDataKey", "lastModifiedMs"}]}          (config-api.md §4)
  * Health is the stored truth (no protect-threshold view). Loading validates the whole snapshot
- * first and writes it in one transaction, adding to what is there: all or nothing.
- * Threading: both need app->mu held.
+ * first and writes it, adding to what is there: all or nothing. Either part may be absent when
+ * loading (a developer's configuration alone is `{"configs": [...]}`); each config is published
+ * through the config core (`namespaceId` public, `group` DEFAULT_GROUP, `type` text by default;
+ * md5 and lastModifiedMs are ignored), so listeners are woken and pushed.
+ * Threading: both need app->mu held (the config core is taken after it).
  */
 #ifndef NACOS_MOCK_REGISTRY_H
 #define NACOS_MOCK_REGISTRY_H
@@ -19,9 +24,13 @@ struct app;
 
 /* The snapshot (caller deletes), NULL on a store error. */
 cJSON *registry_dump(struct app *app);
-/* Loads a snapshot. 0 ok (counts in *services and *instances), -1 invalid (err names the path of the
- * bad field, nothing changed), -2 store error. */
-int registry_load(struct app *app, const cJSON *snap, long *services, long *instances, char *err, size_t errlen);
+/* What a load added. */
+struct registry_counts {
+    long services, instances, configs;
+};
+/* Loads a snapshot. 0 ok (counts in *n, may be NULL), -1 invalid (err names the path of the bad
+ * field, e.g. `configs[1].dataId`, nothing changed), -2 store error. */
+int registry_load(struct app *app, const cJSON *snap, struct registry_counts *n, char *err, size_t errlen);
 /* Reads a snapshot file and loads it (for --fixtures and reset). 0 or -1 with err. */
 int registry_load_file(struct app *app, const char *path, char *err, size_t errlen);
 

@@ -14,9 +14,23 @@
 #define CT_TEXT "text/plain;charset=UTF-8"
 #define CT_JSON "application/json;charset=UTF-8"
 
-#define REPLY_MAX_HEADERS 4
+#define REPLY_MAX_HEADERS 8
 
 enum reply_drop { DROP_NONE = 0, DROP_RESET, DROP_CLOSE, DROP_HANG };
+
+struct app;
+struct reply;
+struct request;
+/* Why the second phase of a held request runs (reply_hold). */
+enum hold_end {
+    HOLD_WOKEN,      /* http_hold_wake(req->hold) was called */
+    HOLD_DEADLINE,   /* hold_ms passed */
+    HOLD_GONE,       /* the client went away: clean up, nothing is sent */
+    HOLD_STOPPING,   /* the server stops: answer now */
+};
+/* Phase 2 of a held request: runs exactly once, on a worker thread, with no lock held, and fills rep
+ * (except for HOLD_GONE). It owns ctx from then on. */
+typedef void (*reply_hold_fn)(struct app *app, struct request *req, struct reply *rep, void *ctx, enum hold_end why);
 
 struct reply {
     int status;
@@ -29,6 +43,9 @@ struct reply {
     int64_t delay_ms;           /* answer (or drop) this much later: the connection is suspended */
     bool deferred;              /* the handler has not run yet: run it when the delay is over */
     char fault_id[64];          /* the fault rule that hit, "" = none */
+    reply_hold_fn hold_fn;      /* set by reply_hold: answer later, from hold_fn */
+    void *hold_ctx;
+    int64_t hold_ms;
 };
 
 void reply_init(struct reply *r);
@@ -40,6 +57,8 @@ void reply_textf(struct reply *r, int status, const char *fmt, ...) __attribute_
 void reply_caused(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prints `json` (unformatted) as the body and deletes it. */
 void reply_json(struct reply *r, int status, cJSON *json);
+/* A copy of n bytes as the body, with content type ct (a static string). */
+void reply_bytes(struct reply *r, int status, const char *ct, const char *p, size_t n);
 /* A copy of already printed JSON as the body (same content type as reply_json). */
 void reply_json_text(struct reply *r, int status, const char *text, size_t len);
 /* The same, taking ownership of `text` (malloc'd, NUL-terminated; freed with the reply). */
@@ -47,6 +66,11 @@ void reply_json_owned(struct reply *r, int status, char *text, size_t len);
 /* Control-plane error: `{"error": "<msg>"}`. */
 void reply_error_json(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void reply_header(struct reply *r, const char *name, const char *value);
+/* Answer later: http.c holds the request without a worker thread (the connection is suspended) until
+ * http_hold_wake(req->hold) is called — from any thread, also before this returns — or hold_ms of
+ * real time passed, or the client left, then runs fn(..., ctx, why) to fill the reply. A long poll;
+ * the events stream's next use. */
+void reply_hold(struct reply *r, int64_t hold_ms, reply_hold_fn fn, void *ctx);
 /* "ok" as text/plain (what register/deregister/update answer; Python wants exactly these bytes). */
 void reply_ok(struct reply *r);
 

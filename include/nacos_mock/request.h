@@ -13,6 +13,7 @@
 
 struct route;
 struct cJSON;
+struct http_hold;
 
 /* Who a request is about — namespace, group, bare service, cluster, ip, port — from its parameters,
  * or from its `beat` JSON (Go/Node beats carry ip/port only there). Worked out once per request
@@ -42,7 +43,16 @@ struct request {
     struct request_ident ident;    /* see above; fill with routes' ident_of() */
     struct cJSON *beat_json;       /* the `beat` parameter parsed once (request_beat_json); owned */
     bool beat_parsed;
+    const char *api;               /* the API name: the route's, or what its api_of said (dispatcher) */
+    struct http_hold *hold;        /* this request's wake handle for reply_hold (http_hold_wake); NULL outside http.c */
+    const char *(*header_fn)(void *ctx, const char *name);   /* request_header's source (http.c) */
+    void *header_ctx;
+    void *ext;                     /* a handler family's per-request data, freed with ext_free by request_free */
+    void (*ext_free)(void *ext);
 };
+
+/* The value of header `name` (case-insensitive), NULL when absent. */
+const char *request_header(const struct request *req, const char *name);
 
 /* The `beat` parameter parsed as JSON, once per request (identity, fault matching and the beat
  * handler share it). NULL when absent or not JSON. Owned by the request (freed with it). */

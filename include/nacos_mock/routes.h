@@ -27,6 +27,9 @@ enum route_flags {
     ROUTE_PREFIX = 1u << 3,   /* path is a prefix (control routes with an id) */
     ROUTE_NO_LOCK = 1u << 4,  /* handler takes the app lock itself */
     ROUTE_V2 = 1u << 5,       /* the v2 Open API: dispatch answers its errors in the v2 envelope */
+    ROUTE_CONFIG = 1u << 6,   /* the config center: obeys server status and --auth like naming; faults match
+                                 its namespace, group and dataId (cs_http_fault_scope) */
+    ROUTE_LARGE_BODY = 1u << 7,   /* body up to HTTP_BODY_MAX_LARGE (else HTTP_BODY_MAX) */
 };
 
 struct route {
@@ -35,6 +38,8 @@ struct route {
     const char *api;          /* name used by fault rules and the journal */
     route_handler fn;
     unsigned flags;
+    const char *(*api_of)(const struct request *req);   /* NULL, or the API name by parameters (GET
+                                                           configs: search / get) */
 };
 
 /* Phase 1: resolves req->method/req->path, applies fault rules, and runs the handler unless a
@@ -45,6 +50,9 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep);
 void routes_run_deferred(struct app *app, struct request *req, struct reply *rep);
 /* Last, once per request, when its answer or drop is final: journal and log line. */
 void routes_finish(struct app *app, struct request *req, struct reply *rep);
+
+/* The body cap of the route for (method, path): HTTP_BODY_MAX_LARGE or HTTP_BODY_MAX. */
+size_t routes_body_max(const char *method, const char *path);
 
 /* The route for (method, path), or NULL. *path_known tells whether the path exists for another
  * method. */

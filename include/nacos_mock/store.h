@@ -134,4 +134,91 @@ int store_gc_empty_services(struct store *st, int64_t cutoff_ms, long *removed);
  * caches: ids can be reused after a delete and revisions restart. */
 int64_t store_generation(const struct store *st);
 
+/* ======================================================================== configs
+ * The config center's tables (config, config_history) live in the same database as the registry
+ * (the same file with --db) but are used through a connection of their own, `struct cfg_store`,
+ * opened after store_open (which creates and migrates the schema): the config core (cs_core.h)
+ * serialises it under its own lock, so a 10 MiB publish never holds the registry lock and the two
+ * never wait for each other in memory. With a file both connections write the same WAL database;
+ * transactions start with BEGIN IMMEDIATE on both, so neither ever has to give up half-way.
+ * With :memory: the config connection is a database of its own (nothing to share, nothing persisted).
+ * Threading: not thread-safe; the config core holds its lock around every call.
+ * Keys are (ns, group, data_id) with ns already normalised by the caller ("public" for the public
+ * namespace). Content is bytes with a length (validated UTF-8 without NUL by the caller).
+ */
+struct cfg_store;
+
+struct config_rec {
+    int64_t id;
+    const char *ns, *group, *data_id;
+    const char *content;
+    size_t content_len;
+    const char *md5, *type, *app_name, *desc, *tags, *encrypted_data_key, *src_user, *src_ip;
+    int64_t created_ms, modified_ms;
+    void *owned_;                /* internal: backing allocation of an owned record */
+};
+
+struct config_history_rec {
+    int64_t id;                  /* the nid */
+    const char *ns, *group, *data_id, *app_name, *content, *md5, *encrypted_data_key, *src_ip, *src_user;
+    size_t content_len;
+    const char *op_type;         /* "I" (holds the new content), "U", "D" (hold the content before) */
+    int64_t created_ms, modified_ms;
+};
+
+/* Keep at most this many history entries per config, and of them only as many as fit in
+ * CONFIG_HISTORY_BYTES of content (the newest is always kept): 100 versions of a 10 MiB config
+ * would otherwise hold 1 GB. */
+#define CONFIG_HISTORY_KEEP 100
+#define CONFIG_HISTORY_BYTES (64L * 1024 * 1024)
+
+/* Opens the config connection to `path` (":memory:" or NULL: a database of its own). For a file,
+ * store_open must have opened (created / migrated) it first. NULL with a message in err. */
+struct cfg_store *store_config_open(const char *path, char *err, size_t errlen);
+void store_config_close(struct cfg_store *cs);
+const char *store_config_errmsg(struct cfg_store *cs);
+int store_config_begin(struct cfg_store *cs);
+int store_config_commit(struct cfg_store *cs);
+void store_config_rollback(struct cfg_store *cs);
+
+/* The md5 of a config into md5[33]. 0 found, 1 absent ("" in md5), -1 error. */
+int store_config_md5(struct cfg_store *cs, const char *ns, const char *group, const char *data_id, char md5[33]);
+/* The config as an owned record (one allocation; free with store_config_rec_free). 0 found, 1 absent. */
+int store_config_get(struct cfg_store *cs, const char *ns, const char *group, const char *data_id,
+                     struct config_rec *out);
+void store_config_rec_free(struct config_rec *r);
+/* Inserts (created_ms = modified_ms = now) or updates (created_ms kept) the config keyed by
+ * in->ns/group/data_id with every field of `in` (id, created_ms, modified_ms ignored; NULL strings
+ * are stored as ""). *created says which. */
+int store_config_put(struct cfg_store *cs, const struct config_rec *in, int64_t now_ms, bool *created);
+/* Deletes. 0 deleted, 1 absent. */
+int store_config_delete(struct cfg_store *cs, const char *ns, const char *group, const char *data_id);
+/* Appends the config's current row to its history as op_type ("I", "U" or "D"), made by
+ * src_ip/src_user at now_ms, then prunes the history to CONFIG_HISTORY_KEEP / _BYTES. 0 ok (also
+ * when the config is absent: nothing appended). */
+int store_config_history_add(struct cfg_store *cs, const char *ns, const char *group, const char *data_id,
+                             const char *op_type, const char *src_ip, const char *src_user, int64_t now_ms);
+
+typedef int (*store_config_cb)(void *ctx, const struct config_rec *r);   /* views; non-zero stops */
+/* What a search selects: NULL = any. data_id / group are exact, or with glob = true patterns
+ * where `*` matches any run of characters (every other character is literal). */
+struct config_filter {
+    const char *ns, *data_id, *group, *app_name;
+    bool glob;
+};
+/* Configs matching f ordered by id, paged (limit < 0 = all); *total gets the count before paging. */
+int store_config_search(struct cfg_store *cs, const struct config_filter *f, long offset, long limit,
+                        store_config_cb cb, void *ctx, long *total);
+/* Every config ordered by namespace, group, data_id (views). */
+int store_config_foreach(struct cfg_store *cs, store_config_cb cb, void *ctx);
+/* Removes every config and all history. */
+int store_config_clear(struct cfg_store *cs);
+
+typedef int (*store_history_cb)(void *ctx, const struct config_history_rec *r);   /* views */
+/* History of one config, newest first, paged; *total before paging. */
+int store_config_history(struct cfg_store *cs, const char *ns, const char *group, const char *data_id, long offset,
+                         long limit, store_history_cb cb, void *ctx, long *total);
+/* One history entry by nid (cb called once when found). 0 found, 1 absent. */
+int store_config_history_get(struct cfg_store *cs, int64_t nid, store_history_cb cb, void *ctx);
+
 #endif

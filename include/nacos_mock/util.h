@@ -19,4 +19,9 @@ uint64_t util_fnv1a(const void *p, size_t n);
 #define UTIL_FNV1A_BASIS 1469598103934665603ull
 uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n);
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or code points
+ * past U+10FFFF) when at most n bytes are left, 0 when it is not one. A NUL ends any sequence, so
+ * n = SIZE_MAX reads a NUL-terminated string safely. */
+size_t util_utf8_seq(const unsigned char *s, size_t n);
+
 #endif

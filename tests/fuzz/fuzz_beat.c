@@ -158,7 +158,7 @@ static void reset_app(void)
     cJSON *base = cJSON_Parse(BASELINE);
     pthread_mutex_lock(&app.mu);
     FUZZ_CHECK(store_clear(app.store) == 0, "store_clear failed");
-    FUZZ_CHECK(registry_load(&app, base, NULL, NULL, err, sizeof err) == 0, "baseline: %s", err);
+    FUZZ_CHECK(registry_load(&app, base, NULL, err, sizeof err) == 0, "baseline: %s", err);
     pthread_mutex_unlock(&app.mu);
     cJSON_Delete(base);
 }

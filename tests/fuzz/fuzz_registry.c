@@ -21,6 +21,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/config.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/naming.h"
 #include "nacos_mock/registry.h"
@@ -57,6 +58,8 @@ static struct app *empty_app(int i)
     }
     pthread_mutex_lock(&apps[i].mu);
     FUZZ_CHECK(store_clear(apps[i].store) == 0, "store_clear failed");
+    struct cs_error cerr;
+    FUZZ_CHECK(cs_clear(apps[i].cs, "control", &cerr) == CS_OK, "cs_clear failed: %s", cerr.msg);
     pthread_mutex_unlock(&apps[i].mu);
     return &apps[i];
 }
@@ -136,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct app *app = empty_app(0);
     cJSON *base = cJSON_Parse(BASELINE);
     pthread_mutex_lock(&app->mu);
-    FUZZ_CHECK(registry_load(app, base, NULL, NULL, err, sizeof err) == 0, "baseline: %s", err);
+    FUZZ_CHECK(registry_load(app, base, NULL, err, sizeof err) == 0, "baseline: %s", err);
     pthread_mutex_unlock(&app->mu);
     cJSON_Delete(base);
 
@@ -144,7 +147,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     long n_svc = -1, n_inst = -1;
     pthread_mutex_lock(&app->mu);
     cJSON *before = fuzz_dump_without_now(app);
-    int rc = registry_load(app, snap, &n_svc, &n_inst, err, sizeof err);
+    struct registry_counts n = {-1, -1, -1};
+    int rc = registry_load(app, snap, &n, err, sizeof err);
+    n_svc = n.services;
+    n_inst = n.instances;
     cJSON *after = fuzz_dump_without_now(app);
     if (rc == 0) check_loaded(app, snap, n_svc, n_inst);
     pthread_mutex_unlock(&app->mu);
@@ -160,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_valid(after);
         struct app *app2 = empty_app(1);
         pthread_mutex_lock(&app2->mu);
-        int rc2 = registry_load(app2, after, NULL, NULL, err, sizeof err);
+        int rc2 = registry_load(app2, after, NULL, err, sizeof err);
         FUZZ_CHECK(rc2 == 0, "the dump does not load back: %s", err);
         cJSON *again = fuzz_dump_without_now(app2);
         pthread_mutex_unlock(&app2->mu);

@@ -3,7 +3,7 @@
 # Included from tests/CMakeLists.txt:
 #   include(${CMAKE_CURRENT_SOURCE_DIR}/fuzz/replay.cmake)
 
-set(NM_FUZZ_REPLAY_HARNESSES params metadata beat faults registry grpc)
+set(NM_FUZZ_REPLAY_HARNESSES params metadata beat faults registry grpc listening)
 foreach(h IN LISTS NM_FUZZ_REPLAY_HARNESSES)
   add_executable(fuzz_replay_${h} ${CMAKE_CURRENT_LIST_DIR}/replay.c ${CMAKE_CURRENT_LIST_DIR}/fuzz_${h}.c)
   target_link_libraries(fuzz_replay_${h} PRIVATE nacos_mock_core)

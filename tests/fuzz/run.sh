@@ -3,7 +3,7 @@
 # and run each for SECONDS (default 10) on its corpus, then print the executions per harness.
 #
 #   SECONDS   -max_total_time per harness (default 10)
-#   HARNESS   params metadata beat faults registry grpc (default: all of them)
+#   HARNESS   params metadata beat faults registry grpc listening (default: all of them)
 #   NM_FUZZ_JOBS=N   run up to N harnesses at the same time (default 1)
 #   NM_FUZZ_BUILD_DIR=DIR   build directory (default build-fuzz at the repository root)
 #
@@ -20,7 +20,7 @@ root=$(cd "$here/../.." && pwd)
 secs=${1:-10}
 shift $(( $# > 0 ? 1 : 0 ))
 harnesses=("$@")
-[ ${#harnesses[@]} -eq 0 ] && harnesses=(params metadata beat faults registry grpc)
+[ ${#harnesses[@]} -eq 0 ] && harnesses=(params metadata beat faults registry grpc listening)
 build=${NM_FUZZ_BUILD_DIR:-$root/build-fuzz}
 jobs=${NM_FUZZ_JOBS:-1}
 
@@ -43,6 +43,7 @@ run_one() {
     [ "$h" = params ] && { dict=$here/params.dict; extra=(-max_len=1024); }
     # grpc: HTTP/2 frames; a few KiB hold a preface, SETTINGS and several calls
     [ "$h" = grpc ] && { dict=$here/grpc.dict; extra=(-max_len=8192); }
+    [ "$h" = listening ] && dict=$here/listening.dict
     mkdir -p "$corpus" "$art"
     cp -n "$here/corpus/$h/"* "$corpus/" 2>/dev/null
     "$build/tests/fuzz/fuzz_$h" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \

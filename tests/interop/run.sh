@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Interop suite: real clients against a nacos-mock binary — the npm `nacos` client (nacos-naming, 1.x
-# HTTP), the Rust 2.x gRPC client (nacos-sdk-rust-binding-node) and scripted Java/Go 2.x gRPC clients
-# (@grpc/grpc-js, grpc-client.js).
+# Interop suite: real clients against a nacos-mock binary — the npm `nacos` client (nacos-naming and
+# nacos-config, 1.x HTTP), the Rust 2.x gRPC client (nacos-sdk-rust-binding-node) and scripted Java/Go
+# 2.x gRPC clients (@grpc/grpc-js, grpc-client.js).
 # Usage: tests/interop/run.sh path/to/nacos-mock
 # Installs the pinned packages (package-lock.json, `npm ci`) into tests/interop/node_modules when missing
 # or stale, then runs every tests/interop/*.test.js with Node's built-in test runner, one file at a time.
@@ -53,7 +53,8 @@ tests=("$here"/*.test.js)
 
 export NACOS_MOCK_BIN="$bin"
 cd "$here"
-# a guard on top of the per-test timeouts: the whole suite (about 90 s on 2 cores) must finish within 180 s
+# a guard on top of the per-test timeouts: the whole suite (about 100 s on 2 cores: naming, gRPC and
+# config files one after the other) must finish within 240 s
 guard=()
-command -v timeout >/dev/null && guard=(timeout --kill-after=5 180)
+command -v timeout >/dev/null && guard=(timeout --kill-after=5 240)
 ${guard[@]+"${guard[@]}"} node --test "${tests[@]}"
