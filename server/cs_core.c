@@ -36,13 +36,6 @@ static bool blank(const char *s)
     return true;
 }
 
-/* Does the tenant mean the public namespace? */
-static bool is_public(const char *tenant)
-{
-    return blank(tenant) || !strcasecmp(tenant, CS_PUBLIC) || !strcasecmp(tenant, "null");
-}
-
-const char *cs_namespace(const char *tenant) { return is_public(tenant) ? CS_PUBLIC : tenant; }
 
 bool cs_utf8_valid(const char *p, size_t n, size_t *bad_at)
 {
@@ -129,7 +122,7 @@ enum cs_status cs_key_check(const struct cs_key *k, struct cs_error *err)
     if (check_name(err, "dataId", "dataId", k->data_id, CS_DATA_ID_MAX, ".:") ||
         check_name(err, "group", "group", k->group, CS_GROUP_MAX, ".:"))
         return err->status;
-    if (!is_public(k->tenant) &&
+    if (strcmp(cs_namespace(k->tenant), CS_PUBLIC) &&
         check_name(err, "tenant", "namespaceId/tenant", k->tenant, CS_TENANT_MAX, ""))
         return err->status;
     return CS_OK;
@@ -450,7 +443,7 @@ enum cs_status cs_search(struct cs_core *cs, const struct cs_search *q, store_co
     ok(err);
     if (check_page(q->page_no, q->page_size, err)) return err->status;
     const char *ns = cs_namespace(q->tenant);
-    if (!is_public(q->tenant) && check_name(err, "tenant", "namespaceId/tenant", ns, CS_TENANT_MAX, ""))
+    if (strcmp(cs_namespace(q->tenant), CS_PUBLIC) && check_name(err, "tenant", "namespaceId/tenant", ns, CS_TENANT_MAX, ""))
         return err->status;
     struct config_filter f = {.ns = ns, .data_id = blank(q->data_id) ? NULL : q->data_id,
                               .group = blank(q->group) ? NULL : q->group,

@@ -17,7 +17,6 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/cs_core.h"
 #include "nacos_mock/faults.h"
-#include "nacos_mock/http.h"
 #include "nacos_mock/params.h"
 #include "nacos_mock/validate.h"
 
@@ -538,7 +537,7 @@ void cs_http_fault_scope(struct request *req, struct fault_request *fr)
     fr->data_id = params_get(&req->params, "dataId");
 }
 
-static void wake_request(void *hold) { http_hold_wake(hold); }
+static void wake_request(void *hold) { request_hold_wake(hold); }
 
 /* Answers with the changed keys (or nothing). */
 static void listen_answer(struct reply *rep, const struct cs_listening *l, const bool *changed)

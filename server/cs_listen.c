@@ -12,8 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-#include "nacos_mock/cs_core.h"
 #include "nacos_mock/util.h"
 
 /* ---------------------------------------------------------------- an intrusive hash table */
@@ -108,6 +108,17 @@ struct cs_poll {
     bool *changed;                  /* n flags, after subs */
     struct sub subs[];
 };
+
+/* Does the tenant mean the public namespace? (blank: only white space, as Java's isBlank) */
+static bool is_public(const char *tenant)
+{
+    if (!tenant) return true;
+    bool blank = true;
+    for (const char *c = tenant; *c && blank; c++) blank = *c == ' ' || (*c >= '\t' && *c <= '\r');
+    return blank || !strcasecmp(tenant, CS_PUBLIC) || !strcasecmp(tenant, "null");
+}
+
+const char *cs_namespace(const char *tenant) { return is_public(tenant) ? CS_PUBLIC : tenant; }
 
 struct cs_listen {
     pthread_mutex_t mu;

@@ -9,7 +9,7 @@
  *
  * Suspension: a request may be put aside without holding a worker — for a fault's delay or hang,
  * and for a hold (reply_hold: a long poll). The connection is suspended and listed in `timers`; the
- * timer thread resumes it when its time comes, or its peer left; http_hold_wake resumes a hold from
+ * timer thread resumes it when its time comes, or its peer left; waking its handle resumes a hold from
  * any thread at once. Resumed, the access handler runs the next phase (the deferred handler, the
  * hold's phase 2), which may suspend again (a delayed long poll is first delayed, then held).
  */
@@ -65,8 +65,9 @@ struct http_server {
     _Atomic long in_flight;   /* dispatched requests whose answer is not yet fully sent */
 };
 
-/* The wake handle of a request (http.h), inside its conn_state. Fields under srv->mu. */
+/* The wake handle of a request (http.h, request.h), inside its conn_state. Fields under srv->mu. */
 struct http_hold {
+    struct request_hold base;   /* first: request->hold points here */
     struct http_server *srv;
     struct conn_state *cs;
     enum { HOLD_IDLE = 0, HOLD_HELD, HOLD_RESUMING, HOLD_DONE } state;
@@ -287,8 +288,9 @@ static void hold_run(struct http_server *srv, struct conn_state *cs, enum hold_e
     }
 }
 
-void http_hold_wake(struct http_hold *h)
+static void hold_wake(struct request_hold *rh)
 {
+    struct http_hold *h = (struct http_hold *)(void *)rh;
     if (!h || !h->srv) return;
     struct http_server *srv = h->srv;
     pthread_mutex_lock(&srv->mu);
@@ -349,8 +351,8 @@ static struct conn_state *conn_state_new(struct http_server *srv)
     params_init(&cs->req.params);
     reply_init(&cs->rep);
     cs->body_max = HTTP_BODY_MAX;
-    cs->hold = (struct http_hold){.srv = srv, .cs = cs};
-    cs->req.hold = &cs->hold;
+    cs->hold = (struct http_hold){.base = {.wake = hold_wake}, .srv = srv, .cs = cs};
+    cs->req.hold = &cs->hold.base;
     return cs;
 }
 

@@ -18,7 +18,6 @@
 #include "nacos_mock/naming.h"
 #include "nacos_mock/naming_http.h"
 #include "nacos_mock/handlers.h"
-#include "nacos_mock/http.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/v2_envelope.h"
 

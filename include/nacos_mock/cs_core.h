@@ -38,7 +38,6 @@
 #define CS_TAG_MAX 64
 #define CS_PAGE_SIZE_MAX 500
 #define CS_DEFAULT_GROUP "DEFAULT_GROUP"
-#define CS_PUBLIC "public"
 
 struct cs_core;
 
@@ -65,9 +64,6 @@ struct cs_key {
     const char *tenant;   /* as spelled: NULL, "", "public", "null" = the public namespace */
 };
 
-/* The namespace a tenant means: CS_PUBLIC for NULL, blank, "public" or "null" (any case), else the
- * tenant itself. Pure. */
-const char *cs_namespace(const char *tenant);
 /* true when the n bytes at p are valid UTF-8 (RFC 3629: no overlongs, surrogates or code points past
  * U+10FFFF); else false with the offset of the first bad byte in *bad_at (may be NULL). Pure. */
 bool cs_utf8_valid(const char *p, size_t n, size_t *bad_at);

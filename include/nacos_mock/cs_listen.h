@@ -14,7 +14,7 @@
  * entries (hash table by serial). A poll's keys point into the caller's memory until
  * cs_listen_poll_end; connection listeners copy theirs.
  * Threading: own mutex. A poll's wake callback runs under it, on the thread making the change — it
- * must only signal (http_hold_wake takes http.c's timer lock: order cs_listen → http timer). The push
+ * must only signal (request_hold_wake takes http.c's timer lock: order cs_listen → http timer). The push
  * hook runs after the mutex is released, so it may take the gRPC adapter's own locks.
  */
 #ifndef NACOS_MOCK_CS_LISTEN_H
@@ -23,6 +23,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The public namespace's name, and what a tenant means: CS_PUBLIC for NULL, blank, "public" or "null"
+ * (any case), else the tenant itself. Pure (here, below the core, so both use one rule). */
+#define CS_PUBLIC "public"
+const char *cs_namespace(const char *tenant);
 
 struct cs_listen;
 

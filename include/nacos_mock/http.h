@@ -8,10 +8,8 @@
 
 #include <stddef.h>
 
-#define HTTP_BODY_MAX (1024 * 1024)
-/* The body cap of ROUTE_LARGE_BODY routes (config publishes): a 10 MiB content form-encoded takes up
- * to 3 bytes per byte (%XX), plus the other parameters. */
-#define HTTP_BODY_MAX_LARGE (32 * 1024 * 1024)
+#include "nacos_mock/routes.h"   /* HTTP_BODY_MAX, HTTP_BODY_MAX_LARGE: a route's body cap */
+
 /* Per-connection pool for the request line, headers and parsed query arguments. libmicrohttpd zeroes
  * it after every request, so its size is paid per request (bench: 256 KiB cost 394k instructions a
  * beat, 6x the reference server's whole request). 64 KiB holds PARAMS_MAX ordinary arguments; a
@@ -21,13 +19,11 @@
 struct app;
 struct http_server;
 
-/* Held requests (reply_hold): each request has a wake handle, request->hold. */
-struct http_hold;
-/* Ends the hold of that request: its phase 2 runs on a worker thread within moments. Any thread, any
- * lock but http.c's own (it takes the timer lock, a leaf). Before the request is held it makes the
- * hold end at once; after the request was answered it does nothing — but the handle is freed with
- * its request, so whoever keeps one must drop it in phase 2 (which always runs, HOLD_GONE included). */
-void http_hold_wake(struct http_hold *h);
+/* Held requests (reply_hold): each request has a wake handle, request->hold (request.h). Waking it
+ * ends the hold: its phase 2 runs on a worker thread within moments. Any thread, any lock but
+ * http.c's own (it takes the timer lock, a leaf). Before the request is held it makes the hold end at
+ * once; after the request was answered it does nothing — but the handle is freed with its request,
+ * so whoever keeps one must drop it in phase 2 (which always runs, HOLD_GONE included). */
 
 /* Binds host:port (0 = any free port) for node `node` and starts the worker threads. NULL with err on
  * failure. */

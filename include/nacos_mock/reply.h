@@ -23,7 +23,7 @@ struct reply;
 struct request;
 /* Why the second phase of a held request runs (reply_hold). */
 enum hold_end {
-    HOLD_WOKEN,      /* http_hold_wake(req->hold) was called */
+    HOLD_WOKEN,      /* request_hold_wake(req->hold) was called */
     HOLD_DEADLINE,   /* hold_ms passed */
     HOLD_GONE,       /* the client went away: clean up, nothing is sent */
     HOLD_STOPPING,   /* the server stops: answer now */
@@ -67,7 +67,7 @@ void reply_json_owned(struct reply *r, int status, char *text, size_t len);
 void reply_error_json(struct reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void reply_header(struct reply *r, const char *name, const char *value);
 /* Answer later: http.c holds the request without a worker thread (the connection is suspended) until
- * http_hold_wake(req->hold) is called — from any thread, also before this returns — or hold_ms of
+ * request_hold_wake(req->hold) is called — from any thread, also before this returns — or hold_ms of
  * real time passed, or the client left, then runs fn(..., ctx, why) to fill the reply. A long poll;
  * the events stream's next use. */
 void reply_hold(struct reply *r, int64_t hold_ms, reply_hold_fn fn, void *ctx);

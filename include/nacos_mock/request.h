@@ -13,7 +13,12 @@
 
 struct route;
 struct cJSON;
-struct http_hold;
+/* The wake handle of a held request (reply.h, reply_hold): any thread may call request_hold_wake to end
+ * the hold (before it starts it ends at once; after the answer it does nothing). The transport that
+ * holds the request fills `wake`, so handlers reach it without depending on the transport. */
+struct request_hold {
+    void (*wake)(struct request_hold *h);
+};
 
 /* Who a request is about — namespace, group, bare service, cluster, ip, port — from its parameters,
  * or from its `beat` JSON (Go/Node beats carry ip/port only there). Worked out once per request
@@ -44,7 +49,7 @@ struct request {
     struct cJSON *beat_json;       /* the `beat` parameter parsed once (request_beat_json); owned */
     bool beat_parsed;
     const char *api;               /* the API name: the route's, or what its api_of said (dispatcher) */
-    struct http_hold *hold;        /* this request's wake handle for reply_hold (http_hold_wake); NULL outside http.c */
+    struct request_hold *hold;     /* this request's wake handle for reply_hold; NULL outside a transport */
     const char *(*header_fn)(void *ctx, const char *name);   /* request_header's source (http.c) */
     void *header_ctx;
     void *ext;                     /* a handler family's per-request data, freed with ext_free by request_free */
@@ -59,5 +64,10 @@ const char *request_header(const struct request *req, const char *name);
 const struct cJSON *request_beat_json(struct request *req);
 /* Frees what the request owns (its parameters and the parsed beat). */
 void request_free(struct request *req);
+
+static inline void request_hold_wake(struct request_hold *h)
+{
+    if (h && h->wake) h->wake(h);
+}
 
 #endif

@@ -16,6 +16,12 @@
 #include "nacos_mock/reply.h"
 #include "nacos_mock/request.h"
 
+/* Request body caps, by route (routes_body_max): HTTP_BODY_MAX, or for ROUTE_LARGE_BODY routes (config
+ * publishes) HTTP_BODY_MAX_LARGE — a 10 MiB content form-encoded takes up to 3 bytes per byte (%XX),
+ * plus the other parameters. */
+#define HTTP_BODY_MAX (1024 * 1024)
+#define HTTP_BODY_MAX_LARGE (32 * 1024 * 1024)
+
 struct app;
 
 typedef void (*route_handler)(struct app *app, struct request *req, struct reply *rep);
