@@ -17,6 +17,7 @@
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
+#include "nacos_mock/naming.h"
 #include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
@@ -52,6 +53,10 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         return -1;
     }
     if (!(app->subs = subs_create()) || !(app->clients = clients_create())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (!(app->events = events_create())) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -134,6 +139,8 @@ void app_free(struct app *app)
     app->clients = NULL;
     subs_free(app->subs);
     app->subs = NULL;
+    events_free(app->events);
+    app->events = NULL;
     pthread_mutex_destroy(&app->mu);
 }
 
@@ -142,6 +149,21 @@ void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, co
 {
     if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
     subs_changed(app->subs, ns, service);
+}
+
+void app_event_instance(struct app *app, enum event_kind kind, int64_t now_ms, const char *ns, const char *service,
+                        const char *cluster, const char *ip, int port)
+{
+    if (!events_on(app->events)) return;
+    struct service_rec s;
+    if (store_service_get(app->store, ns && *ns ? ns : DEFAULT_NAMESPACE, service, &s)) return;
+    struct instance_rec r;
+    int g = store_instance_get(app->store, s.id, cluster && *cluster ? cluster : DEFAULT_CLUSTER, ip, port, &r);
+    store_service_rec_free(&s);
+    if (g) return;
+    const struct client *c = r.owner ? clients_get(app->clients, r.owner) : NULL;
+    events_instance(app->events, kind, now_ms, &r, c ? c->id : NULL, NULL);
+    store_instance_rec_free(&r);
 }
 
 int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n)

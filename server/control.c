@@ -11,6 +11,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
@@ -79,8 +80,9 @@ void h_mock_clock_advance(struct app *app, struct request *req, struct reply *re
         return;
     }
     clock_advance(&app->clock, (int64_t)ms->valuedouble);
-    cJSON_Delete(body);
     int64_t now = clock_now_ms(&app->clock);
+    events_clock(app->events, now, clock_offset_ms(&app->clock), (int64_t)ms->valuedouble);
+    cJSON_Delete(body);
     struct sweep_result r = {0};
     if (sweeper_run_once(app, now, 0, &r) < 0) {
         sweep_result_free(&r);
@@ -199,7 +201,8 @@ void h_mock_status_put(struct app *app, struct request *req, struct reply *rep)
         reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, PAUSED, WRITE_ONLY, READ_ONLY");
         return;
     }
-    atomic_store(&app->status, s);
+    int was = atomic_exchange(&app->status, s);
+    if (was != s) events_status(app->events, clock_now_ms(&app->clock), app_status_name(was), app_status_name(s));
     reply_json(rep, 200, status_json(app));
 }
 
@@ -266,6 +269,7 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         return;
     }
     if (!ns && !has_service) conns = nc_client_kill_all(app, clock_now_ms(&app->clock));
+    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), ns, has_service ? grouped : NULL, "forget", removed);
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "removed", removed);
     json_add_int(o, "subscriptions", subs);
@@ -286,7 +290,9 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */
     journal_clear(app->journal);
     metrics_reset(app->metrics);
-    atomic_store(&app->status, STATUS_UP);
+    int was = atomic_exchange(&app->status, STATUS_UP);
+    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), NULL, NULL, "reset", -1);
+    if (was != STATUS_UP) events_status(app->events, clock_now_ms(&app->clock), app_status_name(was), "UP");
     char err[512] = "";
     if (app->cfg->fixtures_file && registry_load_file(app, app->cfg->fixtures_file, err, sizeof err)) {
         reply_error_json(rep, 500, "reset done, but reloading --fixtures failed: %s", err);
@@ -320,6 +326,7 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
         reply_error_json(rep, 500, "%s", err);
         return;
     }
+    events_registry(app->events, EV_REGISTERED, clock_now_ms(&app->clock), NULL, NULL, "snapshot loaded", instances);
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "services", services);
     json_add_int(o, "instances", instances);

@@ -119,26 +119,32 @@ void reply_header(struct reply *r, const char *name, const char *value)
 
 void reply_ok(struct reply *r) { reply_text(r, 200, "ok"); }
 
-cJSON *json_add_double(cJSON *obj, const char *key, double v)
+/* Java's rendering of a double (1.0, not 1; the shortest form that reads back the same) into buf[64]. */
+static const char *format_double(char *buf, size_t n, double v)
 {
-    char buf[64];
     if (!isfinite(v)) v = 0;
     if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, sizeof buf, "%.1f", v);
+        snprintf(buf, n, "%.1f", v);
     else
-        snprintf(buf, sizeof buf, "%.17g", v);
+        snprintf(buf, n, "%.17g", v);
     /* shortest round-trip form when %.17g is noisy (0.1 → 0.10000000000000001) */
     if (strchr(buf, 'e') == NULL && strlen(buf) > 10) {
         for (int prec = 1; prec <= 17; prec++) {
             char t[32];   /* %.17g needs at most 24 bytes */
             snprintf(t, sizeof t, "%.*g", prec, v);
             if (strtod(t, NULL) == v) {
-                snprintf(buf, sizeof buf, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");
+                snprintf(buf, n, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");
                 break;
             }
         }
     }
-    return cJSON_AddRawToObject(obj, key, buf);
+    return buf;
+}
+
+cJSON *json_add_double(cJSON *obj, const char *key, double v)
+{
+    char buf[64];
+    return cJSON_AddRawToObject(obj, key, format_double(buf, sizeof buf, v));
 }
 
 cJSON *json_add_int(cJSON *obj, const char *key, long long v)
@@ -221,4 +227,11 @@ void json_text_int(struct json_text *t, long long v)
     do { buf[sizeof buf - ++n] = (char)('0' + u % 10); u /= 10; } while (u);
     if (v < 0) buf[sizeof buf - ++n] = '-';
     json_text_raw(t, buf + sizeof buf - n, n);
+}
+
+void json_text_double(struct json_text *t, double v)
+{
+    char buf[64];
+    const char *s = format_double(buf, sizeof buf, v);
+    json_text_raw(t, s, strlen(s));
 }

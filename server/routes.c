@@ -11,6 +11,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/control.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/metrics.h"
@@ -257,6 +258,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
                                    .ip = id->ip, .port = id->port};
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
+            events_fault(app->events, req->now_ms, "http", &fr, &hit);
             bool run = apply_fault(app, &hit, rep);
             fault_hit_free(&hit);
             if (!run) return;

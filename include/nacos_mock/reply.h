@@ -73,5 +73,6 @@ void json_text_raw(struct json_text *t, const char *s, size_t n);
 #define JSON_TEXT_LIT(t, lit) json_text_raw((t), "" lit "", sizeof(lit) - 1)
 void json_text_string(struct json_text *t, const char *s);   /* quoted and escaped */
 void json_text_int(struct json_text *t, long long v);
+void json_text_double(struct json_text *t, double v);   /* as json_add_double renders it */
 
 #endif
