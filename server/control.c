@@ -335,8 +335,8 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
 
 /* ------------------------------------------------------------------ journal */
 
-static int query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
-                              long long max, long long *out)
+int control_query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
+                               long long max, long long *out)
 {
     const char *v = params_get(&req->params, key);
     if (!v) return 0;
@@ -352,10 +352,10 @@ static int query_int_or_reply(const struct request *req, struct reply *rep, cons
 void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep)
 {
     long long port = 0, status = 0, since = 0, limit = -1;
-    if (query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
-        query_int_or_reply(req, rep, "status", 100, 599, &status) ||
-        query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
-        query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
+    if (control_query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
+        control_query_int_or_reply(req, rep, "status", 100, 599, &status) ||
+        control_query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
+        control_query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
         return;
     struct journal_query q = {
         .api = params_get(&req->params, "api"), .service = params_get(&req->params, "serviceName"),

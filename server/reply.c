@@ -18,6 +18,7 @@ void reply_init(struct reply *r)
 
 void reply_free(struct reply *r)
 {
+    if (r->stream_free) r->stream_free(r->stream);
     free(r->body);
     for (size_t i = 0; i < r->n_headers; i++) free(r->headers[i].value);
     reply_init(r);

@@ -10,6 +10,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/console.h"
 #include "nacos_mock/control.h"
 #include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
@@ -72,6 +73,7 @@ static const struct route ROUTES[] = {
     R("DELETE", "/__mock/connections", "mock.connections", h_mock_connections_close_all, ROUTE_CONTROL),
     R("DELETE", "/__mock/connections/", "mock.connections", h_mock_connections_close, ROUTE_CONTROL | ROUTE_PREFIX),
     R("POST", "/__mock/connections/", "mock.connections", h_mock_connections_reset, ROUTE_CONTROL | ROUTE_PREFIX),
+    R("GET", "/__mock/events", "mock.events", h_mock_events, ROUTE_CONTROL | ROUTE_NO_LOCK),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 

@@ -25,6 +25,8 @@ struct reply {
     size_t len;
     struct { const char *name; char *value; } headers[REPLY_MAX_HEADERS];  /* value heap, owned */
     size_t n_headers;
+    void *stream;               /* answer with a stream instead (GET /__mock/events: console.h), freed by */
+    void (*stream_free)(void *stream);   /* reply_free unless http.c took it */
     enum reply_drop drop;       /* connection-level fault instead of an answer */
     int64_t delay_ms;           /* answer (or drop) this much later: the connection is suspended */
     bool deferred;              /* the handler has not run yet: run it when the delay is over */
