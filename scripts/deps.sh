@@ -5,6 +5,7 @@ pkgs=(build-essential cmake pkg-config libmicrohttpd-dev libcjson-dev libsqlite3
       libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk nghttp2-client)   # curl, jq: examples/ and tests/*.sh; nghttp2-client: h2load
+  pkgs+=(chromium)   # the console's browser test (tests/ui), driven by npm puppeteer-core
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
   command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 fi

@@ -7,12 +7,14 @@
 #   5. the API integration suite with the server under valgrind --leak-check=full
 #   6. fuzzing: corpus + regression replay (in ctest), and a short libFuzzer run of every harness
 #   7. a smoke run of the benchmarks (bench/run.sh --smoke), so they cannot rot
+#   9. the console (/__mock/ui/) in headless Chromium driven by npm puppeteer-core (tests/ui), with
+#      screenshots of its main views in build/screenshots
 # NM_TEST_STAGES="1 2" runs only some stages (for quick local loops); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc)
-stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7} "
+stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 9} "
 passed=0 failed=0 failures=""
 
 run_stage() {   # run_stage N "name" command...
@@ -48,6 +50,7 @@ stage_valgrind() {
 }
 stage_fuzz() { tests/fuzz/run.sh "${NM_FUZZ_SECONDS:-5}"; }
 stage_bench() { bench/run.sh --smoke; }
+stage_console() { build build && tests/ui/run.sh build/nacos-mock; }
 
 run_stage 1 "unit + integration (ctest)" stage_unit
 run_stage 2 "interop: npm nacos client" stage_interop
@@ -56,6 +59,7 @@ run_stage 4 "sanitizers (ASan + UBSan, ctest)" stage_sanitize
 run_stage 5 "valgrind (server under the API suite)" stage_valgrind
 run_stage 6 "fuzzing (short run)" stage_fuzz
 run_stage 7 "benchmark smoke" stage_bench
+run_stage 9 "console (headless Chromium)" stage_console
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "failed stages:$failures"; exit 1; }

@@ -1,5 +1,6 @@
 /*
- * console.c — GET /__mock/events (parameters → struct events_request) (see console.h).
+ * console.c — GET /__mock/events (parameters → struct events_request) and the console's assets
+ * (see console.h).
  */
 #include "nacos_mock/console.h"
 
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/app.h"
 #include "nacos_mock/control.h"
 #include "nacos_mock/sse.h"
 
@@ -61,4 +63,52 @@ void h_mock_events(struct app *app, struct request *req, struct reply *rep)
     rep->status = 200;
     rep->stream = er;
     rep->stream_free = events_request_free;
+}
+
+static const char *content_type(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    if (dot && !strcmp(dot, ".html")) return "text/html; charset=utf-8";
+    if (dot && !strcmp(dot, ".js")) return "text/javascript; charset=utf-8";
+    if (dot && !strcmp(dot, ".css")) return "text/css; charset=utf-8";
+    if (dot && !strcmp(dot, ".svg")) return "image/svg+xml";
+    return "application/octet-stream";
+}
+
+void h_mock_ui(struct app *app, struct request *req, struct reply *rep)
+{
+    const char *name = req->path + strlen("/__mock/ui");
+    if (*name == '/') name++;
+    if (!*name) name = "index.html";
+    if (!strcmp(name, "config.json")) {   /* what the page must know before its first call */
+        const char *t = app->cfg->admin_token;
+        const char *body = t && *t ? "{\"adminToken\":true}" : "{\"adminToken\":false}";
+        reply_json_text(rep, 200, body, strlen(body));
+        reply_header(rep, "Cache-Control", "no-store");
+        return;
+    }
+    for (size_t i = 0; i < UI_ASSETS_N; i++) {
+        const struct ui_asset *a = &UI_ASSETS[i];
+        if (strcmp(a->name, name)) continue;
+        char *body = malloc(a->len + 1);
+        if (!body) {
+            reply_error_json(rep, 500, "out of memory");
+            return;
+        }
+        memcpy(body, a->data, a->len);
+        body[a->len] = '\0';
+        free(rep->body);
+        rep->status = 200;
+        rep->body = body;
+        rep->len = a->len;
+        rep->content_type = content_type(a->name);
+        reply_header(rep, "Cache-Control", "no-cache");
+        reply_header(rep, "X-Content-Type-Options", "nosniff");
+        /* the page talks to this server only: nothing from outside, no inline script */
+        reply_header(rep, "Content-Security-Policy",
+                     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+        return;
+    }
+    reply_error_json(rep, 404, "no console file %s", req->path);
 }

@@ -74,6 +74,7 @@ static const struct route ROUTES[] = {
     R("DELETE", "/__mock/connections/", "mock.connections", h_mock_connections_close, ROUTE_CONTROL | ROUTE_PREFIX),
     R("POST", "/__mock/connections/", "mock.connections", h_mock_connections_reset, ROUTE_CONTROL | ROUTE_PREFIX),
     R("GET", "/__mock/events", "mock.events", h_mock_events, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/ui", "mock.ui", h_mock_ui, ROUTE_CONTROL | ROUTE_PUBLIC | ROUTE_NO_LOCK | ROUTE_PREFIX),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -234,7 +235,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
             reply_textf(rep, 404, "no such path: %s", req->path);
         return;
     }
-    if ((r->flags & ROUTE_CONTROL) && !control_authorized(app, req)) {
+    if ((r->flags & ROUTE_CONTROL) && !(r->flags & ROUTE_PUBLIC) && !control_authorized(app, req)) {
         reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
         return;
     }

@@ -8,8 +8,8 @@
  * every kind from where it happens (HTTP, the sweeper, gRPC connections, the control plane),
  * Last-Event-ID and ?since= replays, ?kind= and ?serviceName=, bad parameters, --admin-token,
  * keep-alive comments, a slow reader cut off with a final `overflow` event while the server keeps
- * answering, many open streams that hold no worker, a clean stop with streams open, and an
- * instance that stops beating seen turning UNHEALTHY on the stream (no polling).
+ * answering, many open streams that hold no worker, a clean stop with streams open, an instance
+ * that stops beating seen turning UNHEALTHY on the stream (no polling), and the console's assets.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -652,6 +652,12 @@ static void test_admin_token(void **state)
     struct nm_sse_event ev = expect_event(c, "registered");
     nm_sse_event_free(&ev);
     nm_sse_close(c);
+    /* the console's page needs no token (it holds no data, and asks for the token itself) */
+    struct nm_resp r;
+    assert_int_equal(nm_get(s, "/__mock/ui/", &r), 200);
+    nm_resp_free(&r);
+    assert_int_equal(nm_get(s, "/__mock/registry", &r), 401);
+    nm_resp_free(&r);
     nm_test_stop(s);
 }
 
@@ -796,6 +802,58 @@ static void test_wait_for_unhealthy_on_the_stream(void **state)
     nm_test_stop(s);
 }
 
+/* Raw GET of path: the status line and headers (the response head), lower-cased names kept as sent. */
+static char *raw_head(const struct nm_server *s, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a)) fail_msg("connect");
+    const char *req = nm_fmt("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    if (write(fd, req, strlen(req)) < 0) fail_msg("write");
+    static char buf[1 << 20];
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(fd, buf + len, sizeof buf - 1 - len)) > 0) len += (size_t)n;
+    buf[len] = '\0';
+    close(fd);
+    char *end = strstr(buf, "\r\n\r\n");
+    if (end) end[2] = '\0';
+    return strdup(buf);
+}
+
+static void test_console_assets(void **state)
+{
+    struct nm_server *s = nm_test_start(NULL);
+    const char *files[][2] = {
+        {"/__mock/ui/", "text/html"}, {"/__mock/ui", "text/html"}, {"/__mock/ui/index.html", "text/html"},
+        {"/__mock/ui/app.js", "text/javascript"}, {"/__mock/ui/app.css", "text/css"},
+    };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        struct nm_resp r;
+        assert_int_equal(nm_get(s, files[i][0], &r), 200);
+        if (strncmp(r.content_type, files[i][1], strlen(files[i][1])))
+            fail_msg("%s: content type %s", files[i][0], r.content_type);
+        assert_true(r.len > 100);
+        nm_resp_free(&r);
+    }
+    char *head = raw_head(s, "/__mock/ui/");
+    assert_non_null(strstr(head, "Content-Security-Policy: default-src 'none'; script-src 'self'"));
+    assert_non_null(strstr(head, "Cache-Control: no-cache"));
+    free(head);
+    struct nm_resp r;
+    assert_int_equal(nm_get(s, "/__mock/ui/", &r), 200);
+    assert_non_null(strstr(r.body, "<script src=\"/__mock/ui/app.js\""));
+    assert_null(strstr(r.body, "http://"));   /* nothing fetched from outside */
+    assert_null(strstr(r.body, "https://"));
+    nm_resp_free(&r);
+    assert_int_equal(nm_get(s, "/__mock/ui/nope.js", &r), 404);
+    nm_resp_free(&r);
+    assert_int_equal(nm_get(s, "/__mock/uix", &r), 404);
+    nm_resp_free(&r);
+    nm_test_stop(s);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_ALL);
@@ -820,6 +878,7 @@ int main(void)
         cmocka_unit_test_teardown(test_many_streams_hold_no_worker, nm_test_teardown),
         cmocka_unit_test_teardown(test_stop_with_open_streams, nm_test_teardown),
         cmocka_unit_test_teardown(test_wait_for_unhealthy_on_the_stream, nm_test_teardown),
+        cmocka_unit_test_teardown(test_console_assets, nm_test_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

@@ -1,6 +1,11 @@
 /*
- * console — the control-plane endpoints of the live console: GET /__mock/events (the events
- * stream: validates its parameters into a struct events_request that http.c hands to sse.c).
+ * console — the two control-plane endpoints of the live console: GET /__mock/events (the events
+ * stream: validates its parameters into a struct events_request that http.c hands to sse.c) and
+ * GET /__mock/ui/ (the page and its assets, compiled into the binary from server/ui/ at build time
+ * by cmake/embed_assets.cmake: no build step, nothing fetched from outside).
+ *
+ * The page holds no data: it asks for the admin token itself and sends it on every /__mock/ call, so
+ * its assets are served without one (route flag ROUTE_PUBLIC).
  */
 #ifndef NACOS_MOCK_CONSOLE_H
 #define NACOS_MOCK_CONSOLE_H
@@ -22,7 +27,21 @@ struct events_request {
 };
 void events_request_free(void *er);
 
+/* One file of server/ui/, as compiled in (generated: ui_assets.c in the build tree). */
+struct ui_asset {
+    const char *name;            /* "index.html" */
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct ui_asset UI_ASSETS[];
+extern const size_t UI_ASSETS_N;
+
 /* GET /__mock/events?kind=&serviceName=&since=&keepAliveMs=: rep->stream, or a 400 naming the
  * parameter. */
 void h_mock_events(struct app *app, struct request *req, struct reply *rep);
+/* GET /__mock/ui/ and /__mock/ui/<asset>: the file with its content type, or 404; and
+ * /__mock/ui/config.json: {"adminToken": true|false}, so the page asks for the token before its
+ * first call instead of after a 401. */
+void h_mock_ui(struct app *app, struct request *req, struct reply *rep);
+
 #endif

@@ -23,6 +23,7 @@ enum route_flags {
     ROUTE_CONTROL = 1u << 2,  /* /__mock/: admin token, never faulted or journalled */
     ROUTE_PREFIX = 1u << 3,   /* path is a prefix (control routes with an id) */
     ROUTE_NO_LOCK = 1u << 4,  /* handler takes the app lock itself */
+    ROUTE_PUBLIC = 1u << 9,   /* a control route without the admin token (the console's page: it holds no data) */
 };
 
 struct route {
