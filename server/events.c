@@ -19,13 +19,13 @@
 #include "nacos_mock/reply.h"
 #include "nacos_mock/util.h"
 
+/* One allocation: this header, then the data, its NUL, and ns and service (each NUL-terminated). */
 struct events_item {
     uint64_t id;
     enum event_kind kind;
-    const char *ns, *service;    /* into blob; NULL when absent */
-    const char *data;            /* into blob: {"timeMs":...} */
+    const char *ns, *service;    /* after the data; NULL when absent */
+    const char *data;            /* right after the header: {"timeMs":...} */
     size_t len;
-    char blob[];
 };
 
 struct events_sub {
@@ -121,26 +121,6 @@ static void push_locked(struct events *ev, struct events_item *it)
     }
 }
 
-/* One event in one allocation; the data is "{" + timeMs + members + "}". NULL when out of memory. */
-static struct events_item *item_new(enum event_kind kind, const char *ns, const char *service, const char *data,
-                                    size_t len)
-{
-    size_t ln = ns ? strlen(ns) + 1 : 0, ls = service ? strlen(service) + 1 : 0;
-    struct events_item *it = malloc(sizeof *it + ln + ls + len + 1);
-    if (!it) return NULL;
-    char *p = it->blob;
-    it->kind = kind;
-    it->ns = ns ? memcpy(p, ns, ln) : NULL;
-    p += ln;
-    it->service = service ? memcpy(p, service, ls) : NULL;
-    p += ls;
-    memcpy(p, data, len);
-    p[len] = '\0';
-    it->data = p;
-    it->len = len;
-    return it;
-}
-
 static void publish(struct events *ev, struct events_item *it)
 {
     if (!it) return;
@@ -151,36 +131,40 @@ static void publish(struct events *ev, struct events_item *it)
 
 /* ------------------------------------------------------------------ rendering the fields */
 
+/* An event is rendered straight into its allocation: the text starts with room for the header, then
+ * the data ("{" + timeMs + members + "}"), then ns and service; jt_item makes it an event. */
 static void jt_begin(struct json_text *t, int64_t time_ms)
 {
-    json_text_reserve(t, 256);
+    static const struct events_item room;
+    json_text_reserve(t, 512);
+    json_text_raw(t, (const char *)&room, sizeof room);
     JSON_TEXT_LIT(t, "{\"timeMs\":");
     json_text_int(t, time_ms);
 }
 
-static void jt_key(struct json_text *t, const char *key)
-{
-    JSON_TEXT_LIT(t, ",\"");
-    json_text_raw(t, key, strlen(key));
-    JSON_TEXT_LIT(t, "\":");
-}
+/* A member's prefix as one literal (",\"key\":"), copied in one go. */
+#define KEY(k) ",\"" k "\":"
+#define JT_KEY(t, k) json_text_raw((t), KEY(k), sizeof(KEY(k)) - 1)
+#define JT_STR(t, k, v) jt_str((t), KEY(k), sizeof(KEY(k)) - 1, (v))
+#define JT_INT(t, k, v) jt_int((t), KEY(k), sizeof(KEY(k)) - 1, (v))
+#define JT_BOOL(t, k, v) jt_bool((t), KEY(k), sizeof(KEY(k)) - 1, (v))
 
-static void jt_str(struct json_text *t, const char *key, const char *v)
+static void jt_str(struct json_text *t, const char *key, size_t n, const char *v)
 {
     if (!v) return;
-    jt_key(t, key);
+    json_text_raw(t, key, n);
     json_text_string(t, v);
 }
 
-static void jt_int(struct json_text *t, const char *key, long long v)
+static void jt_int(struct json_text *t, const char *key, size_t n, long long v)
 {
-    jt_key(t, key);
+    json_text_raw(t, key, n);
     json_text_int(t, v);
 }
 
-static void jt_bool(struct json_text *t, const char *key, bool v)
+static void jt_bool(struct json_text *t, const char *key, size_t n, bool v)
 {
-    jt_key(t, key);
+    json_text_raw(t, key, n);
     if (v) JSON_TEXT_LIT(t, "true");
     else JSON_TEXT_LIT(t, "false");
 }
@@ -189,20 +173,34 @@ static void jt_bool(struct json_text *t, const char *key, bool v)
 static void jt_instance_key(struct json_text *t, const char *ns, const char *service, const char *instance_id,
                             const char *cluster, const char *ip, int port)
 {
-    jt_str(t, "namespaceId", ns);
-    jt_str(t, "serviceName", service);
-    jt_str(t, "instanceId", instance_id);
-    jt_str(t, "ip", ip);
-    jt_int(t, "port", port);
-    jt_str(t, "clusterName", cluster);
+    JT_STR(t, "namespaceId", ns);
+    JT_STR(t, "serviceName", service);
+    JT_STR(t, "instanceId", instance_id);
+    JT_STR(t, "ip", ip);
+    JT_INT(t, "port", port);
+    JT_STR(t, "clusterName", cluster);
 }
 
-/* Closes t and makes the event (NULL when out of memory); frees t's text. */
+/* Closes t's data and makes t's allocation the event (NULL when out of memory: t freed). */
 static struct events_item *jt_item(struct json_text *t, enum event_kind kind, const char *ns, const char *service)
 {
     JSON_TEXT_LIT(t, "}");
-    struct events_item *it = t->oom ? NULL : item_new(kind, ns, service, t->p, t->len);
-    free(t->p);
+    size_t len = t->len - sizeof(struct events_item);
+    json_text_raw(t, "", 1);
+    size_t ns_at = t->len;
+    if (ns) json_text_raw(t, ns, strlen(ns) + 1);
+    size_t service_at = t->len;
+    if (service) json_text_raw(t, service, strlen(service) + 1);
+    if (t->oom) {
+        free(t->p);
+        return NULL;
+    }
+    struct events_item *it = (struct events_item *)(void *)t->p;
+    it->kind = kind;
+    it->data = t->p + sizeof *it;
+    it->len = len;
+    it->ns = ns ? t->p + ns_at : NULL;
+    it->service = service ? t->p + service_at : NULL;
     return it;
 }
 
@@ -230,23 +228,23 @@ static struct events_item *instance_item(enum event_kind kind, int64_t time_ms, 
     struct json_text t = {0};
     jt_begin(&t, time_ms);
     jt_instance_key(&t, r->ns, r->service, r->instance_id, r->cluster, r->ip, r->port);
-    jt_key(&t, "weight");
+    JT_KEY(&t, "weight");
     json_text_double(&t, r->weight);
-    jt_bool(&t, "healthy", r->healthy);
-    jt_bool(&t, "enabled", r->enabled);
-    jt_bool(&t, "ephemeral", r->ephemeral);
-    jt_bool(&t, "marked", r->marked);
-    jt_key(&t, "metadata");
+    JT_BOOL(&t, "healthy", r->healthy);
+    JT_BOOL(&t, "enabled", r->enabled);
+    JT_BOOL(&t, "ephemeral", r->ephemeral);
+    JT_BOOL(&t, "marked", r->marked);
+    JT_KEY(&t, "metadata");
     if (r->metadata && r->metadata[0] == '{') json_text_raw(&t, r->metadata, strlen(r->metadata));
     else JSON_TEXT_LIT(&t, "{}");
-    jt_str(&t, "app", r->app);
-    jt_int(&t, "lastBeatMs", r->last_beat_ms);
-    jt_int(&t, "registeredMs", r->registered_ms);
-    jt_int(&t, "heartBeatIntervalMs", r->hb_interval_ms);
-    jt_int(&t, "heartBeatTimeoutMs", r->hb_timeout_ms);
-    jt_int(&t, "ipDeleteTimeoutMs", r->delete_timeout_ms);
-    jt_str(&t, "connectionId", connection_id);
-    jt_str(&t, "reason", reason);
+    JT_STR(&t, "app", r->app);
+    JT_INT(&t, "lastBeatMs", r->last_beat_ms);
+    JT_INT(&t, "registeredMs", r->registered_ms);
+    JT_INT(&t, "heartBeatIntervalMs", r->hb_interval_ms);
+    JT_INT(&t, "heartBeatTimeoutMs", r->hb_timeout_ms);
+    JT_INT(&t, "ipDeleteTimeoutMs", r->delete_timeout_ms);
+    JT_STR(&t, "connectionId", connection_id);
+    JT_STR(&t, "reason", reason);
     return jt_item(&t, kind, r->ns, r->service);
 }
 
@@ -264,8 +262,8 @@ void events_instance_key(struct events *ev, enum event_kind kind, int64_t time_m
     struct json_text t = {0};
     jt_begin(&t, time_ms);
     jt_instance_key(&t, ns, service, NULL, cluster, ip, port);
-    jt_bool(&t, "ephemeral", ephemeral);
-    jt_str(&t, "reason", reason);
+    JT_BOOL(&t, "ephemeral", ephemeral);
+    JT_STR(&t, "reason", reason);
     publish(ev, jt_item(&t, kind, ns, service));
 }
 
@@ -275,10 +273,10 @@ void events_registry(struct events *ev, enum event_kind kind, int64_t time_ms, c
     if (!events_on(ev)) return;
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_str(&t, "namespaceId", ns);
-    jt_str(&t, "serviceName", service);
-    jt_str(&t, "reason", reason);
-    if (count >= 0) jt_int(&t, "count", count);
+    JT_STR(&t, "namespaceId", ns);
+    JT_STR(&t, "serviceName", service);
+    JT_STR(&t, "reason", reason);
+    if (count >= 0) JT_INT(&t, "count", count);
     publish(ev, jt_item(&t, kind, ns, service));
 }
 
@@ -289,9 +287,9 @@ static struct events_item *health_item(int64_t time_ms, const char *ns, const ch
     struct json_text t = {0};
     jt_begin(&t, time_ms);
     jt_instance_key(&t, ns, service, instance_id, cluster, ip, port);
-    jt_str(&t, "from", from);
-    jt_str(&t, "to", to);
-    jt_int(&t, "sinceLastBeatMs", since_beat_ms);
+    JT_STR(&t, "from", from);
+    JT_STR(&t, "to", to);
+    JT_INT(&t, "sinceLastBeatMs", since_beat_ms);
     return jt_item(&t, EV_HEALTH, ns, service);
 }
 
@@ -320,22 +318,22 @@ void events_fault(struct events *ev, int64_t time_ms, const char *transport, con
     }
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_str(&t, "ruleId", hit->id);
-    jt_str(&t, "api", r->api);
-    jt_str(&t, "transport", r->transport ? r->transport : transport);
-    jt_str(&t, "method", r->method);
-    jt_str(&t, "path", r->path);
-    jt_str(&t, "namespaceId", r->ns);
-    jt_str(&t, "serviceName", service);
-    jt_str(&t, "clusterName", r->cluster);
-    jt_str(&t, "ip", r->ip);
-    if (r->port) jt_int(&t, "port", r->port);
+    JT_STR(&t, "ruleId", hit->id);
+    JT_STR(&t, "api", r->api);
+    JT_STR(&t, "transport", r->transport ? r->transport : transport);
+    JT_STR(&t, "method", r->method);
+    JT_STR(&t, "path", r->path);
+    JT_STR(&t, "namespaceId", r->ns);
+    JT_STR(&t, "serviceName", service);
+    JT_STR(&t, "clusterName", r->cluster);
+    JT_STR(&t, "ip", r->ip);
+    if (r->port) JT_INT(&t, "port", r->port);
     struct json_text a = {0};   /* the action's members, each after a comma */
-    if (hit->status) jt_int(&a, "status", hit->status);
-    if (hit->delay_ms) jt_int(&a, "delayMs", hit->delay_ms);
-    jt_str(&a, "drop", drop_name(hit->drop));
-    if (hit->beat_code) jt_int(&a, "beatCode", hit->beat_code);
-    if (hit->grpc_status) jt_int(&a, "grpcStatus", hit->grpc_status);
+    if (hit->status) JT_INT(&a, "status", hit->status);
+    if (hit->delay_ms) JT_INT(&a, "delayMs", hit->delay_ms);
+    JT_STR(&a, "drop", drop_name(hit->drop));
+    if (hit->beat_code) JT_INT(&a, "beatCode", hit->beat_code);
+    if (hit->grpc_status) JT_INT(&a, "grpcStatus", hit->grpc_status);
     JSON_TEXT_LIT(&t, ",\"action\":{");
     if (a.len) json_text_raw(&t, a.p + 1, a.len - 1);
     JSON_TEXT_LIT(&t, "}");
@@ -350,11 +348,11 @@ void events_connection(struct events *ev, int64_t time_ms, const char *state, co
     if (!events_on(ev)) return;
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_str(&t, "state", state);
-    jt_str(&t, "id", id);
-    jt_int(&t, "node", node);
-    jt_str(&t, "remoteAddr", remote);
-    if (removed >= 0) jt_int(&t, "removed", removed);
+    JT_STR(&t, "state", state);
+    JT_STR(&t, "id", id);
+    JT_INT(&t, "node", node);
+    JT_STR(&t, "remoteAddr", remote);
+    if (removed >= 0) JT_INT(&t, "removed", removed);
     publish(ev, jt_item(&t, EV_CONNECTION, NULL, NULL));
 }
 
@@ -363,8 +361,8 @@ void events_status(struct events *ev, int64_t time_ms, const char *from, const c
     if (!events_on(ev)) return;
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_str(&t, "status", to);
-    jt_str(&t, "from", from);
+    JT_STR(&t, "status", to);
+    JT_STR(&t, "from", from);
     publish(ev, jt_item(&t, EV_STATUS, NULL, NULL));
 }
 
@@ -374,11 +372,11 @@ void events_config(struct events *ev, int64_t time_ms, const char *ns, const cha
     if (!events_on(ev)) return;
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_str(&t, "namespaceId", ns && *ns ? ns : DEFAULT_NAMESPACE);
-    jt_str(&t, "group", group);
-    jt_str(&t, "dataId", data_id);
-    jt_str(&t, "md5", md5);
-    jt_str(&t, "action", action);
+    JT_STR(&t, "namespaceId", ns && *ns ? ns : DEFAULT_NAMESPACE);
+    JT_STR(&t, "group", group);
+    JT_STR(&t, "dataId", data_id);
+    JT_STR(&t, "md5", md5);
+    JT_STR(&t, "action", action);
     publish(ev, jt_item(&t, EV_CONFIG, ns, NULL));
 }
 
@@ -387,8 +385,8 @@ void events_clock(struct events *ev, int64_t time_ms, int64_t offset_ms, int64_t
     if (!events_on(ev)) return;
     struct json_text t = {0};
     jt_begin(&t, time_ms);
-    jt_int(&t, "offsetMs", offset_ms);
-    jt_int(&t, "advancedMs", advanced_ms);
+    JT_INT(&t, "offsetMs", offset_ms);
+    JT_INT(&t, "advancedMs", advanced_ms);
     publish(ev, jt_item(&t, EV_CLOCK, NULL, NULL));
 }
 
@@ -405,10 +403,10 @@ void events_batch_transition(struct events_batch *b, struct events *ev, int64_t 
         struct json_text t = {0};
         jt_begin(&t, time_ms);
         jt_instance_key(&t, r->ns, r->service, r->instance_id, r->cluster, r->ip, r->port);
-        jt_bool(&t, "ephemeral", r->ephemeral);
-        jt_str(&t, "from", from);
-        jt_int(&t, "sinceLastBeatMs", since_beat_ms);
-        jt_str(&t, "reason", "expired");
+        JT_BOOL(&t, "ephemeral", r->ephemeral);
+        JT_STR(&t, "from", from);
+        JT_INT(&t, "sinceLastBeatMs", since_beat_ms);
+        JT_STR(&t, "reason", "expired");
         it = jt_item(&t, EV_REMOVED, r->ns, r->service);
     }
     if (it) b->v[b->n++] = it;

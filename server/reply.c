@@ -193,6 +193,12 @@ void json_text_raw(struct json_text *t, const char *s, size_t n)
     t->p[t->len] = '\0';
 }
 
+/* 1 for the bytes a JSON string must escape: controls, '"' and '\\' (and NUL, which ends the loop). */
+static const unsigned char JSON_ESCAPE[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 void json_text_string(struct json_text *t, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -201,8 +207,12 @@ void json_text_string(struct json_text *t, const char *s)
     char *o = t->p + t->len;
     *o++ = '"';
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        const unsigned char *run = u;   /* what needs no escaping goes in one copy */
+        while (!JSON_ESCAPE[*u]) u++;
+        memcpy(o, run, (size_t)(u - run));
+        o += u - run;
+        if (!*u) break;
         unsigned c = *u;
-        if (c >= 0x20 && c != '"' && c != '\\') { *o++ = (char)c; continue; }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
