@@ -306,11 +306,13 @@ scenario_journal() {
 }
 
 # Events streams held open during a run: curl -N on GET /__mock/events, each writing to its own file;
-# a stream is subscribed once its opening comment arrived. They end when their server stops.
+# a stream is subscribed once its opening comment arrived. They end when their server stops (every
+# run stops its server), so they are only waited for, never killed: a PID reaped long ago may be
+# another process's by now.
 STREAM_PIDS=()
 close_streams() {
   local p
-  for p in "${STREAM_PIDS[@]+"${STREAM_PIDS[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  for p in "${STREAM_PIDS[@]+"${STREAM_PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
   STREAM_PIDS=()
   rm -f "$TMP"/stream.*
 }
@@ -318,9 +320,8 @@ open_streams() {
   close_streams
   local i f n=0
   for i in $(seq 1 "$STREAMS"); do
-    curl -sS --noproxy '*' -N -o "$TMP/stream.$i" "$(url "$1" /__mock/events)" 2>/dev/null &
+    curl -sS --noproxy '*' -N --max-time 600 -o "$TMP/stream.$i" "$(url "$1" /__mock/events)" 2>/dev/null &
     STREAM_PIDS+=("$!")
-    PIDS+=("$!")
   done
   for i in $(seq 1 500); do
     n=0
