@@ -24,6 +24,7 @@
 #include "nacos_mock/console.h"
 #include "nacos_mock/events.h"
 #include "nacos_mock/reply.h"
+#include "nacos_mock/util.h"
 
 struct sse_stream {
     struct sse_hub *hub;
@@ -245,11 +246,7 @@ static struct sse_hub *hub_new(struct app *app)
     if (!h) return NULL;
     h->app = app;
     pthread_mutex_init(&h->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&h->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    util_cond_init_monotonic(&h->cond);
     return h;
 }
 

@@ -250,11 +250,7 @@ struct sweeper *sweeper_start(struct app *app)
     if (!s) return NULL;
     s->app = app;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    util_cond_init_monotonic(&s->cond);
     if (pthread_create(&s->thread, NULL, sweeper_main, s)) {
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->mu);

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 char *util_read_file(const char *path, size_t *len)
 {
@@ -49,4 +50,13 @@ int util_grow(void **v, size_t *cap, size_t n, size_t elem)
     *v = nv;
     *cap = nc;
     return 0;
+}
+
+void util_cond_init_monotonic(pthread_cond_t *c)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(c, &ca);
+    pthread_condattr_destroy(&ca);
 }

@@ -4,6 +4,7 @@
 #ifndef NACOS_MOCK_UTIL_H
 #define NACOS_MOCK_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,5 +19,8 @@ uint64_t util_fnv1a(const void *p, size_t n);
  * util_fnv1a_more(util_fnv1a_more(UTIL_FNV1A_BASIS, a, na), b, nb). */
 #define UTIL_FNV1A_BASIS 1469598103934665603ull
 uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n);
+
+/* A condition variable whose timed waits read CLOCK_MONOTONIC (a clock step never stretches them). */
+void util_cond_init_monotonic(pthread_cond_t *c);
 
 #endif
