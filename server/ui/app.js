@@ -614,6 +614,7 @@
   /* ------------------------------------------------------------------ the stream */
 
   let lastId = null;
+  let reloadOnOpen = false;   /* the stream overflowed: reload once the next one is subscribed */
   let loading = null;      /* the snapshot load under way: events wait for it */
   let queued = [];
 
@@ -642,9 +643,15 @@
     let d;
     try { d = JSON.parse(data); } catch (_) { return; }
     if (id) lastId = id;
-    if (kind === 'gap' || kind === 'overflow') {
+    if (kind === 'gap') {   /* a new stream that could not replay everything: reload now */
       addFeed(kind, d);
       reload();
+      return;
+    }
+    if (kind === 'overflow') {   /* this stream ends: reload when the next one is open */
+      addFeed(kind, d);
+      lastId = null;
+      reloadOnOpen = true;
       return;
     }
     if (loading) queued.push([kind, d]);
@@ -687,7 +694,6 @@
   async function stream() {
     let first = true;
     for (;;) {
-      let overflowed = false;
       try {
         const headers = authHeaders(lastId && !first ? { 'Last-Event-ID': lastId } : {});
         const res = await fetch('/__mock/events', { headers, cache: 'no-store' });
@@ -706,21 +712,20 @@
           if (!opened) {   /* subscribed: now the snapshots, so nothing falls between them and the events */
             opened = true;
             setLive(true, 'events: live');
-            if (first) reload();
+            if (first || reloadOnOpen) reload();
             first = false;
+            reloadOnOpen = false;
           }
           let i;
           while ((i = buf.indexOf('\n\n')) >= 0) {
             const block = buf.slice(0, i);
             buf = buf.slice(i + 2);
-            if (block.includes('event: overflow')) overflowed = true;
             parseBlock(block);
           }
         }
       } catch (e) {
         /* the server went away, or stopped: try again */
       }
-      if (overflowed) lastId = null;
       setLive(false, 'events: reconnecting');
       await sleep(1000);
     }
