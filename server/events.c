@@ -195,6 +195,8 @@ static struct events_item *jt_item(struct json_text *t, enum event_kind kind, co
         free(t->p);
         return NULL;
     }
+    char *fit = realloc(t->p, t->len);   /* the ring holds thousands: only what is used */
+    if (fit) t->p = fit;
     struct events_item *it = (struct events_item *)(void *)t->p;
     it->kind = kind;
     it->data = t->p + sizeof *it;
