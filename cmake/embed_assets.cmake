@@ -1,12 +1,12 @@
 # Turns the console's files (every file in DIR, i.e. server/ui/) into C: one byte array per file and
-# the UI_ASSETS table of console.h, written to OUT. Run at build time by a rule in CMakeLists.txt:
+# the UI_ASSETS table of ui_assets.h, written to OUT. Run at build time by a rule in CMakeLists.txt:
 #   cmake -DOUT=ui_assets.c -DDIR=server/ui -P cmake/embed_assets.cmake
 # No Node build step: the files are served exactly as they are in the tree.
 file(GLOB names RELATIVE "${DIR}" "${DIR}/*")
 list(FILTER names EXCLUDE REGEX "^\\.|~$")
 list(SORT names)
 set(body "/* Generated from server/ui by cmake/embed_assets.cmake at build time: do not edit. */\n")
-string(APPEND body "#include \"nacos_mock/console.h\"\n\n")
+string(APPEND body "#include \"nacos_mock/ui_assets.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(name IN LISTS names)

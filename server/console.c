@@ -11,6 +11,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/control.h"
 #include "nacos_mock/sse.h"
+#include "nacos_mock/ui_assets.h"
 
 void events_request_free(void *p)
 {

@@ -27,15 +27,6 @@ struct events_request {
 };
 void events_request_free(void *er);
 
-/* One file of server/ui/, as compiled in (generated: ui_assets.c in the build tree). */
-struct ui_asset {
-    const char *name;            /* "index.html" */
-    const unsigned char *data;
-    size_t len;
-};
-extern const struct ui_asset UI_ASSETS[];
-extern const size_t UI_ASSETS_N;
-
 /* GET /__mock/events?kind=&serviceName=&since=&keepAliveMs=: rep->stream, or a 400 naming the
  * parameter. */
 void h_mock_events(struct app *app, struct request *req, struct reply *rep);
