@@ -40,7 +40,8 @@ static double per_batch_event_ns(struct events *ev, long n)
     struct events_batch b = {0};
     double t = now_ms();
     for (long i = 0; i < n; i += 4096) {   /* SWEEP_BATCH transitions, then one publish */
-        for (long k = i; k < n && k < i + 4096; k++) events_batch_transition(&b, ev, k, &r, "HEALTHY", "UNHEALTHY", 15001);
+        for (long k = i; k < n && k < i + 4096; k++)
+            events_batch_transition(&b, ev, k, &r, "HEALTHY", "UNHEALTHY", 15001);
         events_batch_publish(ev, &b);
     }
     double ns = (now_ms() - t) * 1e6 / (double)n;

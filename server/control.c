@@ -269,7 +269,8 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         return;
     }
     if (!ns && !has_service) conns = nc_client_kill_all(app, clock_now_ms(&app->clock));
-    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), ns, has_service ? grouped : NULL, "forget", removed);
+    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), ns, has_service ? grouped : NULL, "forget",
+                    removed);
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "removed", removed);
     json_add_int(o, "subscriptions", subs);

@@ -400,7 +400,8 @@ void events_batch_transition(struct events_batch *b, struct events *ev, int64_t 
     if (!events_on(ev) || util_grow((void **)&b->v, &b->cap, b->n, sizeof *b->v)) return;
     struct events_item *it;
     if (strcmp(to, "REMOVED")) {
-        it = health_item(time_ms, r->ns, r->service, r->instance_id, r->cluster, r->ip, r->port, from, to, since_beat_ms);
+        it = health_item(time_ms, r->ns, r->service, r->instance_id, r->cluster, r->ip, r->port, from, to,
+                         since_beat_ms);
     } else {
         struct json_text t = {0};
         jt_begin(&t, time_ms);

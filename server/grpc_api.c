@@ -693,7 +693,8 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
     struct fault_hit hit;
     const struct fault_request fr = {.api = "setup", .transport = "grpc", .method = "GRPC",
                                      .path = "ConnectionSetupRequest"};
-    bool faulted = app->faults && faults_count(app->faults) && faults_match(app->faults, &fr, clock_now_ms(&app->clock), &hit);
+    bool faulted =
+        app->faults && faults_count(app->faults) && faults_match(app->faults, &fr, clock_now_ms(&app->clock), &hit);
     if (faulted) events_fault(app->events, clock_now_ms(&app->clock), "grpc", &fr, &hit);
     bool refuse = faulted && (hit.status || hit.grpc_status || hit.drop);
     bool close = faulted && (hit.drop == DROP_CLOSE || hit.drop == DROP_RESET);

@@ -203,7 +203,8 @@ int nc_register(struct app *app, const struct nc_instance *in, enum nc_write_mod
     const char *ns = in->k.ns && *in->k.ns ? in->k.ns : DEFAULT_NAMESPACE;
     app_service_changed(app, now_ms, sid, ns, in->k.service);
     if (store_commit(app->store)) return store_err(app, e);
-    app_event_instance(app, mode == NC_REGISTER ? EV_REGISTERED : EV_UPDATED, now_ms, ns, in->k.service, in->k.cluster, in->k.ip, in->k.port);
+    app_event_instance(app, mode == NC_REGISTER ? EV_REGISTERED : EV_UPDATED, now_ms, ns, in->k.service, in->k.cluster,
+                       in->k.ip, in->k.port);
     return 0;
 }
 
@@ -237,7 +238,9 @@ int nc_deregister(struct app *app, const struct nc_key *k_, bool ephemeral, uint
     if (f == 1) return 0;   /* unknown service or instance: a silent no-op, as in Nacos */
     int d = delete_one(app, s.id, &k, ephemeral, owner);
     if (d == 0) app_service_changed(app, now_ms, s.id, k.ns, k.service);
-    if (d == 0) events_instance_key(app->events, EV_DEREGISTERED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port, ephemeral, NULL);
+    if (d == 0)
+        events_instance_key(app->events, EV_DEREGISTERED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port, ephemeral,
+                            NULL);
     store_service_rec_free(&s);
     return d < 0 ? store_err(app, e) : 0;
 }
@@ -296,8 +299,9 @@ int nc_batch_register(struct app *app, const char *ns, const char *service, cons
     }
     app_service_changed(app, now_ms, sid, ns, service);
     if (store_commit(app->store)) return store_err(app, e);
-    events_registry(app->events, EV_UPDATED, now_ms, ns, service, "batch register", (long)n);   /* the connection's instances there are now these */
-    for (size_t i = 0; i < n; i++) app_event_instance(app, EV_REGISTERED, now_ms, ns, service, v[i].k.cluster, v[i].k.ip, v[i].k.port);
+    events_registry(app->events, EV_UPDATED, now_ms, ns, service, "batch register", (long)n);   /* now exactly these */
+    for (size_t i = 0; i < n; i++)
+        app_event_instance(app, EV_REGISTERED, now_ms, ns, service, v[i].k.cluster, v[i].k.ip, v[i].k.port);
     return 0;
 }
 
@@ -417,7 +421,9 @@ int nc_set_health(struct app *app, const struct nc_key *k_, bool healthy, int64_
         } else {
             log_transition(r.instance_id, k.ns, k.service, r.healthy ? "HEALTHY" : "UNHEALTHY",
                            healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
-            events_health(app->events, now_ms, k.ns, k.service, r.instance_id, k.cluster, k.ip, k.port, r.healthy ? "HEALTHY" : "UNHEALTHY", healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
+            events_health(app->events, now_ms, k.ns, k.service, r.instance_id, k.cluster, k.ip, k.port,
+                          r.healthy ? "HEALTHY" : "UNHEALTHY", healthy ? "HEALTHY" : "UNHEALTHY",
+                          now_ms - r.last_beat_ms);
             app_service_changed(app, now_ms, sid, k.ns, k.service);
         }
     }
@@ -436,7 +442,8 @@ int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full 
     if (f == 0) {
         if (br.was_unhealthy) {
             log_transition(br.instance_id, k.ns, k.service, "UNHEALTHY", "HEALTHY", now_ms - br.prev_beat_ms);
-            events_health(app->events, now_ms, k.ns, k.service, br.instance_id, k.cluster, k.ip, k.port, "UNHEALTHY", "HEALTHY", now_ms - br.prev_beat_ms);
+            events_health(app->events, now_ms, k.ns, k.service, br.instance_id, k.cluster, k.ip, k.port, "UNHEALTHY",
+                          "HEALTHY", now_ms - br.prev_beat_ms);
             app_service_changed(app, now_ms, br.service_id, k.ns, k.service);
         }
         *code = NC_BEAT_OK;
@@ -595,7 +602,8 @@ void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *rem
             if (delete_one(app, sid, &k, true, owner) == 0) {   /* disowns ck */
                 n++;
                 app_service_changed(app, now_ms, sid, ns, svc);
-                events_instance_key(app->events, EV_REMOVED, now_ms, ns, svc, cluster, ip, k.port, true, "connection closed");
+                events_instance_key(app->events, EV_REMOVED, now_ms, ns, svc, cluster, ip, k.port, true,
+                                    "connection closed");
                 continue;
             }
         }

@@ -352,7 +352,8 @@ static void test_kind_names(void **state)
 static void reg(const struct nm_server *s, const char *form)
 {
     struct nm_resp r;
-    if (nm_post_form(s, "/nacos/v1/ns/instance", form, &r) != 200) fail_msg("register %s -> %ld %s", form, r.status, r.body);
+    if (nm_post_form(s, "/nacos/v1/ns/instance", form, &r) != 200)
+        fail_msg("register %s -> %ld %s", form, r.status, r.body);
     nm_resp_free(&r);
 }
 
@@ -470,7 +471,8 @@ static void test_every_kind_on_the_wire(void **state)
     nm_sse_event_free(&ev);
 
     assert_int_equal(jreq(s, "POST", "/__mock/faults",
-                          "{\"id\":\"reg500\",\"match\":{\"api\":\"register\"},\"action\":{\"status\":500},\"times\":1}"),
+                          "{\"id\":\"reg500\",\"match\":{\"api\":\"register\"},"
+                          "\"action\":{\"status\":500},\"times\":1}"),
                      201);
     nm_post_form(s, "/nacos/v1/ns/instance", "serviceName=demo&ip=10.0.0.3&port=1", &r);
     assert_int_equal(r.status, 500);

@@ -68,7 +68,8 @@
   const two = n => String(n).padStart(2, '0');
   function clockText(ms) {
     const d = new Date(ms);
-    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
+      `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
   }
   function timeText(ms) {
     const d = new Date(ms);
@@ -373,7 +374,9 @@
             ![...svc.instances.values()].some(i => `${i.ip}:${i.port}`.includes(filter))) continue;
         blocks.push(serviceBlock(ns, svc, now));
       }
-      if (blocks.length) out.push(h('section', { class: 'ns', 'aria-label': `Namespace ${ns}` }, h('h3', {}, `Namespace ${ns}`), blocks));
+      if (blocks.length) {
+        out.push(h('section', { class: 'ns', 'aria-label': `Namespace ${ns}` }, h('h3', {}, `Namespace ${ns}`), blocks));
+      }
     }
     body.replaceChildren(...(out.length ? out : [h('p', { class: 'muted' },
       filter ? 'No service matches the filter.' : 'No services yet. Register an instance and it appears here.')]));
@@ -496,7 +499,8 @@
       h('td', {},
         h('button', { type: 'button', 'aria-label': `Close connection ${c.id}`, onclick: () => closeConnection(c.id) }, 'Close'),
         ' ',
-        h('button', { type: 'button', 'aria-label': `Ask connection ${c.id} to reconnect`, onclick: () => resetConnection(c.id) }, 'Reset')))));
+        h('button', { type: 'button', 'aria-label': `Ask connection ${c.id} to reconnect`,
+          onclick: () => resetConnection(c.id) }, 'Reset')))));
   }
   const loadConnectionsSoon = debounce(() => loadConnections().catch(e => notice(e.message, true)), 150);
   async function closeConnection(id) {
@@ -575,27 +579,39 @@
   /* ------------------------------------------------------------------ the events feed */
 
   const feed = { paused: false, hidden: new Set() };
+  /* One line of text for an event: what happened, to what. */
   function describe(kind, d) {
     const where = d.serviceName ? `${bare(d.serviceName)}${d.ip ? ` ${d.ip}:${d.port}` : ''}` : '';
+    const opt = (cond, text) => (cond ? text : '');
+    const health = d.healthy ? 'healthy' : 'unhealthy';
+    const weight = `weight ${Number(d.weight).toFixed(1)}`;
+    /* an event about a service or the whole registry, not one instance */
+    const many = fallback => `${d.serviceName ? `${bare(d.serviceName)}: ` : fallback}${d.reason}` +
+      opt(d.count >= 0, ` (${d.count})`);
     switch (kind) {
       case 'registered':
-        return d.ip ? `${where} registered (${d.healthy ? 'healthy' : 'unhealthy'}, weight ${Number(d.weight).toFixed(1)}${d.ephemeral ? '' : ', persistent'})`
-          : `${d.serviceName ? bare(d.serviceName) + ': ' : ''}${d.reason || 'registered'}${d.count >= 0 ? ` (${d.count})` : ''}`;
+        return d.ip ? `${where} registered (${health}, ${weight}${opt(!d.ephemeral, ', persistent')})` : many('');
       case 'updated':
-        return d.ip ? `${where} updated (weight ${Number(d.weight).toFixed(1)}, ${d.healthy ? 'healthy' : 'unhealthy'})`
-          : `${d.serviceName ? bare(d.serviceName) + ': ' : ''}${d.reason || 'updated'}`;
-      case 'deregistered': return `${where} deregistered${d.reason ? ` (${d.reason})` : ''}`;
-      case 'health': return `${where} ${d.from} → ${d.to} after ${dur(d.sinceLastBeatMs)} without a beat`;
+        return d.ip ? `${where} updated (${weight}, ${health})` : many('');
+      case 'deregistered':
+        return `${where} deregistered${opt(d.reason, ` (${d.reason})`)}`;
+      case 'health':
+        return `${where} ${d.from} → ${d.to} after ${dur(d.sinceLastBeatMs)} without a beat`;
       case 'removed':
-        return d.ip ? `${where} removed (${d.reason}${d.sinceLastBeatMs !== undefined ? `, ${dur(d.sinceLastBeatMs)} without a beat` : ''})`
-          : `${d.serviceName ? bare(d.serviceName) + ': ' : 'registry: '}${d.reason}${d.count >= 0 ? ` (${d.count})` : ''}`;
-      case 'fault': return `rule ${d.ruleId} fired on ${d.api}${d.transport === 'grpc' ? ' (gRPC)' : ''}${where ? ` for ${where}` : ''}: ${summariseAction(d.action || {}) || 'action'}`;
-      case 'connection': return `gRPC connection ${d.id} ${d.state}${d.remoteAddr ? ` from ${d.remoteAddr}` : ''}${d.removed ? `, ${d.removed} instance(s) removed` : ''}`;
+        if (!d.ip) return many('registry: ');
+        return `${where} removed (${d.reason}` +
+          `${opt(d.sinceLastBeatMs !== undefined, `, ${dur(d.sinceLastBeatMs)} without a beat`)})`;
+      case 'fault':
+        return `rule ${d.ruleId} fired on ${d.api}${opt(d.transport === 'grpc', ' (gRPC)')}` +
+          `${opt(where, ` for ${where}`)}: ${summariseAction(d.action || {}) || 'action'}`;
+      case 'connection':
+        return `gRPC connection ${d.id} ${d.state}${opt(d.remoteAddr, ` from ${d.remoteAddr}`)}` +
+          opt(d.removed, `, ${d.removed} instance(s) removed`);
       case 'status': return `status ${d.from} → ${d.status}`;
       case 'config': return `config ${d.dataId} (${d.group}, ${d.namespaceId}) ${d.action}`;
       case 'clock': return `clock advanced by ${dur(d.advancedMs)} (now real time + ${dur(d.offsetMs)})`;
       case 'gap': return 'events were missed while reconnecting: the view was reloaded';
-      case 'overflow': return 'this page fell too far behind the events: the view was reloaded';
+      case 'overflow': return 'this page fell too far behind the events: the view is reloaded when it reconnects';
       default: return JSON.stringify(d);
     }
   }
@@ -782,7 +798,8 @@
     });
 
     const preset = $('#fault-preset');
-    preset.append(h('option', { value: '' }, 'choose a preset…'), ...PRESETS.map(([name], i) => h('option', { value: String(i) }, name)));
+    preset.append(h('option', { value: '' }, 'choose a preset…'),
+      ...PRESETS.map(([name], i) => h('option', { value: String(i) }, name)));
     preset.addEventListener('change', () => {
       if (preset.value === '') return;
       $('#fault-json').value = JSON.stringify(PRESETS[Number(preset.value)][1], null, 2);
@@ -804,7 +821,13 @@
       await loadFaults();
     });
     $('#faults-clear').addEventListener('click', async () => {
-      try { await apiOk('DELETE', '/__mock/faults'); notice('Every rule deleted.'); await loadFaults(); } catch (e) { notice(e.message, true); }
+      try {
+        await apiOk('DELETE', '/__mock/faults');
+        notice('Every rule deleted.');
+        await loadFaults();
+      } catch (e) {
+        notice(e.message, true);
+      }
     });
 
     const kinds = $('#events-kinds');
@@ -841,7 +864,9 @@
   function tick() {
     renderClock();
     const now = vnow();
-    for (const td of document.querySelectorAll('#registry-body td[data-since]')) td.textContent = `${dur(now - Number(td.dataset.since))} ago`;
+    for (const td of document.querySelectorAll('#registry-body td[data-since]')) {
+      td.textContent = `${dur(now - Number(td.dataset.since))} ago`;
+    }
     for (const tr of document.querySelectorAll('#registry-body tr[data-instance]')) {
       const det = tr.closest('details.svc');
       const svc = service(det.dataset.ns, det.dataset.service, false);
