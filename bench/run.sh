@@ -8,7 +8,7 @@
 # Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
 #          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
-#          listeners),
+#          listeners events),
 #          --strict (exit 1 when a target is missed).
 # Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32).
 #
@@ -50,10 +50,12 @@ if [ "$MODE" = smoke ]; then
   RUNS=${RUNS:-1}; DURATION=${DURATION:-1}
   BEAT_N=50; BEAT_SVCS=5; LIST_N=10; SWEEP_N=2000; MEM_SMALL=500; MEM_LARGE=2000; FAULT_RULES=10
   STARTUP_RUNS=3; SWEEP_LEAD_MS=300; SWEEP_GAP_MS=400; SWEEP_WRK_S=2; CHUNK=1000; MEM_RUNS=1; LISTENERS=50
+  STREAMS=10; EVENTS_N=200000
 else
   RUNS=${RUNS:-5}; DURATION=${DURATION:-5}
   BEAT_N=1000; BEAT_SVCS=10; LIST_N=100; SWEEP_N=100000; MEM_SMALL=10000; MEM_LARGE=100000; FAULT_RULES=100
   STARTUP_RUNS=21; SWEEP_LEAD_MS=1500; SWEEP_GAP_MS=2500; SWEEP_WRK_S=6; CHUNK=4000; MEM_RUNS=3; LISTENERS=1000
+  STREAMS=100; EVENTS_N=2000000
 fi
 SWEEP_SVCS=100
 LAT_CONNECTIONS=8
@@ -64,6 +66,7 @@ REF=$BUILD_DIR/bench/nm_bench_reference
 STARTUP=$BUILD_DIR/bench/nm_bench_startup
 SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
 HOLDPOLLS=$BUILD_DIR/bench/nm_bench_holdpolls
+EVENTS_BIN=$BUILD_DIR/bench/nm_bench_events
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -87,7 +90,7 @@ if [ "$DO_BUILD" = 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
 fi
-for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
+for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS" "$EVENTS_BIN"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
 
@@ -364,6 +367,50 @@ scenario_listeners() {
   row "VmRSS added by $LISTENERS held config polls" "$c MB" "-" "-" "<= 16 MB" "$(le "$c" 16)"
 }
 
+# Events streams held open during a run: curl -N on GET /__mock/events, each writing to its own file;
+# a stream is subscribed once its opening comment arrived. They end when their server stops (every
+# run stops its server), so they are only waited for, never killed: a PID reaped long ago may be
+# another process's by now.
+STREAM_PIDS=()
+close_streams() {
+  local p
+  for p in "${STREAM_PIDS[@]+"${STREAM_PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
+  STREAM_PIDS=()
+  rm -f "$TMP"/stream.*
+}
+open_streams() {
+  close_streams
+  local i f n=0
+  for i in $(seq 1 "$STREAMS"); do
+    curl -sS --noproxy '*' -N --max-time 600 -o "$TMP/stream.$i" "$(url "$1" /__mock/events)" 2>/dev/null &
+    STREAM_PIDS+=("$!")
+  done
+  for i in $(seq 1 500); do
+    n=0
+    for f in "$TMP"/stream.*; do [ -s "$f" ] && n=$((n + 1)); done
+    [ "$n" -ge "$STREAMS" ] && return 0
+    sleep 0.01
+  done
+  die "only $n of $STREAMS events streams opened on :$1"
+}
+
+# What an event costs to emit (bench/events.c), and beat throughput with STREAMS open streams (idle:
+# a beat of a healthy instance emits nothing, and a waiting stream is suspended) against none.
+scenario_events() {
+  local out off on batch
+  out=$("$EVENTS_BIN" -n "$EVENTS_N" -r "$RUNS") || die "nm_bench_events failed: $out"
+  printf '%s\n' "$out" | sed -n 's/^run /[bench] events in process, run /p' >&2
+  off=$(printf '%s\n' "$out" | sed -n 's/.*off_ns=\([0-9.]*\).*/\1/p')
+  on=$(printf '%s\n' "$out" | sed -n 's/.*on_ns=\([0-9.]*\).*/\1/p')
+  batch=$(printf '%s\n' "$out" | sed -n 's/.*batch_ns=\([0-9.]*\).*/\1/p')
+  [ -n "$off" ] && [ -n "$on" ] && [ -n "$batch" ] || die "nm_bench_events printed no figures"
+  row "emit an event, no stream ever opened (per call)" "$off ns" "-" "-" "<= 10 ns" "$(le "$off" 10)"
+  row "emit an event while recording (per call / in a sweep batch)" "$on / $batch ns" "-" "-" "-" -
+  ab "beat, $STREAMS open events streams vs none" ">= 0.95 x (within 5%)" 0.95 noop "" open_streams "" \
+    "no streams" "$STREAMS streams"
+  close_streams
+}
+
 # ------------------------------------------------------------------ sweeps
 
 # Beat latency while the background sweeper works through SWEEP_N due instances. The instances are
@@ -543,6 +590,7 @@ wants register && scenario_register
 wants list && scenario_list
 wants faults && scenario_faults
 wants journal && scenario_journal
+wants events && scenario_events
 wants sweep-p99 && scenario_sweep_p99
 wants sweep && scenario_sweep
 wants startup && scenario_startup

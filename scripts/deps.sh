@@ -14,6 +14,7 @@ for mode in "$@"; do
     --test)
       # curl, jq: examples/ and tests/*.sh; nghttp2-client: h2load for bench/
       pkgs+=(libcmocka-dev libcurl4-openssl-dev curl jq clang valgrind wrk nghttp2-client)
+      pkgs+=(chromium)   # the console's browser test (tests/ui), driven by npm puppeteer-core
       command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
       command -v npm >/dev/null 2>&1 || pkgs+=(npm)
       ;;

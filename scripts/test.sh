@@ -9,12 +9,14 @@
 #   7. a smoke run of the benchmarks (bench/run.sh --smoke), so they cannot rot
 #   8. the container image built and run for real with podman (tests/test_container_image.sh; installs
 #      podman, runc and debootstrap: scripts/deps.sh --container)
+#   9. the console (/__mock/ui/) in headless Chromium driven by npm puppeteer-core (tests/ui), with
+#      screenshots of its main views in build/screenshots
 # NM_TEST_STAGES="1 2" runs only some stages (for quick local loops); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc)
-stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 8} "
+stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 8 9} "
 passed=0 failed=0 failures=""
 
 run_stage() {   # run_stage N "name" command...
@@ -51,6 +53,7 @@ stage_valgrind() {
 stage_fuzz() { tests/fuzz/run.sh "${NM_FUZZ_SECONDS:-5}"; }
 stage_bench() { bench/run.sh --smoke; }
 stage_container() { scripts/deps.sh --container && tests/test_container_image.sh; }
+stage_console() { build build && tests/ui/run.sh build/nacos-mock; }
 
 run_stage 1 "unit + integration (ctest)" stage_unit
 run_stage 2 "interop: real clients (npm nacos, Rust gRPC, scripted Java/Go gRPC)" stage_interop
@@ -60,6 +63,7 @@ run_stage 5 "valgrind (server under the API suite)" stage_valgrind
 run_stage 6 "fuzzing (short run)" stage_fuzz
 run_stage 7 "benchmark smoke" stage_bench
 run_stage 8 "container image (podman)" stage_container
+run_stage 9 "console (headless Chromium)" stage_console
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "failed stages:$failures"; exit 1; }

@@ -18,6 +18,7 @@
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
 #include "nacos_mock/metrics.h"
+#include "nacos_mock/naming.h"
 #include "nacos_mock/reply.h"
 #include "nacos_mock/store.h"
 #include "nacos_mock/subs.h"
@@ -36,6 +37,13 @@ int app_status_parse(const char *s)
     for (int i = 0; s && i < (int)(sizeof STATUS_NAMES / sizeof STATUS_NAMES[0]); i++)
         if (strcasecmp(s, STATUS_NAMES[i]) == 0) return i;
     return -1;
+}
+
+/* The config center's change hook: a `config` event (control-api.md "Events stream"). */
+static void config_changed(void *ctx, const struct cs_change *c)
+{
+    struct app *app = ctx;
+    events_config(app->events, clock_now_ms(&app->clock), c->ns, c->group, c->data_id, c->md5, c->action, c->transport);
 }
 
 int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen)
@@ -57,6 +65,11 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (!(app->events = events_create())) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    cs_set_change_hook(app->cs, config_changed, app);   /* every config change, on the events stream */
     if (!(app->metrics = metrics_create())) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -138,6 +151,8 @@ void app_free(struct app *app)
     app->clients = NULL;
     subs_free(app->subs);
     app->subs = NULL;
+    events_free(app->events);
+    app->events = NULL;
     pthread_mutex_destroy(&app->mu);
 }
 
@@ -146,6 +161,21 @@ void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, co
 {
     if (service_id) store_service_touch(app->store, service_id, now_ms, clock_real_ms());
     subs_changed(app->subs, ns, service);
+}
+
+void app_event_instance(struct app *app, enum event_kind kind, int64_t now_ms, const char *ns, const char *service,
+                        const char *cluster, const char *ip, int port)
+{
+    if (!events_on(app->events)) return;
+    struct service_rec s;
+    if (store_service_get(app->store, ns && *ns ? ns : DEFAULT_NAMESPACE, service, &s)) return;
+    struct instance_rec r;
+    int g = store_instance_get(app->store, s.id, cluster && *cluster ? cluster : DEFAULT_CLUSTER, ip, port, &r);
+    store_service_rec_free(&s);
+    if (g) return;
+    const struct client *c = r.owner ? clients_get(app->clients, r.owner) : NULL;
+    events_instance(app->events, kind, now_ms, &r, c ? c->id : NULL, NULL);
+    store_instance_rec_free(&r);
 }
 
 int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n)

@@ -12,6 +12,7 @@
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/cs_core.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/list_cache.h"
@@ -80,8 +81,9 @@ void h_mock_clock_advance(struct app *app, struct request *req, struct reply *re
         return;
     }
     clock_advance(&app->clock, (int64_t)ms->valuedouble);
-    cJSON_Delete(body);
     int64_t now = clock_now_ms(&app->clock);
+    events_clock(app->events, now, clock_offset_ms(&app->clock), (int64_t)ms->valuedouble);
+    cJSON_Delete(body);
     struct sweep_result r = {0};
     if (sweeper_run_once(app, now, 0, &r) < 0) {
         sweep_result_free(&r);
@@ -200,7 +202,8 @@ void h_mock_status_put(struct app *app, struct request *req, struct reply *rep)
         reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, PAUSED, WRITE_ONLY, READ_ONLY");
         return;
     }
-    atomic_store(&app->status, s);
+    int was = atomic_exchange(&app->status, s);
+    if (was != s) events_status(app->events, clock_now_ms(&app->clock), app_status_name(was), app_status_name(s));
     reply_json(rep, 200, status_json(app));
 }
 
@@ -267,6 +270,8 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
         return;
     }
     if (!ns && !has_service) conns = nc_client_kill_all(app, clock_now_ms(&app->clock));
+    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), ns, has_service ? grouped : NULL, "forget",
+                    removed);
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "removed", removed);
     json_add_int(o, "subscriptions", subs);
@@ -292,7 +297,9 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     faults_reset(app->faults, clock_now_ms(&app->clock));   /* forMs windows restart at the reset */
     journal_clear(app->journal);
     metrics_reset(app->metrics);
-    atomic_store(&app->status, STATUS_UP);
+    int was = atomic_exchange(&app->status, STATUS_UP);
+    events_registry(app->events, EV_REMOVED, clock_now_ms(&app->clock), NULL, NULL, "reset", -1);
+    if (was != STATUS_UP) events_status(app->events, clock_now_ms(&app->clock), app_status_name(was), "UP");
     char err[512] = "";
     if (app->cfg->fixtures_file && registry_load_file(app, app->cfg->fixtures_file, err, sizeof err)) {
         reply_error_json(rep, 500, "reset done, but reloading --fixtures failed: %s", err);
@@ -326,6 +333,7 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
         reply_error_json(rep, 500, "%s", err);
         return;
     }
+    events_registry(app->events, EV_REGISTERED, clock_now_ms(&app->clock), NULL, NULL, "snapshot loaded", n.instances);
     cJSON *o = cJSON_CreateObject();
     json_add_int(o, "services", n.services);
     json_add_int(o, "instances", n.instances);
@@ -335,8 +343,8 @@ void h_mock_registry_post(struct app *app, struct request *req, struct reply *re
 
 /* ------------------------------------------------------------------ journal */
 
-static int query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
-                              long long max, long long *out)
+int control_query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
+                               long long max, long long *out)
 {
     const char *v = params_get(&req->params, key);
     if (!v) return 0;
@@ -352,10 +360,10 @@ static int query_int_or_reply(const struct request *req, struct reply *rep, cons
 void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep)
 {
     long long port = 0, status = 0, since = 0, limit = -1;
-    if (query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
-        query_int_or_reply(req, rep, "status", 100, 599, &status) ||
-        query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
-        query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
+    if (control_query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
+        control_query_int_or_reply(req, rep, "status", 100, 599, &status) ||
+        control_query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
+        control_query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
         return;
     struct journal_query q = {
         .api = params_get(&req->params, "api"), .service = params_get(&req->params, "serviceName"),

@@ -23,6 +23,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/grpc_payload.h"
 #include "nacos_mock/grpc_server.h"
@@ -579,6 +580,7 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
                                    .cluster = *gc->cluster ? gc->cluster : NULL, .ip = *gc->ip ? gc->ip : NULL,
                                    .port = gc->port};
         if (faults_match(app->faults, &fr, clock_now_ms(&app->clock), &gc->hit)) {
+            events_fault(app->events, clock_now_ms(&app->clock), "grpc", &fr, &gc->hit);
             gc->have_hit = true;
             if (gc->hit.delay_ms > 0) {
                 gc->delayed = true;
@@ -664,6 +666,7 @@ static void on_open(void *ctx, struct grpc_conn_info *c)
     pthread_mutex_lock(&g->app->mu);
     bool ok = clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
     pthread_mutex_unlock(&g->app->mu);
+    if (ok) events_connection(g->app->events, clock_now_ms(&g->app->clock), "opened", c->id, g->node, remote, -1);
     if (!ok) {
         log_warn("gRPC connection %s refused: out of memory", c->id);
         t_close_conn(g, c->serial);
@@ -677,6 +680,7 @@ static void on_close(void *ctx, struct grpc_conn_info *c)
     pthread_mutex_lock(&g->app->mu);
     nc_client_closed(g->app, c->serial, clock_now_ms(&g->app->clock), &removed);
     pthread_mutex_unlock(&g->app->mu);
+    events_connection(g->app->events, clock_now_ms(&g->app->clock), "closed", c->id, g->node, NULL, removed);
     if (removed) log_info("gRPC connection %s ended: its %ld instance(s) removed", c->id, removed);
 }
 
@@ -688,10 +692,11 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
     const cJSON *tenant = cJSON_GetObjectItemCaseSensitive(req, "tenant");
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(req, "labels");
     struct fault_hit hit;
-    bool faulted = app->faults && faults_count(app->faults) &&
-                   faults_match(app->faults, &(struct fault_request){.api = "setup", .transport = "grpc",
-                                                                     .method = "GRPC", .path = "ConnectionSetupRequest"},
-                                clock_now_ms(&app->clock), &hit);
+    const struct fault_request fr = {.api = "setup", .transport = "grpc", .method = "GRPC",
+                                     .path = "ConnectionSetupRequest"};
+    bool faulted =
+        app->faults && faults_count(app->faults) && faults_match(app->faults, &fr, clock_now_ms(&app->clock), &hit);
+    if (faulted) events_fault(app->events, clock_now_ms(&app->clock), "grpc", &fr, &hit);
     bool refuse = faulted && (hit.status || hit.grpc_status || hit.drop);
     bool close = faulted && (hit.drop == DROP_CLOSE || hit.drop == DROP_RESET);
     if (faulted) fault_hit_free(&hit);

@@ -35,6 +35,7 @@
 #include "nacos_mock/reply.h"
 #include "nacos_mock/request.h"
 #include "nacos_mock/routes.h"
+#include "nacos_mock/sse.h"
 #include "nacos_mock/util.h"
 
 #define HTTP_CONN_LIMIT 4096
@@ -63,6 +64,7 @@ struct http_server {
     bool stopping;
     int64_t next_peer_check;  /* when the timer thread next looks whether held requests' peers left */
     _Atomic long in_flight;   /* dispatched requests whose answer is not yet fully sent */
+    struct sse_hub *_Atomic sse;   /* the events streams of this listener, made by the first (sse.h) */
 };
 
 /* The wake handle of a request (http.h, request.h), inside its conn_state. Fields under srv->mu. */
@@ -475,6 +477,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     cs->counted = true;
     atomic_fetch_add(&srv->in_flight, 1);
     routes_dispatch(srv->app, req, &cs->rep);
+    if (cs->rep.stream) {   /* GET /__mock/events: an events stream (sse.c) */
+        routes_finish(srv->app, req, &cs->rep);
+        return sse_start(&srv->sse, srv->app, c, &cs->rep, header(c, "Last-Event-ID"));
+    }
     if ((cs->rep.delay_ms > 0 || cs->rep.drop == DROP_HANG) && suspend(srv, c, cs) == 0) return MHD_YES;
     if (cs->rep.deferred) routes_run_deferred(srv->app, req, &cs->rep);   /* could not suspend: answer now */
     cs->rep.delay_ms = 0;
@@ -587,9 +593,11 @@ void http_stop(struct http_server *s)
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->timer_thread, NULL);
+    sse_stop(&s->sse);   /* events streams end now: MHD must not be stopped with suspended ones */
     /* requests in flight are answered: wait (up to 2 s) until their answers are sent */
     for (int i = 0; i < 400 && atomic_load(&s->in_flight) > 0; i++) usleep(5000);
     MHD_stop_daemon(s->daemon);
+    sse_free(&s->sse);
     free(s->timers);
     pthread_cond_destroy(&s->cond);
     pthread_mutex_destroy(&s->mu);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nacos_mock/naming.h"
 #include "nacos_mock/util.h"
 
 /* A request's parameters, packed as n pairs "key\0value\0" and shared by every entry whose
@@ -277,19 +278,10 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     return seq;
 }
 
-static bool service_matches(const char *want, const char *have)
-{
-    if (!want) return true;
-    if (!have) return false;
-    if (!strcmp(want, have)) return true;
-    const char *sep = strstr(have, "@@");
-    return sep && !strstr(want, "@@") && !strcmp(sep + 2, want);
-}
-
 static bool entry_matches(const struct entry *e, const struct journal_query *q)
 {
     return e->seq > q->since && (!q->api || (e->api && !strcmp(q->api, e->api))) &&
-           service_matches(q->service, e->service) && (!q->ip || (e->ip && !strcmp(q->ip, e->ip))) &&
+           naming_service_matches(q->service, e->service) && (!q->ip || (e->ip && !strcmp(q->ip, e->ip))) &&
            (!q->port || q->port == e->port) && (!q->status || q->status == e->status) &&
            (!q->transport || !strcmp(q->transport, e->transport));
 }

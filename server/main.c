@@ -91,8 +91,9 @@ int main(int argc, char **argv)
     /* the start-up log line first: once stdout says so, clients come, and their request lines follow it */
     char grpc[64] = "gRPC off";
     if (server_grpc_port(&srv)) snprintf(grpc, sizeof grpc, "gRPC on port %d", server_grpc_port(&srv));
-    log_info("nacos-mock %s listening on %s, %s (db %s, seed %llu%s)", NACOS_MOCK_VERSION, url, grpc, cfg.db_path,
-             (unsigned long long)faults_seed(srv.app.faults), cfg.seed_given ? "" : ", random: pass --seed to repeat");
+    log_info("nacos-mock %s listening on %s, %s (db %s, seed %llu%s); console %s/__mock/ui/", NACOS_MOCK_VERSION, url,
+             grpc, cfg.db_path, (unsigned long long)faults_seed(srv.app.faults),
+             cfg.seed_given ? "" : ", random: pass --seed to repeat", url);
     printf("nacos-mock listening on %s\n", url);
     fflush(stdout);
     if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {

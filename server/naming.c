@@ -318,3 +318,12 @@ bool naming_ua_java_ge_1(const char *ua)
     long major = strtol(v + 2, NULL, 10);
     return major >= 1;
 }
+
+bool naming_service_matches(const char *want, const char *have)
+{
+    if (!want) return true;
+    if (!have) return false;
+    if (!strcmp(want, have)) return true;
+    const char *sep = strstr(have, GROUP_SEP);
+    return sep && !strstr(want, GROUP_SEP) && !strcmp(sep + 2, want);
+}

@@ -205,6 +205,8 @@ int nc_register(struct app *app, const struct nc_instance *in, enum nc_write_mod
     const char *ns = in->k.ns && *in->k.ns ? in->k.ns : DEFAULT_NAMESPACE;
     app_service_changed(app, now_ms, sid, ns, in->k.service);
     if (store_commit(app->store)) return store_err(app, e);
+    app_event_instance(app, mode == NC_REGISTER ? EV_REGISTERED : EV_UPDATED, now_ms, ns, in->k.service, in->k.cluster,
+                       in->k.ip, in->k.port);
     return 0;
 }
 
@@ -238,6 +240,9 @@ int nc_deregister(struct app *app, const struct nc_key *k_, bool ephemeral, uint
     if (f == 1) return 0;   /* unknown service or instance: a silent no-op, as in Nacos */
     int d = delete_one(app, s.id, &k, ephemeral, owner);
     if (d == 0) app_service_changed(app, now_ms, s.id, k.ns, k.service);
+    if (d == 0)
+        events_instance_key(app->events, EV_DEREGISTERED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port, ephemeral,
+                            NULL);
     store_service_rec_free(&s);
     return d < 0 ? store_err(app, e) : 0;
 }
@@ -296,6 +301,9 @@ int nc_batch_register(struct app *app, const char *ns, const char *service, cons
     }
     app_service_changed(app, now_ms, sid, ns, service);
     if (store_commit(app->store)) return store_err(app, e);
+    events_registry(app->events, EV_UPDATED, now_ms, ns, service, "batch register", (long)n);   /* now exactly these */
+    for (size_t i = 0; i < n; i++)
+        app_event_instance(app, EV_REGISTERED, now_ms, ns, service, v[i].k.cluster, v[i].k.ip, v[i].k.port);
     return 0;
 }
 
@@ -349,6 +357,7 @@ int nc_patch(struct app *app, const struct nc_key *k_, const struct nc_patch *p,
         goto out;
     }
     app_service_changed(app, now_ms, sid, k.ns, k.service);
+    app_event_instance(app, EV_UPDATED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port);
     rc = 0;
 out:
     cJSON_free(md_text);
@@ -414,6 +423,9 @@ int nc_set_health(struct app *app, const struct nc_key *k_, bool healthy, int64_
         } else {
             log_transition(r.instance_id, k.ns, k.service, r.healthy ? "HEALTHY" : "UNHEALTHY",
                            healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
+            events_health(app->events, now_ms, k.ns, k.service, r.instance_id, k.cluster, k.ip, k.port,
+                          r.healthy ? "HEALTHY" : "UNHEALTHY", healthy ? "HEALTHY" : "UNHEALTHY",
+                          now_ms - r.last_beat_ms);
             app_service_changed(app, now_ms, sid, k.ns, k.service);
         }
     }
@@ -432,6 +444,8 @@ int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full 
     if (f == 0) {
         if (br.was_unhealthy) {
             log_transition(br.instance_id, k.ns, k.service, "UNHEALTHY", "HEALTHY", now_ms - br.prev_beat_ms);
+            events_health(app->events, now_ms, k.ns, k.service, br.instance_id, k.cluster, k.ip, k.port, "UNHEALTHY",
+                          "HEALTHY", now_ms - br.prev_beat_ms);
             app_service_changed(app, now_ms, br.service_id, k.ns, k.service);
         }
         *code = NC_BEAT_OK;
@@ -494,6 +508,7 @@ int nc_service_create(struct app *app, const struct nc_service *s, int64_t now_m
         naming_err_set(e, NAMING_SERVICE_EXISTS, 400, "specified service already exists, serviceName : %s", s->service);
         return -1;
     }
+    events_registry(app->events, EV_REGISTERED, now_ms, ns, s->service, "service created", 0);
     return 0;
 }
 
@@ -528,6 +543,7 @@ static int service_delete(struct app *app, const char *ns, const char *service, 
     store_service_rec_free(&s);
     if (rc < 0) return store_err(app, e);
     app_service_changed(app, now_ms, 0, ns, service);
+    events_registry(app->events, EV_REMOVED, now_ms, ns, service, "service deleted", -1);
     return 0;
 }
 
@@ -553,6 +569,7 @@ int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_m
     }
     int rc = store_service_update(app->store, cur.id, s->protect_threshold, s->metadata, s->selector);
     if (rc == 0) app_service_changed(app, now_ms, cur.id, ns, s->service);   /* the threshold changes what lists answer */
+    if (rc == 0) events_registry(app->events, EV_UPDATED, now_ms, ns, s->service, "service updated", -1);
     store_service_rec_free(&cur);
     return rc ? store_err(app, e) : 0;
 }
@@ -1035,14 +1052,18 @@ void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *rem
         struct service_rec s;
         if (store_service_get(app->store, ck->ns, ck->service, &s) == 0) {
             struct nc_key k = {ck->ns, ck->service, ck->cluster, ck->ip, ck->port};
-            char ns[NAME_MAX_BYTES + 1], svc[GROUPED_MAX];
+            char ns[NAME_MAX_BYTES + 1], svc[GROUPED_MAX], cluster[NAME_MAX_BYTES + 1], ip[NAME_MAX_BYTES + 1];
             snprintf(ns, sizeof ns, "%s", ck->ns);
             snprintf(svc, sizeof svc, "%s", ck->service);
+            snprintf(cluster, sizeof cluster, "%s", ck->cluster);   /* ck goes with the instance */
+            snprintf(ip, sizeof ip, "%s", ck->ip);
             int64_t sid = s.id;
             store_service_rec_free(&s);
             if (delete_one(app, sid, &k, true, owner) == 0) {   /* disowns ck */
                 n++;
                 app_service_changed(app, now_ms, sid, ns, svc);
+                events_instance_key(app->events, EV_REMOVED, now_ms, ns, svc, cluster, ip, k.port, true,
+                                    "connection closed");
                 continue;
             }
         }

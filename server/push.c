@@ -20,6 +20,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/metrics.h"
@@ -211,7 +212,10 @@ static bool push_fault(struct push *p, const struct subs_job *j, struct fault_hi
     struct fault_request fr = {.api = "push", .transport = j->kind == SUBS_CONN ? "grpc" : "http", .ns = j->ns,
                                .group = sep ? group : NULL, .service = sep ? sep + 2 : j->service,
                                .ip = *ip ? ip : NULL, .port = port};
-    return faults_match(p->app->faults, &fr, clock_now_ms(&p->app->clock), hit);
+    int64_t now = clock_now_ms(&p->app->clock);
+    bool fired = faults_match(p->app->faults, &fr, now, hit);
+    if (fired) events_fault(p->app->events, now, NULL, &fr, hit);
+    return fired;
 }
 
 /* Hands a rendered serviceInfo to the gRPC transport, counting the outcome. */

@@ -25,6 +25,7 @@ void reply_init(struct reply *r)
 
 void reply_free(struct reply *r)
 {
+    if (r->stream_free) r->stream_free(r->stream);
     free(r->body);
     for (size_t i = 0; i < r->n_headers; i++) free(r->headers[i].value);
     reply_init(r);
@@ -131,26 +132,32 @@ void reply_header(struct reply *r, const char *name, const char *value)
 
 void reply_ok(struct reply *r) { reply_text(r, 200, "ok"); }
 
-cJSON *json_add_double(cJSON *obj, const char *key, double v)
+/* Java's rendering of a double (1.0, not 1; the shortest form that reads back the same) into buf[64]. */
+static const char *format_double(char *buf, size_t n, double v)
 {
-    char buf[64];
     if (!isfinite(v)) v = 0;
     if (v == floor(v) && fabs(v) < 1e15)
-        snprintf(buf, sizeof buf, "%.1f", v);
+        snprintf(buf, n, "%.1f", v);
     else
-        snprintf(buf, sizeof buf, "%.17g", v);
+        snprintf(buf, n, "%.17g", v);
     /* shortest round-trip form when %.17g is noisy (0.1 → 0.10000000000000001) */
     if (strchr(buf, 'e') == NULL && strlen(buf) > 10) {
         for (int prec = 1; prec <= 17; prec++) {
             char t[32];   /* %.17g needs at most 24 bytes */
             snprintf(t, sizeof t, "%.*g", prec, v);
             if (strtod(t, NULL) == v) {
-                snprintf(buf, sizeof buf, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");
+                snprintf(buf, n, "%s%s", t, strchr(t, '.') || strchr(t, 'e') ? "" : ".0");
                 break;
             }
         }
     }
-    return cJSON_AddRawToObject(obj, key, buf);
+    return buf;
+}
+
+cJSON *json_add_double(cJSON *obj, const char *key, double v)
+{
+    char buf[64];
+    return cJSON_AddRawToObject(obj, key, format_double(buf, sizeof buf, v));
 }
 
 cJSON *json_add_int(cJSON *obj, const char *key, long long v)
@@ -198,6 +205,12 @@ void json_text_raw(struct json_text *t, const char *s, size_t n)
     t->p[t->len] = '\0';
 }
 
+/* 1 for the bytes a JSON string must escape: controls, '"' and '\\' (and NUL, which ends the loop). */
+static const unsigned char JSON_ESCAPE[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 void json_text_string(struct json_text *t, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
@@ -206,8 +219,12 @@ void json_text_string(struct json_text *t, const char *s)
     char *o = t->p + t->len;
     *o++ = '"';
     for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        const unsigned char *run = u;   /* what needs no escaping goes in one copy */
+        while (!JSON_ESCAPE[*u]) u++;
+        memcpy(o, run, (size_t)(u - run));
+        o += u - run;
+        if (!*u) break;
         unsigned c = *u;
-        if (c >= 0x20 && c != '"' && c != '\\') { *o++ = (char)c; continue; }
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -233,4 +250,11 @@ void json_text_int(struct json_text *t, long long v)
     do { buf[sizeof buf - ++n] = (char)('0' + u % 10); u /= 10; } while (u);
     if (v < 0) buf[sizeof buf - ++n] = '-';
     json_text_raw(t, buf + sizeof buf - n, n);
+}
+
+void json_text_double(struct json_text *t, double v)
+{
+    char buf[64];
+    const char *s = format_double(buf, sizeof buf, v);
+    json_text_raw(t, s, strlen(s));
 }

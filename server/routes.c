@@ -10,8 +10,10 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/console.h"
 #include "nacos_mock/control.h"
 #include "nacos_mock/cs_http.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/journal.h"
 #include "nacos_mock/metrics.h"
@@ -122,6 +124,8 @@ static const struct route ROUTES[] = {
     R("DELETE", "/__mock/connections", "mock.connections", h_mock_connections_close_all, ROUTE_CONTROL),
     R("DELETE", "/__mock/connections/", "mock.connections", h_mock_connections_close, ROUTE_CONTROL | ROUTE_PREFIX),
     R("POST", "/__mock/connections/", "mock.connections", h_mock_connections_reset, ROUTE_CONTROL | ROUTE_PREFIX),
+    R("GET", "/__mock/events", "mock.events", h_mock_events, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/ui", "mock.ui", h_mock_ui, ROUTE_CONTROL | ROUTE_PUBLIC | ROUTE_NO_LOCK | ROUTE_PREFIX),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
 
@@ -303,7 +307,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
             reply_textf(rep, 404, "no such path: %s", req->path);
         return;
     }
-    if ((r->flags & ROUTE_CONTROL) && !control_authorized(app, req)) {
+    if ((r->flags & ROUTE_CONTROL) && !(r->flags & ROUTE_PUBLIC) && !control_authorized(app, req)) {
         reply_error_json(rep, 401, "missing or wrong 'Authorization: Bearer <token>' (the server runs with --admin-token)");
         return;
     }
@@ -335,6 +339,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         if (r->flags & ROUTE_CONFIG) cs_http_fault_scope(req, &fr);   /* namespace, group, dataId of configs */
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
+            events_fault(app->events, req->now_ms, "http", &fr, &hit);
             bool run = apply_fault(app, &hit, (r->flags & ROUTE_V2) != 0, rep);
             fault_hit_free(&hit);
             if (!run) return;

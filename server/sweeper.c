@@ -13,6 +13,7 @@
 
 #include "nacos_mock/app.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/events.h"
 #include "nacos_mock/log.h"
 #include "nacos_mock/metrics.h"
 #include "nacos_mock/store.h"
@@ -38,6 +39,7 @@ struct batch {
     struct svc_slot *svc;
     size_t svc_cap, svc_n;
     struct log_batch lines;
+    struct events_batch events;  /* published, like the lines, only once the batch has committed */
     struct sweep_result *out;   /* may be NULL */
     size_t out_start;           /* out->n when the batch began */
     bool oom;
@@ -72,6 +74,7 @@ static void record(struct sweep_result *out, const struct instance_rec *r, const
 static void transition(struct batch *b, const struct instance_rec *r, const char *from, const char *to, int64_t since)
 {
     log_batch_transition(&b->lines, r->instance_id, r->ns, r->service, from, to, since);
+    events_batch_transition(&b->events, b->app->events, b->now_ms, r, from, to, since);
     if (b->out) record(b->out, r, from, to, since);
 }
 
@@ -151,6 +154,7 @@ static long run_batch(struct batch *b, long size)
     }
     if (store_commit(st)) goto fail;
     log_batch_flush(&b->lines);
+    events_batch_publish(b->app->events, &b->events);
     for (size_t k = 0; k < b->svc_cap; k++)
         if (b->svc[k].id) subs_changed(b->app->subs, b->svc[k].ns, b->svc[k].name);
     services_clear(b);
@@ -158,6 +162,7 @@ static long run_batch(struct batch *b, long size)
 fail:
     store_rollback(st);
     log_batch_discard(&b->lines);
+    events_batch_discard(&b->events);
     while (b->out && b->out->n > b->out_start) change_free(&b->out->v[--b->out->n]);
     services_clear(b);
     return -1;
@@ -190,11 +195,13 @@ int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_r
     long gc = 0;
     if (store_gc_empty_services(app->store, now_ms - SERVICE_GC_MS, &gc)) goto out;
     if (out) out->services_gc += gc;
+    if (gc) events_registry(app->events, EV_REMOVED, now_ms, NULL, NULL, "empty services collected", gc);
     rc = 0;
 out:
     services_clear(&b);
     free(b.svc);
     log_batch_free(&b.lines);
+    events_batch_free(&b.events);
     return rc;
 }
 
@@ -243,11 +250,7 @@ struct sweeper *sweeper_start(struct app *app)
     if (!s) return NULL;
     s->app = app;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    util_cond_init_monotonic(&s->cond);
     if (pthread_create(&s->thread, NULL, sweeper_main, s)) {
         pthread_cond_destroy(&s->cond);
         pthread_mutex_destroy(&s->mu);

@@ -9,12 +9,14 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -491,4 +493,222 @@ char *nm_read_all(FILE *f)
     while ((n = fread(b, 1, sizeof b, f)) > 0) fwrite(b, 1, n, m);
     fclose(m);
     return buf;
+}
+
+/* ------------------------------------------------------------------ events streams */
+
+struct nm_sse {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    CURL *curl;
+    struct curl_slist *headers;
+    char *buf;                 /* everything received */
+    size_t len, pos;           /* pos: where nm_sse_next reads next */
+    long status;
+    char content_type[128];
+    int fd;                    /* the connection, once made: shut down to stop */
+    bool done, stop;
+};
+
+static int sse_on_socket(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    struct nm_sse *c = ud;
+    (void)purpose;
+    pthread_mutex_lock(&c->mu);
+    c->fd = (int)fd;
+    pthread_mutex_unlock(&c->mu);
+    return CURL_SOCKOPT_OK;
+}
+
+static int sse_on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_, curl_off_t d)
+{
+    struct nm_sse *c = ud;
+    (void)a, (void)b, (void)c_, (void)d;
+    pthread_mutex_lock(&c->mu);
+    bool stop = c->stop;
+    pthread_mutex_unlock(&c->mu);
+    return stop;
+}
+
+static size_t sse_on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct nm_sse *c = ud;
+    size_t len = size * n;
+    pthread_mutex_lock(&c->mu);
+    char *nb = realloc(c->buf, c->len + len + 1);
+    if (nb) {
+        memcpy(nb + c->len, p, len);
+        c->buf = nb;
+        c->len += len;
+        c->buf[c->len] = '\0';
+    }
+    if (!c->status) {
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+        char *ct = NULL;
+        curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct);
+        if (ct) snprintf(c->content_type, sizeof c->content_type, "%s", ct);
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return nb ? len : 0;
+}
+
+static void *sse_main(void *arg)
+{
+    struct nm_sse *c = arg;
+    curl_easy_perform(c->curl);
+    pthread_mutex_lock(&c->mu);
+    if (!c->status) curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+    c->done = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void deadline_after(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+struct nm_sse *nm_sse_open(const struct nm_server *s, const char *path, const char *const *headers, long *status)
+{
+    struct nm_sse *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->fd = -1;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cond, NULL);
+    c->curl = curl_easy_init();
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    for (int i = 0; headers && headers[i]; i++) c->headers = curl_slist_append(c->headers, headers[i]);
+    curl_easy_setopt(c->curl, CURLOPT_URL, url);
+    curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sse_on_body);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 5L);
+    curl_easy_setopt(c->curl, CURLOPT_SOCKOPTFUNCTION, sse_on_socket);
+    curl_easy_setopt(c->curl, CURLOPT_SOCKOPTDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, sse_on_progress);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+    pthread_create(&c->thread, NULL, sse_main, c);
+    struct timespec dl;
+    deadline_after(&dl, 5000);
+    pthread_mutex_lock(&c->mu);
+    while (!c->len && !c->done && pthread_cond_timedwait(&c->cond, &c->mu, &dl) != ETIMEDOUT) {}
+    bool ok = c->len && c->status == 200;
+    long st = c->status;
+    pthread_mutex_unlock(&c->mu);
+    if (status) *status = st;
+    if (!ok) {
+        nm_sse_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* With c->mu held: parses the next complete block at c->pos into ev. 1 an event, 0 only comments
+ * (consumed), -1 no complete block yet. */
+static int sse_parse_block(struct nm_sse *c, struct nm_sse_event *ev)
+{
+    char *start = c->buf + c->pos, *end = strstr(start, "\n\n");
+    if (!end) return -1;
+    memset(ev, 0, sizeof *ev);
+    bool any = false;
+    for (char *line = start; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        size_t n = nl ? (size_t)(nl - line) : (size_t)(end - line);
+        if (n > 4 && !strncmp(line, "id: ", 4)) {
+            snprintf(ev->id, sizeof ev->id, "%.*s", (int)(n - 4), line + 4);
+        } else if (n > 7 && !strncmp(line, "event: ", 7)) {
+            snprintf(ev->event, sizeof ev->event, "%.*s", (int)(n - 7), line + 7);
+            any = true;
+        } else if (n > 6 && !strncmp(line, "data: ", 6)) {
+            free(ev->data);
+            ev->data = strndup(line + 6, n - 6);
+        }
+        line += n + 1;
+    }
+    c->pos = (size_t)(end - c->buf) + 2;
+    if (!any) {
+        free(ev->data);
+        ev->data = NULL;
+        return 0;
+    }
+    if (ev->data) ev->json = cJSON_Parse(ev->data);
+    return 1;
+}
+
+int nm_sse_next(struct nm_sse *c, long timeout_ms, struct nm_sse_event *ev)
+{
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    int rc;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        int p = c->buf ? sse_parse_block(c, ev) : -1;
+        if (p == 1) { rc = 1; break; }
+        if (p == 0) continue;
+        if (c->done) { rc = 0; break; }
+        if (pthread_cond_timedwait(&c->cond, &c->mu, &dl) == ETIMEDOUT) { rc = -1; break; }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int nm_sse_wait(struct nm_sse *c, const char *event, const char *needle, long timeout_ms, struct nm_sse_event *ev)
+{
+    int64_t until = nm_mono_ms() + timeout_ms;
+    for (;;) {
+        long left = (long)(until - nm_mono_ms());
+        int rc = nm_sse_next(c, left > 0 ? left : 0, ev);
+        if (rc != 1) return rc;
+        if (!strcmp(ev->event, event) && (!needle || (ev->data && strstr(ev->data, needle)))) return 1;
+        nm_sse_event_free(ev);
+    }
+}
+
+bool nm_sse_saw(struct nm_sse *c, const char *text, long timeout_ms)
+{
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    bool seen;
+    while (!(seen = c->buf && strstr(c->buf, text)) && !c->done &&
+           pthread_cond_timedwait(&c->cond, &c->mu, &dl) != ETIMEDOUT) {}
+    pthread_mutex_unlock(&c->mu);
+    return seen;
+}
+
+const char *nm_sse_content_type(struct nm_sse *c) { return c->content_type; }
+
+void nm_sse_event_free(struct nm_sse_event *ev)
+{
+    free(ev->data);
+    cJSON_Delete(ev->json);
+    memset(ev, 0, sizeof *ev);
+}
+
+void nm_sse_close(struct nm_sse *c)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;   /* the progress callback aborts within a second ... */
+    if (c->fd >= 0 && !c->done) shutdown(c->fd, SHUT_RDWR);   /* ... a shut-down socket at once */
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    curl_easy_cleanup(c->curl);
+    curl_slist_free_all(c->headers);
+    pthread_cond_destroy(&c->cond);
+    pthread_mutex_destroy(&c->mu);
+    free(c->buf);
+    free(c);
 }

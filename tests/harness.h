@@ -98,6 +98,32 @@ int64_t nm_mono_us(void);
 /* xorshift32 step: each thread keeps its own state, so a seed reproduces a sequence. */
 uint32_t nm_rand(uint32_t *state);
 
+/* An events stream (GET /__mock/events, Server-Sent Events) read by a thread of its own, so a test
+ * can wait for "instance X turned UNHEALTHY" with a deadline instead of polling. */
+struct nm_sse;
+struct nm_sse_event {
+    char id[24];            /* "" for events without an id (gap, overflow) */
+    char event[32];
+    char *data;             /* the data line, owned */
+    cJSON *json;            /* data parsed (NULL if it is not JSON), owned */
+};
+/* Opens GET `path` with extra raw headers (NULL-terminated, may be NULL) and returns once the stream
+ * answered 200 and sent its first bytes (from then on it is subscribed). NULL when it did not within
+ * 5 s; *status (may be NULL) gets the HTTP status (0: no answer). */
+struct nm_sse *nm_sse_open(const struct nm_server *s, const char *path, const char *const *headers, long *status);
+/* The stream's Content-Type ("" until known). */
+const char *nm_sse_content_type(struct nm_sse *c);
+/* The next event (comments skipped): 1 got it, 0 the stream ended, -1 nothing within timeout_ms. */
+int nm_sse_next(struct nm_sse *c, long timeout_ms, struct nm_sse_event *ev);
+/* The next event of kind `event` whose data contains `needle` (NULL: any), skipping others: as
+ * nm_sse_next. */
+int nm_sse_wait(struct nm_sse *c, const char *event, const char *needle, long timeout_ms, struct nm_sse_event *ev);
+/* Waits until the raw stream contains `text` (comments included). */
+bool nm_sse_saw(struct nm_sse *c, const char *text, long timeout_ms);
+void nm_sse_event_free(struct nm_sse_event *ev);
+/* Stops reading (closes the connection) and frees. */
+void nm_sse_close(struct nm_sse *c);
+
 /* printf into a static-per-call buffer rotation (8 slots): for building paths inline. */
 const char *nm_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Percent-encodes s (RFC 3986 unreserved kept) into the rotation. */

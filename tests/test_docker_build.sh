@@ -98,7 +98,7 @@ while read -r src; do
   [ -z "$src" ] && continue
   src="${src%/}"
   if [ "$src" = . ]; then
-    for need in CMakeLists.txt server include scripts/deps.sh scripts/build-release.sh docker/rootfs.sh \
+    for need in CMakeLists.txt cmake server server/ui include scripts/deps.sh scripts/build-release.sh docker/rootfs.sh \
       docker/passwd docker/group fixtures/registry.json; do
       check "COPY . . carries $need (exists, not in .dockerignore)" bash -c '[ -e "$1/$2" ]' _ "$repo" "$need"
       if ignored "$need"; then not_ok ".dockerignore excludes $need"; fi
@@ -108,7 +108,7 @@ while read -r src; do
     if ignored "$src"; then not_ok ".dockerignore excludes COPY source $src"; fi
   fi
 done < <(grep -E '^COPY ' <<<"$logical" | grep -v -- '--from=' | awk '{ for (i = 2; i < NF; i++) print $i }')
-for host_tree in build build-release build-asan tests/interop/node_modules; do
+for host_tree in build build-release build-asan tests/interop/node_modules tests/ui/node_modules; do
   if ignored "$host_tree"; then ok ".dockerignore keeps the host build tree $host_tree/ out"; else not_ok ".dockerignore keeps $host_tree/ out"; fi
 done
 check "docker/rootfs.sh is executable (COPY keeps the mode)" test -x "$repo/docker/rootfs.sh"

@@ -2,8 +2,9 @@
 # The README's run command, exactly as shown ("scripts/run.sh --port 0"): it installs nothing when the
 # Debian packages are there (scripts/deps.sh), builds a Release binary in build-release/ and execs it.
 # Checks: the one stdout line `nacos-mock listening on http://127.0.0.1:PORT`, that the process behind
-# it IS build-release/nacos-mock (run.sh exec'd it), liveness and a register/list round trip, and that
-# SIGTERM stops it with exit 0 and a final `stopping` log line. Only loopback traffic.
+# it IS build-release/nacos-mock (run.sh exec'd it), liveness and a register/list round trip, the
+# console's page (/__mock/ui/), and that SIGTERM stops it with exit 0 and a final `stopping` log line.
+# Only loopback traffic.
 #
 # Usage: tests/test_readme_run.sh REPO_DIR     (ctest: readme_run). The whole run is bounded by
 # `timeout` (NM_README_RUN_TIMEOUT seconds, default 900: a cold Release build on a small machine).
@@ -70,6 +71,15 @@ body="$(c -X POST "$M/nacos/v1/ns/instance?serviceName=readme-demo&ip=127.0.0.1&
 body="$(c "$M/nacos/v1/ns/instance/list?serviceName=readme-demo")" || fail "list: curl failed"
 case "$body" in *'"ip":"127.0.0.1","port":8080'*) ;; *) fail "list lacks the registered instance: $body" ;; esac
 ok "register + list"
+
+# the console the README sends a newcomer to, with what it needs
+ct="$(c -o /dev/null -w '%{http_code} %{content_type}' "$M/__mock/ui/")" || fail "console: curl failed"
+[[ "$ct" == "200 text/html"* ]] || fail "GET /__mock/ui/ answered '$ct'"
+for f in app.js app.css; do
+  code="$(c -o /dev/null -w '%{http_code}' "$M/__mock/ui/$f")" || fail "console $f: curl failed"
+  [ "$code" = 200 ] || fail "GET /__mock/ui/$f answered $code"
+done
+ok "console: /__mock/ui/ and its assets"
 
 kill -TERM "$pid"
 rc=0

@@ -22,6 +22,7 @@
 #include "nacos_mock/auth.h"
 #include "nacos_mock/clock.h"
 #include "nacos_mock/config.h"
+#include "nacos_mock/events.h"
 
 struct store;
 struct subs;
@@ -64,6 +65,7 @@ struct app {
     struct metrics *metrics;       /* request counters; own lock */
     struct list_cache *list_cache; /* rendered instance/list answers; under mu */
     struct cs_core *cs;            /* the config center (cs_core.h); own lock, after mu */
+    struct events *events;         /* what happens, for /__mock/events (events.h); own lock (after mu) */
     struct auth auth;              /* --auth emulation; read-only after init */
     _Atomic int status;            /* enum server_status */
     int64_t started_ms;
@@ -89,6 +91,11 @@ int app_status_parse(const char *s);
  * time now_ms: stamps the service (store_service_touch; service_id 0 = the service is gone) and queues
  * the change for its subscribers (subs_changed), UDP and gRPC alike. */
 void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, const char *ns, const char *service);
+/* Emits `kind` (registered, updated) for the instance (ns, service, cluster, ip, port) as the store
+ * has it now, with its gRPC connection's id — when events are on (events_on), else nothing. ns and
+ * cluster NULL or "": the defaults. Caller holds mu, after the change committed. */
+void app_event_instance(struct app *app, enum event_kind kind, int64_t now_ms, const char *ns, const char *service,
+                        const char *cluster, const char *ip, int port);
 /* Its first half for n services at once: the stamps and empty-since times alone (0 ok, -1 store
  * error), for a caller that queues the changes itself once its transaction has committed (the
  * sweeper). */

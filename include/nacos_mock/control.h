@@ -18,6 +18,11 @@ struct app;
  * "{\"ms\": 16000} (field 'ms')") and returns NULL. Caller deletes. */
 cJSON *control_body_or_reply(const struct request *req, struct reply *rep, bool allow_empty, const char *expected);
 
+/* The integer query parameter `key` in [min, max] into *out (left alone when absent): 0, or -1 with a
+ * 400 naming the parameter and the range. */
+int control_query_int_or_reply(const struct request *req, struct reply *rep, const char *key, long long min,
+                               long long max, long long *out);
+
 /* true when the request may use the control plane (no token configured, or the right bearer). */
 bool control_authorized(const struct app *app, const struct request *req);
 

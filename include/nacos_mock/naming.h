@@ -79,6 +79,9 @@ int naming_check_ip_or_reply(const char *field, const char *v, struct reply *rep
 int naming_grouped_service_or_reply(const struct params *p, struct reply *rep, char *out, size_t outlen);
 /* Splits `group@@svc`; group/svc point into `grouped`'s copy in buf. Returns 0, -1 if not grouped. */
 int naming_split(const char *grouped, char *buf, size_t buflen, const char **group, const char **svc);
+/* Does the grouped name `have` (may be NULL) answer a filter `want`? NULL wants any; a bare `svc`
+ * matches it in any group, `G@@svc` only in G (the journal's and the events stream's serviceName). */
+bool naming_service_matches(const char *want, const char *have);
 /* namespaceId or "public". */
 const char *naming_namespace(const struct params *p);
 

@@ -39,6 +39,8 @@ struct reply {
     size_t len;
     struct { const char *name; char *value; } headers[REPLY_MAX_HEADERS];  /* value heap, owned */
     size_t n_headers;
+    void *stream;               /* answer with a stream instead (GET /__mock/events: console.h), freed by */
+    void (*stream_free)(void *stream);   /* reply_free unless http.c took it */
     enum reply_drop drop;       /* connection-level fault instead of an answer */
     int64_t delay_ms;           /* answer (or drop) this much later: the connection is suspended */
     bool deferred;              /* the handler has not run yet: run it when the delay is over */
@@ -97,5 +99,6 @@ void json_text_raw(struct json_text *t, const char *s, size_t n);
 #define JSON_TEXT_LIT(t, lit) json_text_raw((t), "" lit "", sizeof(lit) - 1)
 void json_text_string(struct json_text *t, const char *s);   /* quoted and escaped */
 void json_text_int(struct json_text *t, long long v);
+void json_text_double(struct json_text *t, double v);   /* as json_add_double renders it */
 
 #endif

@@ -36,6 +36,7 @@ enum route_flags {
     ROUTE_CONFIG = 1u << 6,   /* the config center: obeys server status and --auth like naming; faults match
                                  its namespace, group and dataId (cs_http_fault_scope) */
     ROUTE_LARGE_BODY = 1u << 7,   /* body up to HTTP_BODY_MAX_LARGE (else HTTP_BODY_MAX) */
+    ROUTE_PUBLIC = 1u << 9,   /* a control route without the admin token (the console's page: it holds no data) */
 };
 
 struct route {

@@ -4,6 +4,7 @@
 #ifndef NACOS_MOCK_UTIL_H
 #define NACOS_MOCK_UTIL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,7 @@ uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n);
  * past U+10FFFF) when at most n bytes are left, 0 when it is not one. A NUL ends any sequence, so
  * n = SIZE_MAX reads a NUL-terminated string safely. */
 size_t util_utf8_seq(const unsigned char *s, size_t n);
+/* A condition variable whose timed waits read CLOCK_MONOTONIC (a clock step never stretches them). */
+void util_cond_init_monotonic(pthread_cond_t *c);
 
 #endif
