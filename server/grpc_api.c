@@ -23,6 +23,7 @@
 #include "nacos_mock/app.h"
 #include "nacos_mock/clients.h"
 #include "nacos_mock/clock.h"
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/events.h"
 #include "nacos_mock/faults.h"
 #include "nacos_mock/grpc_payload.h"
@@ -56,6 +57,7 @@ struct gout {
     const char *type;          /* response type; NULL = ErrorResponse */
     cJSON *body;               /* response fields besides the common ones (owned) */
     int error_code;            /* 0 = success */
+    bool typed_error;          /* an error answered in `type` (config requests), not an ErrorResponse */
     char message[800];
 };
 
@@ -70,6 +72,7 @@ struct gcall {
     char ns[NAME_MAX_BYTES + 1], group[NAME_MAX_BYTES + 1], service[NAME_MAX_BYTES + 1], cluster[NAME_MAX_BYTES + 1];
     char ip[300];
     int port;
+    char data_id[300];         /* config requests */
     bool have_hit, delayed;
     struct fault_hit hit;
     int result;                /* resultCode answered, 0 = none (dropped, status only, hung) */
@@ -77,6 +80,7 @@ struct gcall {
 };
 
 static int t_close_conn(void *ctx, uint64_t conn);
+static void peer_text(const struct sockaddr_storage *a, char *out, size_t n);
 
 typedef void (*ghandler)(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out);
 
@@ -85,6 +89,7 @@ struct route_g {
     const char *api;           /* fault and journal name */
     ghandler fn;
     bool write;                /* changes the registry (allowed in WRITE_ONLY, refused in READ_ONLY) */
+    bool config;               /* the config center: its own lock (not app->mu), its fault fields */
 };
 
 /* ------------------------------------------------------------------ JSON fields */
@@ -382,15 +387,174 @@ static void h_service_list(struct grpc_api *g, struct grpc_conn_info *c, const c
     cJSON_AddItemToObject(out->body, "serviceNames", names);
 }
 
+/* ------------------------------------------------------------------ config (module "config") */
+
+/* A config core error, answered in the request's response type (config-api.md §3): resultCode 500
+ * with errorCode 400 for a field, 300 for an absent config, 500 for a CAS conflict or the store. */
+static void fail_config(const struct cs_error *e, const char *type, struct gout *out)
+{
+    out->type = type;
+    out->typed_error = true;
+    out->error_code = e->status == CS_NOT_FOUND ? NACOS_INVALID_SERVER_STATUS
+                      : e->status == CS_MISSING || e->status == CS_INVALID ? NACOS_INVALID_PARAM
+                                                                          : NACOS_SERVER_ERROR;
+    snprintf(out->message, sizeof out->message, "%s", e->msg);
+}
+
+/* dataId, group, tenant of a config request; -1 (out filled, typed) when one is not a string. */
+static int config_key(const cJSON *req, struct cs_key *k, const char *type, struct gout *out)
+{
+    if (field_str(req, "dataId", &k->data_id, out) || field_str(req, "group", &k->group, out) ||
+        field_str(req, "tenant", &k->tenant, out)) {
+        out->type = type;
+        out->typed_error = true;
+        return -1;
+    }
+    return 0;
+}
+
+static void h_config_query(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    const char *type = "ConfigQueryResponse", *tag;
+    struct cs_key k;
+    if (config_key(req, &k, type, out) || field_str(req, "tag", &tag, out)) return;
+    struct config_rec r;
+    struct cs_error e;
+    if (cs_get(g->app->cs, &k, tag, &r, &e) != CS_OK) {
+        fail_config(&e, type, out);
+        if (e.status == CS_NOT_FOUND) snprintf(out->message, sizeof out->message, "config data not exist");
+        /* Rust refuses an answer without these, Go reads `tag` as a bool: every field, never null */
+        cJSON_AddStringToObject(out->body, "content", "");
+        cJSON_AddStringToObject(out->body, "contentType", "");
+        cJSON_AddStringToObject(out->body, "md5", "");
+        cJSON_AddStringToObject(out->body, "encryptedDataKey", "");
+        json_add_int(out->body, "lastModified", 0);
+        cJSON_AddBoolToObject(out->body, "beta", false);
+        return;
+    }
+    out->type = type;
+    cJSON *content = cJSON_CreateString("");
+    if (content && r.content) cJSON_SetValuestring(content, r.content);   /* may be MiBs: one copy */
+    cJSON_AddItemToObject(out->body, "content", content);
+    cJSON_AddStringToObject(out->body, "contentType", r.type ? r.type : "text");
+    cJSON_AddStringToObject(out->body, "md5", r.md5 ? r.md5 : "");
+    cJSON_AddStringToObject(out->body, "encryptedDataKey", r.encrypted_data_key ? r.encrypted_data_key : "");
+    json_add_int(out->body, "lastModified", r.modified_ms);
+    cJSON_AddBoolToObject(out->body, "beta", false);
+    cs_config_free(&r);
+}
+
+static void h_config_publish(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    const char *type = "ConfigPublishResponse";
+    struct cs_publish p = {0};
+    if (config_key(req, &p.key, type, out) || field_str(req, "content", &p.content, out) ||
+        field_str(req, "casMd5", &p.cas_md5, out)) {
+        out->type = type;
+        out->typed_error = true;
+        return;
+    }
+    p.content_len = p.content ? strlen(p.content) : 0;
+    const cJSON *add = cJSON_GetObjectItemCaseSensitive(req, "additionMap");
+    if (cJSON_IsObject(add)) {
+        const struct { const char *k; const char **v; } f[] = {
+            {"type", &p.type}, {"appName", &p.app_name}, {"desc", &p.desc}, {"config_tags", &p.config_tags},
+            {"encryptedDataKey", &p.encrypted_data_key}, {"src_user", &p.src_user}, {"tag", &p.tag},
+            {"betaIps", &p.beta_ips}};
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(add, f[i].k);
+            if (cJSON_IsString(v)) *f[i].v = v->valuestring;
+        }
+    }
+    char peer[80];
+    peer_text(&c->peer, peer, sizeof peer);
+    p.src_ip = peer;
+    struct cs_error e;
+    if (cs_publish(g->app->cs, &p, "grpc", now_of(g), NULL, &e) != CS_OK) {
+        fail_config(&e, type, out);
+        return;
+    }
+    out->type = type;
+}
+
+static void h_config_remove(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    const char *type = "ConfigRemoveResponse", *tag;
+    struct cs_key k;
+    if (config_key(req, &k, type, out) || field_str(req, "tag", &tag, out)) return;
+    char peer[80];
+    peer_text(&c->peer, peer, sizeof peer);
+    struct cs_error e;
+    if (cs_remove(g->app->cs, &k, tag, peer, NULL, "grpc", now_of(g), NULL, &e) != CS_OK) fail_config(&e, type, out);
+    else out->type = type;
+}
+
+static void h_config_listen(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req, struct gout *out)
+{
+    const char *type = "ConfigChangeBatchListenResponse";
+    bool listen;
+    if (field_bool(req, "listen", true, &listen, NULL, out)) {
+        out->type = type;
+        out->typed_error = true;
+        return;
+    }
+    const cJSON *ctxs = cJSON_GetObjectItemCaseSensitive(req, "configListenContexts");
+    size_t n = cJSON_IsArray(ctxs) ? (size_t)cJSON_GetArraySize(ctxs) : 0;
+    struct cs_listen_key *keys = calloc(n ? n : 1, sizeof *keys);
+    bool *changed = calloc(n ? n : 1, sizeof *changed);
+    if (!keys || !changed) {
+        struct cs_error e = {.status = CS_ERROR};
+        snprintf(e.msg, sizeof e.msg, "out of memory");
+        fail_config(&e, type, out);
+        goto out;
+    }
+    size_t i = 0;
+    for (const cJSON *it = n ? ctxs->child : NULL; it; it = it->next, i++) {
+        if (!cJSON_IsObject(it) || field_str(it, "dataId", &keys[i].data_id, out) ||
+            field_str(it, "group", &keys[i].group, out) || field_str(it, "tenant", &keys[i].tenant, out) ||
+            field_str(it, "md5", &keys[i].md5, out) || !keys[i].data_id || !keys[i].group) {
+            out->type = type;
+            out->typed_error = true;
+            out->error_code = NACOS_INVALID_PARAM;
+            snprintf(out->message, sizeof out->message,
+                     "field 'configListenContexts[%zu]' must be an object with string dataId, group, tenant, md5", i);
+            goto out;
+        }
+        if (!keys[i].md5) keys[i].md5 = "";
+    }
+    struct cs_error e;
+    if (cs_listen_batch(g->app->cs, c->serial, listen, keys, n, changed, NULL, &e) != CS_OK) {
+        fail_config(&e, type, out);
+        goto out;
+    }
+    out->type = type;
+    cJSON *arr = cJSON_AddArrayToObject(out->body, "changedConfigs");   /* [] when none, never null */
+    for (i = 0; i < n; i++) {
+        if (!changed[i]) continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "dataId", keys[i].data_id);
+        cJSON_AddStringToObject(o, "group", keys[i].group);
+        cJSON_AddStringToObject(o, "tenant", keys[i].tenant ? keys[i].tenant : "");   /* as the client spelled it */
+        cJSON_AddItemToArray(arr, o);
+    }
+out:
+    free(keys);
+    free(changed);
+}
+
 static const struct route_g ROUTES[] = {
-    {"ServerCheckRequest", "servercheck", h_server_check, false},
-    {"HealthCheckRequest", "healthcheck", h_health_check, false},
-    {"InstanceRequest", NULL, h_instance, true},   /* api: register or deregister, by its type */
-    {"BatchInstanceRequest", "register", h_batch_instance, true},
-    {"PersistentInstanceRequest", NULL, h_persistent_instance, true},
-    {"ServiceQueryRequest", "list", h_service_query, false},
-    {"SubscribeServiceRequest", "subscribe", h_subscribe, false},
-    {"ServiceListRequest", "service.list", h_service_list, false},
+    {"ServerCheckRequest", "servercheck", h_server_check, false, false},
+    {"HealthCheckRequest", "healthcheck", h_health_check, false, false},
+    {"InstanceRequest", NULL, h_instance, true, false},   /* api: register or deregister, by its type */
+    {"BatchInstanceRequest", "register", h_batch_instance, true, false},
+    {"PersistentInstanceRequest", NULL, h_persistent_instance, true, false},
+    {"ServiceQueryRequest", "list", h_service_query, false, false},
+    {"SubscribeServiceRequest", "subscribe", h_subscribe, false, false},
+    {"ServiceListRequest", "service.list", h_service_list, false, false},
+    {"ConfigQueryRequest", "config.get", h_config_query, false, true},
+    {"ConfigPublishRequest", "config.publish", h_config_publish, true, true},
+    {"ConfigRemoveRequest", "config.remove", h_config_remove, true, true},
+    {"ConfigBatchListenRequest", "config.listen", h_config_listen, false, true},
 };
 
 static const struct route_g *route_of(const char *type)
@@ -416,6 +580,7 @@ static void answer(struct gcall *gc, struct gout *out, struct grpc_answer *ans)
     cJSON *o = out->body ? out->body : cJSON_CreateObject();
     out->body = NULL;
     bool ok = out->error_code == 0 && out->type;
+    const char *type = ok || out->typed_error ? out->type : "ErrorResponse";
     json_add_int(o, "resultCode", ok ? RESULT_OK : RESULT_FAIL);
     json_add_int(o, "errorCode", ok ? 0 : out->error_code);
     cJSON_AddBoolToObject(o, "success", ok);
@@ -424,7 +589,7 @@ static void answer(struct gcall *gc, struct gout *out, struct grpc_answer *ans)
     char *json = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     ans->v = GRPC_ANSWER;
-    ans->msg = json ? grpc_payload_encode(ok ? out->type : "ErrorResponse", json, strlen(json), &ans->len) : NULL;
+    ans->msg = json ? grpc_payload_encode(type, json, strlen(json), &ans->len) : NULL;
     cJSON_free(json);
     if (!ans->msg) {
         ans->v = GRPC_STATUS;
@@ -445,6 +610,33 @@ static void answer_error(struct gcall *gc, int code, struct grpc_answer *ans, co
     vsnprintf(out.message, sizeof out.message, fmt, ap);
     va_end(ap);
     answer(gc, &out, ans);
+}
+
+/* Copies what a config call is about into gc: namespace (the tenant's), group, dataId. */
+static void identify_config(struct gcall *gc, const cJSON *req)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(req, "tenant");
+    const cJSON *grp = cJSON_GetObjectItemCaseSensitive(req, "group");
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(req, "dataId");
+    snprintf(gc->ns, sizeof gc->ns, "%s", cs_namespace(cJSON_IsString(t) ? t->valuestring : NULL));
+    snprintf(gc->group, sizeof gc->group, "%s", cJSON_IsString(grp) ? grp->valuestring : "");
+    snprintf(gc->data_id, sizeof gc->data_id, "%s", cJSON_IsString(d) ? d->valuestring : "");
+}
+
+/* A ConfigBatchListenRequest is about each of its keys: a rule matches when one of them does. */
+static bool listen_about(const void *ctx, const char *ns, const char *group, const char *data_id)
+{
+    const cJSON *ctxs = cJSON_GetObjectItemCaseSensitive((const cJSON *)ctx, "configListenContexts");
+    for (const cJSON *it = cJSON_IsArray(ctxs) ? ctxs->child : NULL; it; it = it->next) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "tenant");
+        const cJSON *g = cJSON_GetObjectItemCaseSensitive(it, "group");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(it, "dataId");
+        if ((!ns || !strcmp(ns, cs_namespace(cJSON_IsString(t) ? t->valuestring : NULL))) &&
+            (!group || (cJSON_IsString(g) && !strcmp(group, g->valuestring))) &&
+            (!data_id || (cJSON_IsString(d) && !strcmp(data_id, d->valuestring))))
+            return true;
+    }
+    return false;
 }
 
 /* Copies what the call is about into gc (ns, group, service, cluster, ip, port). */
@@ -545,7 +737,10 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     gc->req = cJSON_ParseWithLength(gc->pl.body, gc->pl.body_len);
     const cJSON *rid = cJSON_GetObjectItemCaseSensitive(gc->req, "requestId");
     if (cJSON_IsString(rid)) snprintf(gc->request_id, sizeof gc->request_id, "%s", rid->valuestring);
-    if (cJSON_IsObject(gc->req)) identify(gc, gc->req);
+    if (cJSON_IsObject(gc->req)) {
+        if (gc->route && gc->route->config) identify_config(gc, gc->req);
+        else identify(gc, gc->req);
+    }
 
     if (status != STATUS_UP && (!gc->route || !status_allows(status, gc->route))) {
         answer_error(gc, NACOS_INVALID_SERVER_STATUS, ans, "server is %s now, please try again later!",
@@ -579,6 +774,14 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
                                    .service = *gc->service ? gc->service : NULL,
                                    .cluster = *gc->cluster ? gc->cluster : NULL, .ip = *gc->ip ? gc->ip : NULL,
                                    .port = gc->port};
+        if (gc->route->config) {   /* configs: namespace, group, dataId (a listen: any of its keys) */
+            fr.group = *gc->group ? gc->group : NULL;
+            fr.data_id = *gc->data_id ? gc->data_id : NULL;
+            if (!strcmp(type, "ConfigBatchListenRequest")) {
+                fr.about = listen_about;
+                fr.about_ctx = gc->req;
+            }
+        }
         if (faults_match(app->faults, &fr, clock_now_ms(&app->clock), &gc->hit)) {
             events_fault(app->events, clock_now_ms(&app->clock), "grpc", &fr, &gc->hit);
             gc->have_hit = true;
@@ -596,9 +799,9 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
 handle:;
     struct gout out = {.body = cJSON_CreateObject()};
-    pthread_mutex_lock(&app->mu);
+    if (!gc->route->config) pthread_mutex_lock(&app->mu);   /* the config core has its own lock */
     gc->route->fn(g, call->conn, gc->req, &out);
-    pthread_mutex_unlock(&app->mu);
+    if (!gc->route->config) pthread_mutex_unlock(&app->mu);
     answer(gc, &out, ans);
     cJSON_Delete(out.body);
 }
@@ -680,6 +883,7 @@ static void on_close(void *ctx, struct grpc_conn_info *c)
     pthread_mutex_lock(&g->app->mu);
     nc_client_closed(g->app, c->serial, clock_now_ms(&g->app->clock), &removed);
     pthread_mutex_unlock(&g->app->mu);
+    cs_listen_conn_drop(cs_listeners(g->app->cs), c->serial);   /* its config listeners go with it */
     events_connection(g->app->events, clock_now_ms(&g->app->clock), "closed", c->id, g->node, NULL, removed);
     if (removed) log_info("gRPC connection %s ended: its %ld instance(s) removed", c->id, removed);
 }
@@ -736,6 +940,8 @@ static void on_stream_msg(void *ctx, struct grpc_conn_info *c, const uint8_t *ms
         setup(g, c, cJSON_IsObject(req) ? req : NULL);
     } else if (!strcmp(pl.type, "NotifySubscriberResponse")) {
         metrics_push(g->app->metrics, PUSH_GRPC, PUSH_ACKED);   /* acks are counted, never waited for */
+    } else if (!strcmp(pl.type, "ConfigChangeNotifyResponse")) {
+        metrics_push(g->app->metrics, PUSH_CONFIG, PUSH_ACKED);   /* Java and Rust; Go answers the type above */
     }
     /* other answers (ConnectResetResponse, ClientDetectionResponse, ...) need nothing */
     cJSON_Delete(req);
@@ -750,8 +956,10 @@ static void on_stream_close(void *ctx, struct grpc_conn_info *c)
 
 /* ------------------------------------------------------------------ server-initiated messages */
 
-/* Sends a request on the connection's bi-stream: `o` gets requestId, headers and module. */
-static int send_request(struct grpc_api *g, uint64_t conn, const char *type, cJSON *o, const char *module)
+/* Sends a request on the connection's bi-stream, no sooner than delay_ms from now: `o` gets
+ * requestId, headers and module (and is deleted). */
+static int send_request_after(struct grpc_api *g, uint64_t conn, const char *type, cJSON *o, const char *module,
+                              int64_t delay_ms)
 {
     struct grpc_server *srv = atomic_load(&g->srv);
     char id[32];
@@ -768,7 +976,12 @@ static int send_request(struct grpc_api *g, uint64_t conn, const char *type, cJS
         free(msg);
         return -1;
     }
-    return grpc_server_send(srv, conn, msg, len);
+    return grpc_server_send_after(srv, conn, msg, len, delay_ms);
+}
+
+static int send_request(struct grpc_api *g, uint64_t conn, const char *type, cJSON *o, const char *module)
+{
+    return send_request_after(g, conn, type, o, module, 0);
 }
 
 static int t_push_conn(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
@@ -786,6 +999,39 @@ static int t_push_conn(void *ctx, uint64_t conn, const char *ns, const char *ser
     (void)clusters;
     (void)len;
     return send_request(g, conn, "NotifySubscriberRequest", o, "naming");
+}
+
+/* The config center's push hook (cs_listen.h): a ConfigChangeNotifyRequest to a listening connection,
+ * with the tenant as it listened; `config.push` fault rules drop or delay it. Any thread. */
+void grpc_api_config_push(void *ctx, uint64_t conn, const char *data_id, const char *group, const char *tenant)
+{
+    struct grpc_api *g = ctx;
+    struct app *app = g->app;
+    int64_t delay = 0;
+    struct fault_hit hit;
+    if (app->faults && faults_count(app->faults) &&
+        faults_match(app->faults,
+                     &(struct fault_request){.api = "config.push", .transport = "grpc", .ns = cs_namespace(tenant),
+                                             .group = group, .data_id = data_id},
+                     clock_now_ms(&app->clock), &hit)) {
+        bool drop = hit.drop != DROP_NONE;
+        delay = hit.delay_ms;
+        events_fault(app->events, clock_now_ms(&app->clock), "grpc",
+                     &(struct fault_request){.api = "config.push", .transport = "grpc", .ns = cs_namespace(tenant),
+                                             .group = group, .data_id = data_id},
+                     &hit);
+        fault_hit_free(&hit);
+        if (drop) {
+            metrics_push(app->metrics, PUSH_CONFIG, PUSH_DROPPED);
+            return;
+        }
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "dataId", data_id);
+    cJSON_AddStringToObject(o, "group", group);
+    cJSON_AddStringToObject(o, "tenant", tenant ? tenant : "");
+    bool sent = send_request_after(g, conn, "ConfigChangeNotifyRequest", o, "config", delay) == 0;
+    metrics_push(app->metrics, PUSH_CONFIG, sent ? PUSH_SENT : PUSH_FAILED);
 }
 
 static int t_close_conn(void *ctx, uint64_t conn)

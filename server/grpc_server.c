@@ -137,6 +137,7 @@ struct cmd {
     uint64_t serial;
     uint8_t *msg;
     size_t len;
+    int64_t due_us;              /* CMD_SEND: not before this (monotonic µs); 0 = at once */
 };
 
 struct grpc_server {
@@ -160,6 +161,8 @@ struct grpc_server {
     size_t n_live, cap_live;
     struct cmd *cmd_head, *cmd_tail;
     bool stop;
+    /* loop-owned: sends whose time has not come (grpc_server_send_after), soonest first */
+    struct cmd *later;
     /* statistics */
     atomic_size_t st_streams, st_input, st_output;
     atomic_uint_least64_t st_accepted, st_closed, st_calls, st_refused;
@@ -1086,11 +1089,39 @@ static struct cmd *take_commands(struct grpc_server *s, bool *stop)
     return list;
 }
 
+/* Keeps a send for later, in due order. */
+static void later_add(struct grpc_server *s, struct cmd *cm)
+{
+    struct cmd **l = &s->later;
+    while (*l && (*l)->due_us <= cm->due_us) l = &(*l)->next;
+    cm->next = *l;
+    *l = cm;
+}
+
+/* The sends whose time has come, in order (taken off the later list). */
+static struct cmd *later_due(struct grpc_server *s)
+{
+    int64_t now = mono_us();
+    struct cmd *head = NULL, **tail = &head;
+    while (s->later && s->later->due_us <= now) {
+        struct cmd *cm = s->later;
+        s->later = cm->next;
+        cm->next = NULL;
+        *tail = cm;
+        tail = &cm->next;
+    }
+    return head;
+}
+
 static void run_commands(struct grpc_server *s, struct cmd *list)
 {
     while (list) {
         struct cmd *cm = list;
         list = cm->next;
+        if (cm->kind == CMD_SEND && cm->due_us > mono_us()) {
+            later_add(s, cm);
+            continue;
+        }
         if (cm->kind == CMD_CLOSE_ALL) {
             for (struct conn *c = s->conns; c; c = c->next) conn_close(c);
         } else {
@@ -1141,6 +1172,7 @@ static void reap_dead(struct grpc_server *s)
 static void loop_work(struct grpc_server *s, bool *stop)
 {
     run_commands(s, take_commands(s, stop));
+    run_commands(s, later_due(s));
     run_timers(s);
     flush_dirty(s);
     reap_dead(s);
@@ -1148,8 +1180,10 @@ static void loop_work(struct grpc_server *s, bool *stop)
 
 static int next_timeout_ms(const struct grpc_server *s)
 {
-    if (!s->n_heap) return -1;
-    int64_t left = s->heap[0]->due_us - mono_us();
+    if (!s->n_heap && !s->later) return -1;
+    int64_t due = s->n_heap ? s->heap[0]->due_us : INT64_MAX;
+    if (s->later && s->later->due_us < due) due = s->later->due_us;
+    int64_t left = due - mono_us();
     if (left <= 0) return 0;
     int64_t ms = (left + 999) / 1000;
     return ms > 60000 ? 60000 : (int)ms;
@@ -1228,10 +1262,12 @@ static struct grpc_server *server_new(const struct grpc_handlers *h)
 
 static void server_free(struct grpc_server *s)
 {
-    for (struct cmd *cm = s->cmd_head, *next; cm; cm = next) {
-        next = cm->next;
-        free(cm->msg);
-        free(cm);
+    for (struct cmd *lists[] = {s->cmd_head, s->later}, **l = lists; l < lists + 2; l++) {
+        for (struct cmd *cm = *l, *next; cm; cm = next) {
+            next = cm->next;
+            free(cm->msg);
+            free(cm);
+        }
     }
     if (s->lfd >= 0) close(s->lfd);
     if (s->epfd >= 0) close(s->epfd);
@@ -1351,14 +1387,16 @@ void grpc_server_stop(struct grpc_server *s)
     server_free(s);
 }
 
-static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, uint8_t *msg, size_t len)
+static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, uint8_t *msg, size_t len,
+                   int64_t delay_ms)
 {
     struct cmd *cm = calloc(1, sizeof *cm);
     if (!cm) {
         free(msg);
         return -1;
     }
-    *cm = (struct cmd){.kind = kind, .serial = serial, .msg = msg, .len = len};
+    *cm = (struct cmd){.kind = kind, .serial = serial, .msg = msg, .len = len,
+                       .due_us = delay_ms > 0 ? mono_us() + delay_ms * 1000 : 0};
     pthread_mutex_lock(&s->mu);
     bool ok = true;
     if (kind != CMD_CLOSE_ALL) {
@@ -1382,17 +1420,22 @@ static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, u
 
 int grpc_server_send(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len)
 {
-    return enqueue(s, CMD_SEND, serial, msg, len);
+    return enqueue(s, CMD_SEND, serial, msg, len, 0);
+}
+
+int grpc_server_send_after(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len, int64_t delay_ms)
+{
+    return enqueue(s, CMD_SEND, serial, msg, len, delay_ms);
 }
 
 int grpc_server_close(struct grpc_server *s, uint64_t serial)
 {
-    return enqueue(s, CMD_CLOSE, serial, NULL, 0);
+    return enqueue(s, CMD_CLOSE, serial, NULL, 0, 0);
 }
 
 void grpc_server_close_all(struct grpc_server *s)
 {
-    enqueue(s, CMD_CLOSE_ALL, 0, NULL, 0);
+    enqueue(s, CMD_CLOSE_ALL, 0, NULL, 0, 0);
 }
 
 size_t grpc_server_connections(struct grpc_server *s)

@@ -196,6 +196,12 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
     fprintf(f, "# HELP nacos_mock_config_pushes_total Config change notifications handed to listening gRPC connections.\n"
                "# TYPE nacos_mock_config_pushes_total counter\nnacos_mock_config_pushes_total %llu\n", g->config_pushes);
 
+    fprintf(f, "# HELP nacos_mock_config_push_results_total ConfigChangeNotifyRequests to gRPC listeners, by outcome.\n"
+               "# TYPE nacos_mock_config_push_results_total counter\n");
+    for (int r = 0; r < PUSH__COUNT; r++)
+        if (r != PUSH_RESENT)
+            fprintf(f, "nacos_mock_config_push_results_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_CONFIG][r]);
+
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", g->up);
     fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"

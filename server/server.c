@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "nacos_mock/cs_core.h"
 #include "nacos_mock/grpc_api.h"
 #include "nacos_mock/grpc_server.h"
 #include "nacos_mock/http.h"
@@ -52,6 +53,8 @@ int server_start(struct server *s, char *err, size_t errlen)
         if (gport <= 65535 && (s->grpc = grpc_server_start(cfg->host, gport, &h, err, errlen))) {
             grpc_api_attach(s->grpc_api, s->grpc);
             atomic_store(&app->grpc_port, grpc_server_port(s->grpc));
+            /* config changes reach listening gRPC connections (ConfigChangeNotifyRequest) */
+            cs_listen_set_push_hook(cs_listeners(app->cs), grpc_api_config_push, s->grpc_api);
             break;
         }
         bool busy = gport > 65535 || errno == EADDRINUSE;
@@ -78,6 +81,8 @@ void server_stop(struct server *s)
     push_stop(s->push);
     s->push = NULL;
     memset(&s->app.transport, 0, sizeof s->app.transport);
+    if (s->app.cs) cs_listen_set_push_hook(cs_listeners(s->app.cs), NULL, NULL);
+    if (s->grpc_api) grpc_api_attach(s->grpc_api, NULL);   /* what still runs on the loop sends nothing more */
     grpc_server_stop(s->grpc);
     s->grpc = NULL;
     grpc_api_free(s->grpc_api);

@@ -477,6 +477,22 @@ static void test_bi_stream(void **state)
         free(json);
     }
 
+    /* a delayed send goes out no sooner than asked; sends after it may overtake it */
+    size_t dn = 0, qn = 0;
+    uint8_t *dm = payload("Late", "{}", &dn), *qm = payload("Soon", "{}", &qn);
+    int64_t t0 = nm_mono_ms();
+    assert_int_equal(grpc_server_send_after(s, serial, dm, dn, 300), 0);
+    assert_int_equal(grpc_server_send(s, serial, qm, qn), 0);
+    assert_int_equal(gc_bi_recv(c, T_MS, &type, &json), 0);
+    assert_string_equal(type, "Soon");
+    free(type);
+    free(json);
+    assert_int_equal(gc_bi_recv(c, T_MS, &type, &json), 0);
+    assert_string_equal(type, "Late");
+    assert_true(nm_mono_ms() - t0 >= 300);
+    free(type);
+    free(json);
+
     /* a second bi-stream on the same connection is refused */
     int32_t second = gc_start_body(c, GC_PATH_BIDI, NULL, 0, true);
     assert_int_equal(gc_wait(c, second, T_MS, &r), 0);

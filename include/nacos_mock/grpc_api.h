@@ -34,5 +34,9 @@ void grpc_api_handlers(struct grpc_api *g, struct grpc_handlers *h);
 void grpc_api_attach(struct grpc_api *g, struct grpc_server *srv);
 /* Fills the transport ops the layers below use to reach gRPC connections (app.h). */
 void grpc_api_transport(struct grpc_api *g, struct app_transport *t);
+/* The config center's push hook (cs_listen_set_push_hook, ctx = the adapter): a
+ * ConfigChangeNotifyRequest to connection `conn`, which listened to the key with this tenant
+ * spelling; `config.push` fault rules drop or delay it. Any thread. */
+void grpc_api_config_push(void *ctx, uint64_t conn, const char *data_id, const char *group, const char *tenant);
 
 #endif

@@ -142,6 +142,9 @@ void grpc_server_stop(struct grpc_server *s);
  * connection `serial`'s bi-stream. 0 when queued (it is dropped if the connection ends first), -1
  * when the connection is gone or has no open bi-stream. Messages keep their order. */
 int grpc_server_send(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len);
+/* Thread-safe. grpc_server_send, but the message goes out no sooner than delay_ms from now (a delayed
+ * push); messages sent later by grpc_server_send may overtake it. Same return and ownership. */
+int grpc_server_send_after(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len, int64_t delay_ms);
 /* Thread-safe. Closes the connection's socket (no GOAWAY: the peer sees a crashed server); on_close
  * follows on the loop thread. 0 when queued, -1 when no such connection. */
 int grpc_server_close(struct grpc_server *s, uint64_t serial);

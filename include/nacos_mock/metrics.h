@@ -16,7 +16,7 @@ struct faults;
 
 /* Push outcomes, by kind of subscriber. */
 enum metrics_push { PUSH_SENT = 0, PUSH_ACKED, PUSH_RESENT, PUSH_FAILED, PUSH_DROPPED, PUSH__COUNT };
-enum metrics_push_kind { PUSH_UDP = 0, PUSH_GRPC, PUSH_KIND__COUNT };
+enum metrics_push_kind { PUSH_UDP = 0, PUSH_GRPC, PUSH_CONFIG, PUSH_KIND__COUNT };   /* UDP, gRPC naming, gRPC config */
 
 /* What the registry and the listeners look like at render time (read by the caller). */
 struct metrics_gauges {
