@@ -9,21 +9,24 @@
  * its TCP connection. Each child is one client with one connection, as an application would have.
  *
  * Parent side: startRustClient(serverAddr, opts) resolves {pid, call(method, ...args), subscribe(
- * service, group, clusters), pushes, waitForPush(pred, ms), kill()}. Child side: this file run with
- * `node rust-client.js` under fork(); it builds NacosNamingClient({serverAddr, namespace: '', ...opts})
- * and answers {id, op, args} messages with {id, ok, value | error}; each subscribe callback is sent as
- * {push: {service, group, instances, timeMs}}.
+ * service, group, clusters), addListener(dataId, group), pushes, waitForPush(pred, ms), kill()}.
+ * Child side: this file run with `node rust-client.js` under fork(); it builds
+ * NacosNamingClient({serverAddr, namespace: '', ...opts}) — or NacosConfigClient when opts.kind is
+ * 'config' — and answers {id, op, args} messages with {id, ok, value | error}; each subscribe callback
+ * is sent as {push: {service, group, instances, timeMs}}, each config listener callback as
+ * {push: {dataId, group, config, timeMs}}.
  */
 const { fork } = require('node:child_process');
 
 if (require.main === module) {
   // ---------------------------------------------------------------- child
-  const { NacosNamingClient } = require('nacos-sdk-rust-binding-node');
-  const opts = JSON.parse(process.argv[2]);
+  const { NacosNamingClient, NacosConfigClient } = require('nacos-sdk-rust-binding-node');
+  const { kind, ...opts } = JSON.parse(process.argv[2]);
   let client;
   try {
     const t0 = Date.now();
-    client = new NacosNamingClient({ namespace: '', ...opts });   // blocks until connected (block_on)
+    const Client = kind === 'config' ? NacosConfigClient : NacosNamingClient;
+    client = new Client({ namespace: '', ...opts });   // blocks until connected (block_on)
     process.send({ ready: true, buildMs: Date.now() - t0 });
   } catch (err) {
     process.send({ ready: false, error: String(err && err.message) });
@@ -36,6 +39,11 @@ if (require.main === module) {
         const [service, group, clusters] = m.args;
         value = await client.subscribe(service, group, clusters, (err, instances) => {
           process.send({ push: { service, group, err: err ? String(err.message) : null, instances, timeMs: Date.now() } });
+        });
+      } else if (m.op === 'addListener') {
+        const [dataId, group] = m.args;
+        value = await client.addListener(dataId, group, (err, config) => {
+          process.send({ push: { dataId, group, err: err ? String(err.message) : null, config, timeMs: Date.now() } });
         });
       } else {
         value = await client[m.op](...m.args);
@@ -122,6 +130,7 @@ if (require.main === module) {
           });
         },
         subscribe(service, group, clusters = null) { return api.call('subscribe', service, group, clusters); },
+        addListener(dataId, group) { return api.call('addListener', dataId, group); },
         /** Resolves the first push (from index `from`) for which pred(push) is true. */
         waitForPush(pred, timeoutMs = 5000, from = 0) {
           return waitUntil(() => pushes.slice(from).find(pred), timeoutMs,
