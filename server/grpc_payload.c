@@ -4,6 +4,8 @@
  */
 #include "nacos_mock/grpc_payload.h"
 
+#include "nacos_mock/util.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +17,13 @@ static char *dup_or_empty(const char *s)
     return strdup(s ? s : "");
 }
 
-/* RFC 3629 UTF-8 (no overlongs, surrogates or code points past U+10FFFF): what protobuf requires of a
- * proto3 `string` and Java's and Go's parsers check, but protobuf-c 1.4 does not. */
+/* RFC 3629 UTF-8 (util_utf8_seq: no overlongs, surrogates or code points past U+10FFFF): what protobuf
+ * requires of a proto3 `string` and Java's and Go's parsers check, but protobuf-c 1.4 does not. */
 static bool valid_utf8(const char *str)
 {
     const unsigned char *s = (const unsigned char *)(str ? str : "");
-    while (*s) {
-        unsigned c = *s, cp, min, n;
-        if (c < 0x80) { s++; continue; }
-        if (c >= 0xc2 && c <= 0xdf) { n = 2; cp = c & 0x1f; min = 0x80; }
-        else if (c >= 0xe0 && c <= 0xef) { n = 3; cp = c & 0x0f; min = 0x800; }
-        else if (c >= 0xf0 && c <= 0xf4) { n = 4; cp = c & 0x07; min = 0x10000; }
-        else return false;
-        for (unsigned i = 1; i < n; i++) {
-            if ((s[i] & 0xc0) != 0x80) return false;   /* also stops at the NUL */
-            cp = cp << 6 | (s[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
-        s += n;
-    }
+    for (size_t k; *s; s += k)
+        if (!(k = util_utf8_seq(s, SIZE_MAX))) return false;
     return true;
 }
 

@@ -3,33 +3,14 @@
  */
 #include "nacos_mock/naming.h"
 
+#include "nacos_mock/util.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0x80) return 1;
-    size_t len;
-    unsigned cp;
-    if ((s[0] & 0xE0) == 0xC0) { len = 2; cp = s[0] & 0x1F; }
-    else if ((s[0] & 0xF0) == 0xE0) { len = 3; cp = s[0] & 0x0F; }
-    else if ((s[0] & 0xF8) == 0xF0) { len = 4; cp = s[0] & 0x07; }
-    else return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;   /* overlong, surrogate or out of range */
-    return len;
-}
 
 void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
 {
@@ -69,7 +50,7 @@ int naming_check_name(const char *field, const char *v, size_t len, struct namin
                            field, s[i], i);
             return -1;
         }
-        size_t k = utf8_seq(s + i, len - i);
+        size_t k = util_utf8_seq(s + i, len - i);
         if (!k) {
             naming_err_set(e, NAMING_PARAM_INVALID, 400, "Param '%s' is not valid UTF-8 (byte %zu)", field, i);
             return -1;
