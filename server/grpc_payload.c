@@ -4,13 +4,12 @@
  */
 #include "nacos_mock/grpc_payload.h"
 
-#include "nacos_mock/util.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nacos_grpc.pb-c.h"
+#include "nacos_mock/util.h"
 
 static char *dup_or_empty(const char *s)
 {

@@ -3,14 +3,14 @@
  */
 #include "nacos_mock/naming.h"
 
-#include "nacos_mock/util.h"
-
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "nacos_mock/util.h"
 
 void naming_err_set(struct naming_err *e, enum naming_code code, int status, const char *fmt, ...)
 {
