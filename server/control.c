@@ -319,7 +319,9 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     pthread_mutex_unlock(&app->mu);
     /* every node UP and listening again (never with app->mu held: see app_transport.set_node) */
     for (int i = 0; rep->status == 200 && i < app->n_nodes && app->transport.set_node; i++) {
-        if (atomic_load(&app->nodes[i].status) == STATUS_UP && !atomic_load(&app->nodes[i].up_at_ms)) continue;
+        if (atomic_load(&app->nodes[i].status) == STATUS_UP && !atomic_load(&app->nodes[i].up_at_ms) &&
+            atomic_load(&app->nodes[i].listening))
+            continue;
         char err[300];
         if (app->transport.set_node(app->transport.ctx, i, STATUS_UP, 0, err, sizeof err))
             reply_error_json(rep, 500, "reset done, but node %d did not come back: %s", i, err);
