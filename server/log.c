@@ -171,7 +171,8 @@ static void request_line(const struct log_request *r)
         n += snprintf(line + n, sizeof line - (size_t)n, " instance=%s:%d", r->ip, r->port);
     if (n > 0 && (size_t)n < sizeof line && r->fault_id)
         n += snprintf(line + n, sizeof line - (size_t)n, " fault=%s", r->fault_id);
-    if (n > 0 && (size_t)n < sizeof line && r->node >= 0) snprintf(line + n, sizeof line - (size_t)n, " node=%d", r->node);
+    if (n > 0 && (size_t)n < sizeof line && r->node >= 0)
+        snprintf(line + n, sizeof line - (size_t)n, " node=%d", r->node);
     emit(line);
 }
 

@@ -216,7 +216,8 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
         fprintf(f, "# HELP nacos_mock_node_up 1 while the node's own status is UP (PUT /__mock/nodes/{i}), by node.\n"
                    "# TYPE nacos_mock_node_up gauge\n");
         for (int i = 0; i < g->n_nodes && i < METRICS_MAX_NODES; i++)
-            fprintf(f, "nacos_mock_node_up{node=\"%d\"} %d\n", i, !g->node_status[i] || !strcmp(g->node_status[i], "UP"));
+            fprintf(f, "nacos_mock_node_up{node=\"%d\"} %d\n", i,
+                    !g->node_status[i] || !strcmp(g->node_status[i], "UP"));
         fprintf(f, "# HELP nacos_mock_node_grpc_connections Open gRPC connections, by node.\n"
                    "# TYPE nacos_mock_node_grpc_connections gauge\n");
         for (int i = 0; i < g->n_nodes && i < METRICS_MAX_NODES; i++)

@@ -97,7 +97,8 @@ static int node_open(struct server *s, int i, char *err, size_t errlen)
             return 0;
         }
         bool busy = gport > 65535 || errno == EADDRINUSE;
-        if (gport > 65535) snprintf(err, errlen, "gRPC port %d (HTTP port + %d) is out of range", gport, cfg->grpc_port_offset);
+        if (gport > 65535)
+            snprintf(err, errlen, "gRPC port %d (HTTP port + %d) is out of range", gport, cfg->grpc_port_offset);
         http_stop(http);
         if (port != 0 || !busy || attempt + 1 >= PORT_PAIR_TRIES) return -1;   /* --port 0: another pair */
     }
@@ -125,9 +126,11 @@ static void node_status_changed(struct server *s, int i, int was, int now_status
 {
     struct app *app = &s->app;
     if (was != now_status)
-        events_node_status(app->events, clock_now_ms(&app->clock), i, app_status_name(was), app_status_name(now_status));
+        events_node_status(app->events, clock_now_ms(&app->clock), i, app_status_name(was),
+                           app_status_name(now_status));
     if (for_ms > 0)
-        log_info("node %d: %s -> %s for %lld ms", i, app_status_name(was), app_status_name(now_status), (long long)for_ms);
+        log_info("node %d: %s -> %s for %lld ms", i, app_status_name(was), app_status_name(now_status),
+                 (long long)for_ms);
     else
         log_info("node %d: %s -> %s", i, app_status_name(was), app_status_name(now_status));
 }
@@ -239,7 +242,8 @@ static void *keeper_main(void *arg)
             pthread_mutex_lock(&s->mu);
             n->busy = false;
             if (rc) {
-                if (!n->retry_ms) log_warn("node %d: cannot listen again (trying every %d ms): %s", i, REOPEN_RETRY_MS, err);
+                if (!n->retry_ms)
+                    log_warn("node %d: cannot listen again (trying every %d ms): %s", i, REOPEN_RETRY_MS, err);
                 n->retry_ms = clock_mono_ms() + REOPEN_RETRY_MS;
             } else {
                 n->retry_ms = 0;
