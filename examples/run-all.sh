@@ -49,6 +49,7 @@ run() {
 run register-and-discover.sh 0 "$here/register-and-discover.sh"
 run virtual-clock.sh 0 "$here/virtual-clock.sh"
 run outage-rehearsal.sh 0 "$here/outage-rehearsal.sh"
+run failover-rehearsal.sh 0 "$here/failover-rehearsal.sh"
 run "ci-harness.sh (demo)" 0 "$here/ci-harness.sh"
 run "ci-harness.sh -- <command using NACOS_URL>" 0 "$here/ci-harness.sh" -- bash -c \
   'curl -fsS "$NACOS_URL/nacos/v1/console/health/readiness" && [ -n "$NACOS_ADDR" ]'

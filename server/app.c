@@ -24,7 +24,7 @@
 #include "nacos_mock/subs.h"
 #include "nacos_mock/util.h"
 
-static const char *const STATUS_NAMES[] = {"UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY"};
+static const char *const STATUS_NAMES[] = {"UP", "DOWN", "STARTING", "PAUSED", "WRITE_ONLY", "READ_ONLY", "OFFLINE"};
 
 const char *app_status_name(int status)
 {
@@ -37,6 +37,13 @@ int app_status_parse(const char *s)
     for (int i = 0; s && i < (int)(sizeof STATUS_NAMES / sizeof STATUS_NAMES[0]); i++)
         if (strcasecmp(s, STATUS_NAMES[i]) == 0) return i;
     return -1;
+}
+
+int app_status_of(struct app *app, int node)
+{
+    if (node < 0 || node >= app->n_nodes) node = 0;
+    int own = atomic_load(&app->nodes[node].status);
+    return own != STATUS_UP ? own : atomic_load(&app->status);
 }
 
 /* The config center's change hook: a `config` event (control-api.md "Events stream"). */
@@ -53,6 +60,8 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     pthread_mutex_init(&app->mu, NULL);
     clock_init(&app->clock);
     atomic_store(&app->status, STATUS_UP);
+    app->n_nodes = cfg->nodes >= 1 && cfg->nodes <= APP_MAX_NODES ? cfg->nodes : 1;
+    for (int i = 0; i < APP_MAX_NODES; i++) atomic_store(&app->nodes[i].status, STATUS_UP);
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
@@ -93,6 +102,7 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    faults_set_nodes(app->faults, app->n_nodes);
     return app_load_start_faults(app, err, errlen);
 }
 

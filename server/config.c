@@ -49,6 +49,8 @@ static const struct opt OPTS[] = {
     {"grpc-port-offset", OPT_INT, OFF(grpc_port_offset), 1, 64535, "N",
      "gRPC (Nacos 2.x clients) listens on the HTTP port + N (default 1000)"},
     {"no-grpc", OPT_BOOL, OFF(no_grpc), 0, 0, NULL, "no gRPC listener (Nacos 1.x HTTP only)"},
+    {"nodes", OPT_INT, OFF(nodes), 1, 9, "N",
+     "N nodes of one cluster sharing one registry: node i on HTTP port + i, gRPC port + i (default 1)"},
     {"probe", OPT_BOOL, OFF(probe), 0, 0, NULL,
      "health check: ask readiness on --host/--port (wildcard: loopback), exit 0 if 200, else 1"},
 };
@@ -67,6 +69,7 @@ void config_defaults(struct config *cfg)
     cfg->threads = 2;
     cfg->journal_size = 10000;
     cfg->grpc_port_offset = 1000;
+    cfg->nodes = 1;
     cfg->log_format = strdup("text");
     cfg->log_level = strdup("info");
 }

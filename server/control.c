@@ -198,8 +198,9 @@ void h_mock_status_put(struct app *app, struct request *req, struct reply *rep)
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
     int s = cJSON_IsString(st) ? app_status_parse(st->valuestring) : -1;
     cJSON_Delete(body);
-    if (s < 0) {
-        reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, PAUSED, WRITE_ONLY, READ_ONLY");
+    if (s < 0 || s == STATUS_OFFLINE) {
+        reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, PAUSED, WRITE_ONLY, READ_ONLY%s",
+                         s == STATUS_OFFLINE ? " (OFFLINE is a node's: PUT /__mock/nodes/{i})" : "");
         return;
     }
     int was = atomic_exchange(&app->status, s);
@@ -279,7 +280,8 @@ void h_mock_forget(struct app *app, struct request *req, struct reply *rep)
     reply_json(rep, 200, o);
 }
 
-void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
+/* The reset itself, with app->mu held (nodes are brought back UP after it, without the lock). */
+static void reset_locked(struct app *app, struct reply *rep)
 {
     struct cs_error cerr;
     if (store_clear(app->store)) {
@@ -308,6 +310,22 @@ void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "reset", true);
     reply_json(rep, 200, o);
+}
+
+void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
+{
+    pthread_mutex_lock(&app->mu);
+    reset_locked(app, rep);
+    pthread_mutex_unlock(&app->mu);
+    /* every node UP and listening again (never with app->mu held: see app_transport.set_node) */
+    for (int i = 0; rep->status == 200 && i < app->n_nodes && app->transport.set_node; i++) {
+        if (atomic_load(&app->nodes[i].status) == STATUS_UP && !atomic_load(&app->nodes[i].up_at_ms) &&
+            atomic_load(&app->nodes[i].listening))
+            continue;
+        char err[300];
+        if (app->transport.set_node(app->transport.ctx, i, STATUS_UP, 0, err, sizeof err))
+            reply_error_json(rep, 500, "reset done, but node %d did not come back: %s", i, err);
+    }
 }
 
 void h_mock_registry_get(struct app *app, struct request *req, struct reply *rep)
@@ -359,8 +377,9 @@ int control_query_int_or_reply(const struct request *req, struct reply *rep, con
 
 void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep)
 {
-    long long port = 0, status = 0, since = 0, limit = -1;
+    long long port = 0, status = 0, since = 0, limit = -1, node = -1;
     if (control_query_int_or_reply(req, rep, "port", 1, 65535, &port) ||
+        control_query_int_or_reply(req, rep, "node", 0, app->n_nodes - 1, &node) ||
         control_query_int_or_reply(req, rep, "status", 100, 599, &status) ||
         control_query_int_or_reply(req, rep, "since", 0, (long long)1 << 53, &since) ||
         control_query_int_or_reply(req, rep, "limit", 0, 100000000, &limit))
@@ -369,7 +388,7 @@ void h_mock_requests_get(struct app *app, struct request *req, struct reply *rep
         .api = params_get(&req->params, "api"), .service = params_get(&req->params, "serviceName"),
         .ip = params_get(&req->params, "ip"), .transport = params_get(&req->params, "transport"),
         .port = (int)port, .status = (int)status, .since = (uint64_t)since,
-        .limit = (long)limit,
+        .limit = (long)limit, .node = (int)node,
     };
     reply_json(rep, 200, journal_query_json(app->journal, &q));
 }
@@ -378,6 +397,14 @@ void h_mock_requests_clear(struct app *app, struct request *req, struct reply *r
 {
     journal_clear(app->journal);
     reply_text(rep, 204, "");
+}
+
+/* clients_foreach: counts connections by node (ctx: long[APP_MAX_NODES]). */
+static int count_node_conn(void *ctx, struct client *c)
+{
+    long *n = ctx;
+    if (c->node >= 0 && c->node < APP_MAX_NODES) n[c->node]++;
+    return 0;
 }
 
 void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
@@ -393,7 +420,11 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     store_counts(app->store, &g.services, &g.instances, &g.healthy);
     list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
     g.grpc_connections = (long)clients_count(app->clients);
+    g.n_nodes = app->n_nodes;
+    if (app->n_nodes > 1) clients_foreach(app->clients, count_node_conn, g.node_connections);
     pthread_mutex_unlock(&app->mu);
+    for (int i = 0; i < app->n_nodes && i < METRICS_MAX_NODES; i++)
+        g.node_status[i] = app_status_name(atomic_load(&app->nodes[i].status));
     struct cs_listen_stats cl = {0};
     if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);
     g.config_poll_keys = cl.poll_keys;
@@ -504,4 +535,120 @@ void h_mock_connections_reset(struct app *app, struct request *req, struct reply
         cJSON_AddBoolToObject(o, "resetSent", true);
         reply_json(rep, 202, o);
     }
+}
+
+/* ------------------------------------------------------------------ nodes (--nodes) */
+
+/* A node as GET /__mock/nodes lists it; conns: its gRPC connections. */
+static cJSON *node_json(struct app *app, int i, long conns)
+{
+    const struct app_node *n = &app->nodes[i];
+    const char *host = app->cfg->host;
+    bool v6 = strchr(host, ':') != NULL;
+    char url[320];
+    snprintf(url, sizeof url, "http://%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", atomic_load(&n->http_port));
+    cJSON *o = cJSON_CreateObject();
+    json_add_int(o, "node", i);
+    cJSON_AddStringToObject(o, "url", url);
+    json_add_int(o, "port", atomic_load(&n->http_port));
+    if (atomic_load(&n->grpc_port)) json_add_int(o, "grpcPort", atomic_load(&n->grpc_port));
+    else cJSON_AddNullToObject(o, "grpcPort");
+    cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&n->status)));
+    cJSON_AddBoolToObject(o, "listening", atomic_load(&n->listening));
+    int64_t up_at = atomic_load(&n->up_at_ms);
+    if (up_at) {
+        int64_t left = up_at - clock_mono_ms();
+        json_add_int(o, "upInMs", left > 0 ? left : 0);
+    } else {
+        cJSON_AddNullToObject(o, "upInMs");
+    }
+    json_add_int(o, "connections", conns);
+    return o;
+}
+
+/* Every node's JSON, or node `only` alone (>= 0). */
+static cJSON *nodes_json(struct app *app, int only)
+{
+    long conns[APP_MAX_NODES] = {0};
+    pthread_mutex_lock(&app->mu);
+    clients_foreach(app->clients, count_node_conn, conns);
+    pthread_mutex_unlock(&app->mu);
+    if (only >= 0) return node_json(app, only, conns[only]);
+    cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "nodes");
+    for (int i = 0; i < app->n_nodes; i++) cJSON_AddItemToArray(arr, node_json(app, i, conns[i]));
+    return o;
+}
+
+void h_mock_nodes_list(struct app *app, struct request *req, struct reply *rep)
+{
+    reply_json(rep, 200, nodes_json(app, -1));
+}
+
+/* The node named after /__mock/nodes/, or -1 with a 404 answered. */
+static int node_of_path_or_reply(struct app *app, const struct request *req, struct reply *rep)
+{
+    const char *id = req->path + strlen("/__mock/nodes/");
+    long long i = -1;
+    if (!*id || params_strtoll(id, &i) || i < 0 || i >= app->n_nodes) {
+        reply_error_json(rep, 404, "no node '%.40s': the server runs nodes 0 to %d (--nodes %d)", id, app->n_nodes - 1,
+                         app->n_nodes);
+        return -1;
+    }
+    return (int)i;
+}
+
+void h_mock_node_get(struct app *app, struct request *req, struct reply *rep)
+{
+    int i = node_of_path_or_reply(app, req, rep);
+    if (i >= 0) reply_json(rep, 200, nodes_json(app, i));
+}
+
+/* PUT /__mock/nodes/{i} {"status": "UP"|"DOWN"|"STARTING"|"OFFLINE", "forMs"?}. Never with app->mu
+ * held (route ROUTE_NO_LOCK): taking a node OFFLINE ends connections, which takes it. */
+void h_mock_node_put(struct app *app, struct request *req, struct reply *rep)
+{
+    int i = node_of_path_or_reply(app, req, rep);
+    if (i < 0) return;
+    cJSON *body = control_body_or_reply(req, rep, false, "{\"status\": \"OFFLINE\", \"forMs\": 2000} (field 'status')");
+    if (!body) return;
+    const char *why = NULL;
+    for (const cJSON *it = body->child; it && !why; it = it->next)
+        if (strcmp(it->string, "status") && strcmp(it->string, "forMs")) why = it->string;
+    if (why) {
+        reply_error_json(rep, 400, "unknown field '%.60s' (a node takes 'status' and 'forMs')", why);
+        cJSON_Delete(body);
+        return;
+    }
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(body, "status");
+    const cJSON *fm = cJSON_GetObjectItemCaseSensitive(body, "forMs");
+    int s = cJSON_IsString(st) ? app_status_parse(st->valuestring) : -1;
+    if (s != STATUS_UP && s != STATUS_DOWN && s != STATUS_STARTING && s != STATUS_OFFLINE) {
+        reply_error_json(rep, 400, "field 'status' must be one of UP, DOWN, STARTING, OFFLINE");
+        cJSON_Delete(body);
+        return;
+    }
+    int64_t for_ms = 0;
+    if (fm && !cJSON_IsNull(fm)) {
+        if (!cJSON_IsNumber(fm) || fm->valuedouble < 1 || fm->valuedouble > 86400000.0 ||
+            fm->valuedouble != floor(fm->valuedouble)) {
+            reply_error_json(rep, 400, "field 'forMs' must be an integer number of milliseconds from 1 to 86400000");
+            cJSON_Delete(body);
+            return;
+        }
+        if (s == STATUS_UP) {
+            reply_error_json(rep, 400, "field 'forMs' needs a status other than UP: the node returns to UP after it");
+            cJSON_Delete(body);
+            return;
+        }
+        for_ms = (int64_t)fm->valuedouble;
+    }
+    cJSON_Delete(body);
+    if (!app->transport.set_node) {
+        reply_error_json(rep, 503, "no listeners to switch (a context without the wiring)");
+        return;
+    }
+    char err[400] = "";
+    int rc = app->transport.set_node(app->transport.ctx, i, s, for_ms, err, sizeof err);
+    if (rc) reply_error_json(rep, rc, "%s", err);
+    else reply_json(rep, 200, nodes_json(app, i));
 }

@@ -368,6 +368,17 @@ void events_status(struct events *ev, int64_t time_ms, const char *from, const c
     publish(ev, jt_item(&t, EV_STATUS, NULL, NULL));
 }
 
+void events_node_status(struct events *ev, int64_t time_ms, int node, const char *from, const char *to)
+{
+    if (!events_on(ev)) return;
+    struct json_text t = {0};
+    jt_begin(&t, time_ms);
+    JT_STR(&t, "status", to);
+    JT_STR(&t, "from", from);
+    JT_INT(&t, "node", node);
+    publish(ev, jt_item(&t, EV_STATUS, NULL, NULL));
+}
+
 void events_config(struct events *ev, int64_t time_ms, const char *ns, const char *group, const char *data_id,
                    const char *md5, const char *action, const char *transport)
 {

@@ -43,6 +43,7 @@ struct rule {
     char *data_id, *cgroup;          /* configs: match.dataId, match.group */
     uint64_t service_hash;           /* of the bare service name (after any `group@@`), 0 = any */
     int port;
+    int node;                        /* match.node, -1 = any */
     int status;
     int grpc_status;                 /* gRPC only: end the call with this grpc-status, 0 = none */
     char *body;
@@ -63,6 +64,7 @@ struct faults {
     cJSON *initial;                  /* array of the start rules (as given), for reset */
     uint64_t seed, state;
     unsigned long next_id;
+    int nodes;                       /* --nodes: match.node is below it */
 };
 
 /* splitmix64: small, fast, and the whole state is one integer, so a seed reproduces a run. */
@@ -101,7 +103,15 @@ struct faults *faults_create(uint64_t seed)
     f->seed = f->state = seed;
     f->initial = cJSON_CreateArray();
     f->next_id = 1;
+    f->nodes = 1;
     return f;
+}
+
+void faults_set_nodes(struct faults *f, int n)
+{
+    pthread_mutex_lock(&f->mu);
+    f->nodes = n > 0 ? n : 1;
+    pthread_mutex_unlock(&f->mu);
 }
 
 static void rule_free(struct rule *r)
@@ -176,7 +186,7 @@ static int check_keys(const cJSON *obj, const char *where, const char *const *al
 static const char *const TOP_KEYS[] = {"id", "match", "action", "probability", "after", "times", "forMs",
                                        "hits", "remaining", "expired", NULL};
 static const char *const MATCH_KEYS[] = {"api", "method", "path", "namespaceId", "groupName", "serviceName",
-                                         "clusterName", "ip", "port", "transport", "dataId", "group", NULL};
+                                         "clusterName", "ip", "port", "transport", "dataId", "group", "node", NULL};
 static const char *const ACTION_KEYS[] = {"status", "body", "delayMs", "jitterMs", "drop", "beatCode", "grpcStatus",
                                           NULL};
 
@@ -189,9 +199,10 @@ static bool valid_id(const char *s)
     return true;
 }
 
-static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
+static int parse_rule(const cJSON *j, struct rule *r, int nodes, char *err, size_t errlen)
 {
     memset(r, 0, sizeof *r);
+    r->node = -1;
     r->probability = 1.0;
     r->times = -1;
     r->for_ms = -1;
@@ -228,6 +239,9 @@ static int parse_rule(const cJSON *j, struct rule *r, char *err, size_t errlen)
     v = 0;
     if (get_int(m, "port", "match.", 1, 65535, &v, err, errlen)) return -1;
     r->port = (int)v;
+    v = -1;
+    if (get_int(m, "node", "match.", 0, nodes - 1, &v, err, errlen)) return -1;
+    r->node = (int)v;
 
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(j, "action");
     if (!cJSON_IsObject(a)) return fail(err, errlen, "field 'action' is required and must be an object");
@@ -311,6 +325,7 @@ static cJSON *rule_json(const struct rule *r, int64_t now)
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
         if (ms[i].v) cJSON_AddStringToObject(m, ms[i].k, ms[i].v);
     if (r->port) cJSON_AddNumberToObject(m, "port", r->port);
+    if (r->node >= 0) cJSON_AddNumberToObject(m, "node", r->node);
     cJSON *a = cJSON_AddObjectToObject(o, "action");
     if (r->status) cJSON_AddNumberToObject(a, "status", r->status);
     if (r->body) cJSON_AddStringToObject(a, "body", r->body);
@@ -344,7 +359,7 @@ static bool id_taken(const struct faults *f, const char *id)
 static int add_locked(struct faults *f, const cJSON *j, int64_t now, cJSON **stored, char *err, size_t errlen)
 {
     struct rule r;
-    if (parse_rule(j, &r, err, errlen)) {
+    if (parse_rule(j, &r, f->nodes, err, errlen)) {
         rule_free(&r);
         return -1;
     }
@@ -386,7 +401,7 @@ int faults_add_json(struct faults *f, const cJSON *rule, int64_t now_ms, bool in
 }
 
 static const char *const COMPACT_INT[] = {"port", "status", "delayMs", "jitterMs", "beatCode", "grpcStatus", "after",
-                                          "times", "forMs", NULL};
+                                          "times", "forMs", "node", NULL};
 
 static bool in_list(const char *k, const char *const *list)
 {
@@ -536,6 +551,7 @@ static bool rule_matches(const struct rule *r, const struct fault_request *q)
         return false;
     }
     if (r->port && r->port != q->port) return false;
+    if (r->node >= 0 && (!q->on_node || q->node != r->node)) return false;
     if (r->service) {
         const char *sep = strstr(r->service, "@@");
         if (sep) {   /* a grouped rule name pins the group too */

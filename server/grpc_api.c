@@ -730,7 +730,12 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
         return;
     }
     gc->decoded = true;
-    int status = atomic_load(&app->status);
+    int status = app_status_of(app, g->node);   /* this node's own, else the cluster's */
+    if (status == STATUS_OFFLINE) {   /* its listener is closing: the connection dies as with a crashed server */
+        ans->v = GRPC_CLOSE;
+        gc->drop = "close";
+        return;
+    }
     const char *type = gc->pl.type;
     gc->route = route_of(type);
     /* the body, when it is JSON: for the requestId of any answer, and for the journal */
@@ -773,7 +778,7 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
                                    .path = type, .ns = gc->ns, .group = *gc->service ? gc->group : NULL,
                                    .service = *gc->service ? gc->service : NULL,
                                    .cluster = *gc->cluster ? gc->cluster : NULL, .ip = *gc->ip ? gc->ip : NULL,
-                                   .port = gc->port};
+                                   .port = gc->port, .on_node = true, .node = g->node};
         if (gc->route->config) {   /* configs: namespace, group, dataId (a listen: any of its keys) */
             fr.group = *gc->group ? gc->group : NULL;
             fr.data_id = *gc->data_id ? gc->data_id : NULL;
@@ -827,14 +832,14 @@ static void on_call_end(void *ctx, struct grpc_call *call, bool answered)
         .params_json = cJSON_IsObject(gc->req) && params ? params : "{}", .transport = "grpc",
         .connection_id = call->conn->id, .service = *gc->service ? grouped : NULL, .ip = *gc->ip ? gc->ip : NULL,
         .port = gc->port, .status = status, .drop = gc->drop, .fault_id = gc->have_hit ? gc->hit.id : NULL,
-        .duration_ms = ms,
+        .duration_ms = ms, .node = app_node_label(g->app, g->node),
     };
     journal_record(g->app->journal, &je);
     cJSON_free(params);
-    metrics_record(g->app->metrics, "grpc", api, status, ms / 1000.0);
+    metrics_record(g->app->metrics, "grpc", api, app_node_label(g->app, g->node), status, ms / 1000.0);
     struct log_request lr = {.method = "GRPC", .path = type, .api = api, .service = *gc->service ? grouped : NULL,
                              .ip = *gc->ip ? gc->ip : NULL, .port = gc->port, .status = status, .duration_ms = ms,
-                             .fault_id = gc->have_hit ? gc->hit.id : NULL};
+                             .fault_id = gc->have_hit ? gc->hit.id : NULL, .node = app_node_label(g->app, g->node)};
     log_request(&lr);
     if (gc->have_hit) fault_hit_free(&gc->hit);
     cJSON_Delete(gc->req);
@@ -866,12 +871,13 @@ static void on_open(void *ctx, struct grpc_conn_info *c)
     struct grpc_api *g = ctx;
     char remote[80];
     peer_text(&c->peer, remote, sizeof remote);
+    bool closing = atomic_load(&g->app->nodes[g->node].status) == STATUS_OFFLINE;   /* the node is going away */
     pthread_mutex_lock(&g->app->mu);
-    bool ok = clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
+    bool ok = !closing && clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
     pthread_mutex_unlock(&g->app->mu);
     if (ok) events_connection(g->app->events, clock_now_ms(&g->app->clock), "opened", c->id, g->node, remote, -1);
     if (!ok) {
-        log_warn("gRPC connection %s refused: out of memory", c->id);
+        if (!closing) log_warn("gRPC connection %s refused: out of memory", c->id);
         t_close_conn(g, c->serial);
     }
 }
@@ -897,7 +903,7 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
     const cJSON *labels = cJSON_GetObjectItemCaseSensitive(req, "labels");
     struct fault_hit hit;
     const struct fault_request fr = {.api = "setup", .transport = "grpc", .method = "GRPC",
-                                     .path = "ConnectionSetupRequest"};
+                                     .path = "ConnectionSetupRequest", .on_node = true, .node = g->node};
     bool faulted =
         app->faults && faults_count(app->faults) && faults_match(app->faults, &fr, clock_now_ms(&app->clock), &hit);
     if (faulted) events_fault(app->events, clock_now_ms(&app->clock), "grpc", &fr, &hit);
@@ -906,7 +912,7 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
     if (faulted) fault_hit_free(&hit);
     struct journal_in je = {.time_ms = clock_now_ms(&app->clock), .method = "GRPC", .path = "ConnectionSetupRequest",
                             .api = "setup", .transport = "grpc", .connection_id = c->id, .status = refuse ? 0 : RESULT_OK,
-                            .fault_id = faulted ? hit.id : NULL};
+                            .fault_id = faulted ? hit.id : NULL, .node = app_node_label(app, g->node)};
     char *params = cJSON_PrintUnformatted(req);
     je.params_json = params ? params : "{}";
     journal_record(app->journal, &je);
@@ -1012,13 +1018,13 @@ void grpc_api_config_push(void *ctx, uint64_t conn, const char *data_id, const c
     if (app->faults && faults_count(app->faults) &&
         faults_match(app->faults,
                      &(struct fault_request){.api = "config.push", .transport = "grpc", .ns = cs_namespace(tenant),
-                                             .group = group, .data_id = data_id},
+                                             .group = group, .data_id = data_id, .on_node = true, .node = g->node},
                      clock_now_ms(&app->clock), &hit)) {
         bool drop = hit.drop != DROP_NONE;
         delay = hit.delay_ms;
         events_fault(app->events, clock_now_ms(&app->clock), "grpc",
                      &(struct fault_request){.api = "config.push", .transport = "grpc", .ns = cs_namespace(tenant),
-                                             .group = group, .data_id = data_id},
+                                             .group = group, .data_id = data_id, .on_node = true, .node = g->node},
                      &hit);
         fault_hit_free(&hit);
         if (drop) {

@@ -1446,6 +1446,14 @@ size_t grpc_server_connections(struct grpc_server *s)
     return n;
 }
 
+bool grpc_server_has_conn(struct grpc_server *s, uint64_t serial)
+{
+    pthread_mutex_lock(&s->mu);
+    bool has = live_find(s, serial) >= 0;
+    pthread_mutex_unlock(&s->mu);
+    return has;
+}
+
 void grpc_server_get_stats(struct grpc_server *s, struct grpc_server_stats *out)
 {
     out->connections = grpc_server_connections(s);

@@ -469,6 +469,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req->authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION);
     req->header_fn = conn_header;
     req->header_ctx = c;
+    req->node = srv->node;
     fill_peer(c, req);
 
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &req->params);

@@ -44,7 +44,7 @@ static size_t kept_len(const char *v, size_t n)
 struct entry {
     uint64_t seq;
     int64_t time_ms;
-    int status, port;
+    int status, port, node;
     double duration_ms;
     const char *method, *path, *api, *service, *ip, *drop, *fault, *transport, *conn;   /* into blob */
     struct pblock *params;   /* shared; rendered as JSON when queried */
@@ -270,6 +270,7 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     }
     uint64_t seq = j->next_seq++;
     j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
+                                   .node = e->node < 0 ? -1 : e->node,
                                    .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
                                    .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
                                    .transport = out[7], .conn = out[8], .params = pb, .blob = blob};
@@ -283,7 +284,7 @@ static bool entry_matches(const struct entry *e, const struct journal_query *q)
     return e->seq > q->since && (!q->api || (e->api && !strcmp(q->api, e->api))) &&
            naming_service_matches(q->service, e->service) && (!q->ip || (e->ip && !strcmp(q->ip, e->ip))) &&
            (!q->port || q->port == e->port) && (!q->status || q->status == e->status) &&
-           (!q->transport || !strcmp(q->transport, e->transport));
+           (!q->transport || !strcmp(q->transport, e->transport)) && (q->node < 0 || q->node == e->node);
 }
 
 cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
@@ -322,6 +323,7 @@ cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
         cJSON_AddNumberToObject(r, "durationMs", (double)(long long)(e->duration_ms * 1000) / 1000.0);
         cJSON_AddStringToObject(r, "transport", e->transport);
         if (e->conn) cJSON_AddStringToObject(r, "connectionId", e->conn);
+        if (e->node >= 0) cJSON_AddNumberToObject(r, "node", e->node);
         cJSON_AddItemToArray(arr, r);
     }
     pthread_mutex_unlock(&j->mu);

@@ -158,6 +158,7 @@ static void request_line(const struct log_request *r)
         cJSON_AddNumberToObject(o, "durationMs", (double)(long long)(r->duration_ms * 1000) / 1000.0);
         if (r->fault_id) cJSON_AddStringToObject(o, "fault", r->fault_id);
         else cJSON_AddNullToObject(o, "fault");
+        if (r->node >= 0) cJSON_AddNumberToObject(o, "node", r->node);
         emit_json(o);
         return;
     }
@@ -169,7 +170,9 @@ static void request_line(const struct log_request *r)
     if (n > 0 && (size_t)n < sizeof line && r->ip)
         n += snprintf(line + n, sizeof line - (size_t)n, " instance=%s:%d", r->ip, r->port);
     if (n > 0 && (size_t)n < sizeof line && r->fault_id)
-        snprintf(line + n, sizeof line - (size_t)n, " fault=%s", r->fault_id);
+        n += snprintf(line + n, sizeof line - (size_t)n, " fault=%s", r->fault_id);
+    if (n > 0 && (size_t)n < sizeof line && r->node >= 0)
+        snprintf(line + n, sizeof line - (size_t)n, " node=%d", r->node);
     emit(line);
 }
 

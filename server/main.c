@@ -94,7 +94,14 @@ int main(int argc, char **argv)
     log_info("nacos-mock %s listening on %s, %s (db %s, seed %llu%s); console %s/__mock/ui/", NACOS_MOCK_VERSION, url,
              grpc, cfg.db_path, (unsigned long long)faults_seed(srv.app.faults),
              cfg.seed_given ? "" : ", random: pass --seed to repeat", url);
+    for (int i = 1; i < srv.app.n_nodes; i++)
+        log_info("node %d listening on http://%s%s%s:%d, gRPC on port %d", i, v6 ? "[" : "", cfg.host, v6 ? "]" : "",
+                 atomic_load(&srv.app.nodes[i].http_port), atomic_load(&srv.app.nodes[i].grpc_port));
+    /* node 0's line first (what a reader of one line waits for), then one line per further node */
     printf("nacos-mock listening on %s\n", url);
+    for (int i = 1; i < srv.app.n_nodes; i++)
+        printf("nacos-mock listening on http://%s%s%s:%d (node %d)\n", v6 ? "[" : "", cfg.host, v6 ? "]" : "",
+               atomic_load(&srv.app.nodes[i].http_port), i);
     fflush(stdout);
     if (cfg.ready_file && write_ready_file(cfg.ready_file, url)) {
         fprintf(stderr, "nacos-mock: cannot write --ready-file %s\n", cfg.ready_file);

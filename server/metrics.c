@@ -16,7 +16,7 @@
 static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof BUCKETS / sizeof BUCKETS[0])
 
-struct counter { char transport[8], api[40]; int status; unsigned long long n; };
+struct counter { char transport[8], api[40]; int node, status; unsigned long long n; };
 struct histo { char api[40]; unsigned long long bucket[N_BUCKETS], count; double sum; };
 
 struct metrics {
@@ -53,13 +53,15 @@ void metrics_reset(struct metrics *m)
     pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_record(struct metrics *m, const char *transport, const char *api, int status, double seconds)
+void metrics_record(struct metrics *m, const char *transport, const char *api, int node, int status,
+                    double seconds)
 {
     if (!m) return;
     if (!api) api = "none";
+    if (node < 0) node = -1;
     pthread_mutex_lock(&m->mu);
     size_t i;
-    for (i = 0; i < m->nc && (m->c[i].status != status || strcmp(m->c[i].api, api) ||
+    for (i = 0; i < m->nc && (m->c[i].status != status || m->c[i].node != node || strcmp(m->c[i].api, api) ||
                               strcmp(m->c[i].transport, transport));
          i++) {}
     if (i == m->nc) {
@@ -68,6 +70,7 @@ void metrics_record(struct metrics *m, const char *transport, const char *api, i
         snprintf(m->c[i].transport, sizeof m->c[i].transport, "%s", transport);
         snprintf(m->c[i].api, sizeof m->c[i].api, "%s", api);
         m->c[i].status = status;
+        m->c[i].node = node;
         m->nc++;
     }
     m->c[i].n++;
@@ -126,9 +129,14 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
                "the Nacos resultCode; 0 = no answer).\n"
                "# TYPE nacos_mock_requests_total counter\n");
     pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->nc; i++)
-        fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\",transport=\"%s\"} %llu\n", m->c[i].api,
-                m->c[i].status, m->c[i].transport, m->c[i].n);
+    for (size_t i = 0; i < m->nc; i++) {
+        if (m->c[i].node >= 0)   /* several nodes: which one answered */
+            fprintf(f, "nacos_mock_requests_total{api=\"%s\",node=\"%d\",status=\"%d\",transport=\"%s\"} %llu\n",
+                    m->c[i].api, m->c[i].node, m->c[i].status, m->c[i].transport, m->c[i].n);
+        else
+            fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\",transport=\"%s\"} %llu\n", m->c[i].api,
+                    m->c[i].status, m->c[i].transport, m->c[i].n);
+    }
     fprintf(f, "# HELP nacos_mock_request_duration_seconds Time from request arrival to answer, by API.\n"
                "# TYPE nacos_mock_request_duration_seconds histogram\n");
     for (size_t i = 0; i < m->nh; i++) {
@@ -204,6 +212,17 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
 
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", g->up);
+    if (g->n_nodes > 1) {
+        fprintf(f, "# HELP nacos_mock_node_up 1 while the node's own status is UP (PUT /__mock/nodes/{i}), by node.\n"
+                   "# TYPE nacos_mock_node_up gauge\n");
+        for (int i = 0; i < g->n_nodes && i < METRICS_MAX_NODES; i++)
+            fprintf(f, "nacos_mock_node_up{node=\"%d\"} %d\n", i,
+                    !g->node_status[i] || !strcmp(g->node_status[i], "UP"));
+        fprintf(f, "# HELP nacos_mock_node_grpc_connections Open gRPC connections, by node.\n"
+                   "# TYPE nacos_mock_node_grpc_connections gauge\n");
+        for (int i = 0; i < g->n_nodes && i < METRICS_MAX_NODES; i++)
+            fprintf(f, "nacos_mock_node_grpc_connections{node=\"%d\"} %ld\n", i, g->node_connections[i]);
+    }
     fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"
                "nacos_mock_uptime_seconds %.3f\n", g->uptime_s);
     fclose(f);

@@ -27,7 +27,7 @@ static const char *advertised_host(const struct app *app)
     return h;
 }
 
-int operator_metrics(struct app *app, bool v1, cJSON **out)
+int operator_metrics(struct app *app, int node, bool v1, cJSON **out)
 {
     long services = 0, instances = 0, healthy = 0;
     struct nc_client_counts cc;
@@ -43,7 +43,7 @@ int operator_metrics(struct app *app, bool v1, cJSON **out)
     subs_get_stats(app->subs, &ss);
     long clients = cc.connection + cc.ephemeral_ip_port + cc.persistent_ip_port;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
+    cJSON_AddStringToObject(o, "status", app_status_name(app_status_of(app, node)));
     json_add_int(o, "serviceCount", services);
     json_add_int(o, "instanceCount", instances);
     json_add_int(o, "subscribeCount", ss.udp + ss.conn);
@@ -67,19 +67,22 @@ int operator_metrics(struct app *app, bool v1, cJSON **out)
 void h_operator_metrics(struct app *app, struct request *req, struct reply *rep)
 {
     cJSON *o;
-    if (operator_metrics(app, true, &o)) app_reply_store_error(app, rep);
+    if (operator_metrics(app, req->node, true, &o)) app_reply_store_error(app, rep);
     else reply_json(rep, 200, o);
 }
 
 size_t operator_nodes(struct app *app, struct operator_node *out, size_t cap)
 {
-    if (cap < 1) return 0;
-    int status = atomic_load(&app->status);
-    out[0] = (struct operator_node){
-        .ip = advertised_host(app), .port = atomic_load(&app->http_port), .grpc_port = atomic_load(&app->grpc_port),
-        .state = status == STATUS_UP ? "UP" : status == STATUS_STARTING ? "STARTING" : "DOWN",
-    };
-    return 1;
+    size_t n = 0;
+    for (int i = 0; i < app->n_nodes && n < cap; i++, n++) {
+        int status = app_status_of(app, i);   /* OFFLINE: a member nobody reaches, DOWN to Nacos */
+        out[n] = (struct operator_node){
+            .ip = advertised_host(app), .port = atomic_load(&app->nodes[i].http_port),
+            .grpc_port = atomic_load(&app->nodes[i].grpc_port),
+            .state = status == STATUS_UP ? "UP" : status == STATUS_STARTING ? "STARTING" : "DOWN",
+        };
+    }
+    return n;
 }
 
 cJSON *operator_member_json(const struct operator_node *n, bool v2)
@@ -150,7 +153,7 @@ void h_core_cluster_nodes(struct app *app, struct request *req, struct reply *re
     reply_json(rep, 200, o);
 }
 
-cJSON *operator_switches_json(struct app *app)
+cJSON *operator_switches_json(struct app *app, int node)
 {
     const struct config *cfg = app->cfg;
     cJSON *o = cJSON_CreateObject();
@@ -170,7 +173,7 @@ cJSON *operator_switches_json(struct app *app)
     cJSON_AddBoolToObject(o, "lightBeatEnabled", true);
     json_add_int(o, "serviceStatusSynchronizationPeriodMillis", 5000);
     json_add_int(o, "serverStatusSynchronizationPeriodMillis", 2000);
-    cJSON_AddStringToObject(o, "overriddenServerStatus", app_status_name(atomic_load(&app->status)));
+    cJSON_AddStringToObject(o, "overriddenServerStatus", app_status_name(app_status_of(app, node)));
     cJSON_AddBoolToObject(o, "defaultInstanceEphemeral", true);
     json_add_int(o, "instanceHeartBeatTimeOut", config_unhealthy_timeout_ms(cfg));
     json_add_int(o, "ipDeleteTimeout", config_delete_timeout_ms(cfg));
@@ -180,7 +183,7 @@ cJSON *operator_switches_json(struct app *app)
 
 void h_operator_switches(struct app *app, struct request *req, struct reply *rep)
 {
-    reply_json(rep, 200, operator_switches_json(app));
+    reply_json(rep, 200, operator_switches_json(app, req->node));
 }
 
 void h_health_instance(struct app *app, struct request *req, struct reply *rep)
@@ -214,7 +217,7 @@ void h_console_liveness(struct app *app, struct request *req, struct reply *rep)
 
 void h_console_readiness(struct app *app, struct request *req, struct reply *rep)
 {
-    if (atomic_load(&app->status) == STATUS_UP) reply_text(rep, 200, "OK");
+    if (app_status_of(app, req->node) == STATUS_UP) reply_text(rep, 200, "OK");
     else reply_text(rep, 500, "Naming is not in readiness");
 }
 

@@ -578,7 +578,7 @@ void h_v2_health_instance(struct app *app, struct request *req, struct reply *re
 
 void h_v2_operator_switches(struct app *app, struct request *req, struct reply *rep)
 {
-    v2_ok(rep, operator_switches_json(app));
+    v2_ok(rep, operator_switches_json(app, req->node));
 }
 
 void h_v2_operator_switches_update(struct app *app, struct request *req, struct reply *rep)
@@ -602,8 +602,8 @@ void h_v2_operator_metrics(struct app *app, struct request *req, struct reply *r
     cJSON *o;
     if (!only || params_parse_boolean(only)) {   /* MetricsInfoVo with the status alone */
         o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", app_status_name(atomic_load(&app->status)));
-    } else if (operator_metrics(app, false, &o)) {
+        cJSON_AddStringToObject(o, "status", app_status_name(app_status_of(app, req->node)));
+    } else if (operator_metrics(app, req->node, false, &o)) {
         store_rollback(app->store);
         v2_error(rep, 500, V2_SERVER_ERROR, "registry store error: %s", store_errmsg(app->store));
         return;
@@ -621,7 +621,7 @@ void h_v2_console_liveness(struct app *app, struct request *req, struct reply *r
 void h_v2_console_readiness(struct app *app, struct request *req, struct reply *rep)
 {
     /* Result.failure(message) returned as it is: HTTP 200, code 30000 (the v1 path answers 500) */
-    if (atomic_load(&app->status) == STATUS_UP) v2_ok_string(rep, "ok");
+    if (app_status_of(app, req->node) == STATUS_UP) v2_ok_string(rep, "ok");
     else v2_failure(rep, 200, V2_SERVER_ERROR, "naming not in readiness");
 }
 
@@ -652,13 +652,15 @@ void h_v2_core_node_list(struct app *app, struct request *req, struct reply *rep
 
 void h_v2_core_node_self(struct app *app, struct request *req, struct reply *rep)
 {
-    struct operator_node self;
-    if (operator_nodes(app, &self, 1) == 1) v2_ok(rep, operator_member_json(&self, true));
+    struct operator_node nodes[OPERATOR_MAX_NODES];
+    size_t n = operator_nodes(app, nodes, OPERATOR_MAX_NODES);
+    if ((size_t)req->node < n) v2_ok(rep, operator_member_json(&nodes[req->node], true));   /* the node asked */
     else v2_error(rep, 500, V2_SERVER_ERROR, "no node");
 }
 
 void h_v2_core_node_self_health(struct app *app, struct request *req, struct reply *rep)
 {
-    struct operator_node self;
-    v2_ok_string(rep, operator_nodes(app, &self, 1) == 1 ? self.state : "DOWN");
+    struct operator_node nodes[OPERATOR_MAX_NODES];
+    size_t n = operator_nodes(app, nodes, OPERATOR_MAX_NODES);
+    v2_ok_string(rep, (size_t)req->node < n ? nodes[req->node].state : "DOWN");
 }

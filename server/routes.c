@@ -114,7 +114,7 @@ static const struct route ROUTES[] = {
     R("GET", "/__mock/status", "mock.status", h_mock_status_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("PUT", "/__mock/status", "mock.status", h_mock_status_put, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("POST", "/__mock/forget", "mock.forget", h_mock_forget, ROUTE_CONTROL),
-    R("POST", "/__mock/reset", "mock.reset", h_mock_reset, ROUTE_CONTROL),
+    R("POST", "/__mock/reset", "mock.reset", h_mock_reset, ROUTE_CONTROL | ROUTE_NO_LOCK),
     R("GET", "/__mock/registry", "mock.registry", h_mock_registry_get, ROUTE_CONTROL),
     R("POST", "/__mock/registry", "mock.registry", h_mock_registry_post, ROUTE_CONTROL),
     R("GET", "/__mock/requests", "mock.requests", h_mock_requests_get, ROUTE_CONTROL | ROUTE_NO_LOCK),
@@ -125,6 +125,9 @@ static const struct route ROUTES[] = {
     R("DELETE", "/__mock/connections/", "mock.connections", h_mock_connections_close, ROUTE_CONTROL | ROUTE_PREFIX),
     R("POST", "/__mock/connections/", "mock.connections", h_mock_connections_reset, ROUTE_CONTROL | ROUTE_PREFIX),
     R("GET", "/__mock/events", "mock.events", h_mock_events, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/nodes", "mock.nodes", h_mock_nodes_list, ROUTE_CONTROL | ROUTE_NO_LOCK),
+    R("GET", "/__mock/nodes/", "mock.nodes", h_mock_node_get, ROUTE_CONTROL | ROUTE_NO_LOCK | ROUTE_PREFIX),
+    R("PUT", "/__mock/nodes/", "mock.nodes", h_mock_node_put, ROUTE_CONTROL | ROUTE_NO_LOCK | ROUTE_PREFIX),
     R("GET", "/__mock/ui", "mock.ui", h_mock_ui, ROUTE_CONTROL | ROUTE_PUBLIC | ROUTE_NO_LOCK | ROUTE_PREFIX),
 };
 #define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
@@ -175,8 +178,9 @@ static int64_t mono_us(void)
 
 static void run_handler(struct app *app, const struct route *r, struct request *req, struct reply *rep)
 {
-    if ((r->flags & (ROUTE_NAMING | ROUTE_CONFIG)) && !status_allows(atomic_load(&app->status), r)) {
-        const char *st = app_status_name(atomic_load(&app->status));
+    int status = app_status_of(app, req->node);   /* the node's own, else the cluster's */
+    if ((r->flags & (ROUTE_NAMING | ROUTE_CONFIG)) && !status_allows(status, r)) {
+        const char *st = app_status_name(status);
         if (r->flags & ROUTE_V2) v2_error(rep, 503, V2_SERVER_ERROR, "server is %s now, please try again later!", st);
         else reply_textf(rep, 503, "server is %s now, please try again later!", st);
     } else if (r->flags & ROUTE_NO_LOCK) {
@@ -294,6 +298,10 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
     const struct route *r = routes_find(req->method, req->path, &known);
     req->route = r;
     req->api = r ? (r->api_of ? r->api_of(req) : r->api) : NULL;
+    if (app_status_of(app, req->node) == STATUS_OFFLINE) {
+        rep->drop = DROP_RESET;   /* its listener is closing: what still comes in is reset, as by a dead server */
+        return;
+    }
     if (!r) {
         if (strncmp(req->path, V2, sizeof V2 - 1) == 0)
             v2_error(rep, known ? 405 : 404, V2_RESOURCE_NOT_FOUND, "no such api: %s %s", req->method, req->path);
@@ -335,7 +343,7 @@ void routes_dispatch(struct app *app, struct request *req, struct reply *rep)
         const struct request_ident *id = ident_of(req);
         struct fault_request fr = {.api = req->api, .method = req->method, .path = req->path, .ns = id->ns,
                                    .group = id->group, .service = id->service, .cluster = id->cluster,
-                                   .ip = id->ip, .port = id->port};
+                                   .ip = id->ip, .port = id->port, .on_node = true, .node = req->node};
         if (r->flags & ROUTE_CONFIG) cs_http_fault_scope(req, &fr);   /* namespace, group, dataId of configs */
         struct fault_hit hit;
         if (faults_match(app->faults, &fr, req->now_ms, &hit)) {
@@ -377,15 +385,16 @@ void routes_finish(struct app *app, struct request *req, struct reply *rep)
             .time_ms = clock_now_ms(&app->clock), .method = req->method, .path = req->path, .api = req->api,
             .params = &req->params, .ip = ident->ip, .port = ident->port, .status = status, .drop = drop_name(rep->drop),
             .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .duration_ms = ms,
+            .node = app_node_label(app, req->node),
         };
         req->seq = journal_record(app->journal, &je);
-        metrics_record(app->metrics, "http", req->api, status, ms / 1000.0);
+        metrics_record(app->metrics, "http", req->api, app_node_label(app, req->node), status, ms / 1000.0);
     }
     struct log_request lr = {
         .method = req->method, .path = req->path, .api = req->api,
         .service = params_get(&req->params, "serviceName"), .ip = control ? NULL : ident->ip,
         .port = control ? 0 : ident->port, .status = status, .duration_ms = ms,
-        .fault_id = rep->fault_id[0] ? rep->fault_id : NULL,
+        .fault_id = rep->fault_id[0] ? rep->fault_id : NULL, .node = app_node_label(app, req->node),
     };
     log_request(&lr);
 }

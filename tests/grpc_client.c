@@ -858,3 +858,34 @@ const struct gc_raw_stats *gc_raw_stats(const struct gc *c)
 {
     return &c->stats;
 }
+
+struct gc *gc_connect_setup(const char *host, int port, const char *labels_json, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    struct gc *c = gc_connect(host, port, timeout_ms);
+    if (!c) return NULL;
+    struct gc_result r;
+    bool ok = gc_unary(c, "ServerCheckRequest", "{\"requestId\":\"1\",\"headers\":{}}", timeout_ms, &r) == 0 &&
+              r.type && !strcmp(r.type, "ServerCheckResponse");
+    gc_result_free(&r);
+    char setup[1024];
+    snprintf(setup, sizeof setup,
+             "{\"clientVersion\":\"Nacos-Java-Client:v2.3.2\",\"tenant\":\"\",\"labels\":%s,\"abilityTable\":{},"
+             "\"headers\":{}}", labels_json);
+    ok = ok && gc_bi_open(c, timeout_ms) == 0 && gc_bi_send(c, "ConnectionSetupRequest", setup) == 0;
+    while (ok) {   /* set up once a health check is no longer refused with 301 */
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || gc_unary(c, "HealthCheckRequest", "{\"requestId\":\"2\",\"headers\":{}}", (int)left, &r)) {
+            ok = false;
+            break;
+        }
+        bool done = r.type && !strcmp(r.type, "HealthCheckResponse");
+        bool refused = r.json && strstr(r.json, "\"errorCode\":301");
+        gc_result_free(&r);
+        if (done) return c;
+        if (!refused) ok = false;   /* anything but "not set up yet" */
+        else gc_pump(c, 5);
+    }
+    gc_close(c);
+    return NULL;
+}

@@ -48,6 +48,11 @@ void gc_result_free(struct gc_result *r);
 
 /* Connects, sends the preface and SETTINGS and waits for the server's SETTINGS. NULL on failure. */
 struct gc *gc_connect(const char *host, int port, int timeout_ms);
+/* A client as the Java SDK makes one: gc_connect, ServerCheckRequest, the bi-stream, its
+ * ConnectionSetupRequest with these labels (a JSON object, e.g. {"source":"sdk","module":"naming",
+ * "AppName":"a"}), then HealthChecks until the server has it set up (no longer answered 301). NULL
+ * when any step fails or the time is up. */
+struct gc *gc_connect_setup(const char *host, int port, const char *labels_json, int timeout_ms);
 /* Connects only; nothing is sent. NULL on failure. */
 struct gc *gc_connect_raw(const char *host, int port, int timeout_ms);
 /* Closes the TCP connection (no GOAWAY) and frees everything. NULL is ignored. */

@@ -27,28 +27,9 @@ static int grpc_port(const struct nm_server *s) { return s->port + 1000; }
 /* A connected, set-up client (ServerCheck, bi-stream, ConnectionSetupRequest as Java sends it). */
 static struct gc *client(const struct nm_server *s, const char *app)
 {
-    struct gc *c = gc_connect("127.0.0.1", grpc_port(s), T_MS);
+    struct gc *c = gc_connect_setup("127.0.0.1", grpc_port(s),
+                                    nm_fmt("{\"source\":\"sdk\",\"module\":\"naming\",\"AppName\":\"%s\"}", app), T_MS);
     assert_non_null(c);
-    struct gc_result r;
-    assert_int_equal(gc_unary(c, "ServerCheckRequest", "{\"requestId\":\"1\",\"headers\":{}}", T_MS, &r), 0);
-    assert_string_equal(r.type, "ServerCheckResponse");
-    gc_result_free(&r);
-    assert_int_equal(gc_bi_open(c, T_MS), 0);
-    assert_int_equal(gc_bi_send(c, "ConnectionSetupRequest",
-                                nm_fmt("{\"clientVersion\":\"Nacos-Java-Client:v2.3.2\",\"tenant\":\"\","
-                                       "\"labels\":{\"source\":\"sdk\",\"module\":\"naming\",\"AppName\":\"%s\"},"
-                                       "\"abilityTable\":{},\"headers\":{}}", app)),
-                     0);
-    /* set up once the server has it: a health check no longer answers 301 */
-    int64_t deadline = nm_mono_ms() + T_MS;
-    for (;;) {
-        assert_int_equal(gc_unary(c, "HealthCheckRequest", "{\"requestId\":\"2\",\"headers\":{}}", T_MS, &r), 0);
-        bool ok = r.type && !strcmp(r.type, "HealthCheckResponse");
-        gc_result_free(&r);
-        if (ok) break;
-        if (nm_mono_ms() > deadline) fail_msg("the connection was never set up");
-        gc_pump(c, 5);
-    }
     return c;
 }
 

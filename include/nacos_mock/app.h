@@ -33,8 +33,12 @@ struct metrics;
 struct list_cache;
 struct cs_core;
 
+/* STATUS_OFFLINE is a node's alone (PUT /__mock/nodes/{i}): its listeners are closed. */
 enum server_status { STATUS_UP = 0, STATUS_DOWN, STATUS_STARTING, STATUS_PAUSED, STATUS_WRITE_ONLY,
-                     STATUS_READ_ONLY };
+                     STATUS_READ_ONLY, STATUS_OFFLINE };
+
+/* --nodes: at most this many nodes (listeners) in one process. */
+#define APP_MAX_NODES 9
 
 /* What the layers below may ask of the listeners, filled by the wiring (server.c) once they run; a
  * NULL function means "no such listener" (e.g. --no-grpc, or an app a test runs without listeners).
@@ -51,6 +55,21 @@ struct app_transport {
      * clusters (ns, grouped service). 0 queued, -1 the connection is gone. */
     int (*push_conn)(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
                      const char *info, size_t len);
+    /* Sets node `node`'s status (UP, DOWN, STARTING, OFFLINE), back to UP by itself after for_ms (0 =
+     * never). OFFLINE closes the node's listeners after the caller's answer has gone (asynchronously);
+     * UP reopens them on the same ports before returning when it can. Never with app->mu held (closing
+     * a gRPC listener ends connections, which takes it). 0, or an HTTP status with `err` filled: 409 the
+     * change would leave no node listening for good, 500 a port could not be opened again, 503 the
+     * server is stopping. */
+    int (*set_node)(void *ctx, int node, int status, int64_t for_ms, char *err, size_t errlen);
+};
+
+/* One node of --nodes N (the wiring owns its listeners; this is what the layers below read). */
+struct app_node {
+    _Atomic int status;            /* enum server_status: UP, DOWN, STARTING or OFFLINE (this node alone) */
+    _Atomic int http_port, grpc_port;   /* its ports, kept while OFFLINE (UP reopens them); gRPC 0 = none */
+    _Atomic bool listening;        /* its listeners are open */
+    _Atomic int64_t up_at_ms;      /* forMs: when it returns to UP (monotonic clock), 0 = not timed */
 };
 
 struct app {
@@ -67,9 +86,10 @@ struct app {
     struct cs_core *cs;            /* the config center (cs_core.h); own lock, after mu */
     struct events *events;         /* what happens, for /__mock/events (events.h); own lock (after mu) */
     struct auth auth;              /* --auth emulation; read-only after init */
-    _Atomic int status;            /* enum server_status */
+    _Atomic int status;            /* enum server_status of the whole cluster (/__mock/status; never OFFLINE) */
     int64_t started_ms;
-    _Atomic int http_port, grpc_port;   /* bound ports, set by the wiring (0 = not listening) */
+    int n_nodes;                   /* --nodes, 1..APP_MAX_NODES; read-only after init */
+    struct app_node nodes[APP_MAX_NODES];   /* ports and statuses, set by the wiring and the control plane */
     struct app_transport transport;     /* set by the wiring before it starts any listener */
 };
 
@@ -86,6 +106,11 @@ void app_reply_store_error(struct app *app, struct reply *rep);
 
 const char *app_status_name(int status);
 int app_status_parse(const char *s);
+/* The status a request on node `node` sees: the node's own when it is not UP, else the cluster's
+ * (/__mock/status). An out-of-range node reads as node 0. */
+int app_status_of(struct app *app, int node);
+/* `node` for journal entries, log lines and metrics: itself with several nodes, -1 (not shown) with one. */
+static inline int app_node_label(const struct app *app, int node) { return app->n_nodes > 1 ? node : -1; }
 
 /* Called (with mu held) after any change of a service's instances, health or threshold, at virtual
  * time now_ms: stamps the service (store_service_touch; service_id 0 = the service is gone) and queues

@@ -36,6 +36,7 @@ struct config {
     int journal_size;            /* request journal capacity, 0 = off */
     int grpc_port_offset;        /* gRPC listens on the HTTP port + this */
     bool no_grpc;                /* --no-grpc: no gRPC listener */
+    int nodes;                   /* --nodes N: N nodes of one cluster, each its own HTTP + gRPC ports */
     bool probe;                  /* --probe: ask readiness of the server these flags describe, then exit */
 };
 

@@ -47,6 +47,9 @@ CH(h_mock_connections_list);
 CH(h_mock_connections_close_all);
 CH(h_mock_connections_close);
 CH(h_mock_connections_reset);
+CH(h_mock_nodes_list);
+CH(h_mock_node_get);
+CH(h_mock_node_put);
 #undef CH
 
 #endif

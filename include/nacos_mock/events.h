@@ -102,6 +102,9 @@ void events_fault(struct events *ev, int64_t time_ms, const char *transport, con
 void events_connection(struct events *ev, int64_t time_ms, const char *state, const char *id, int node,
                        const char *remote, long removed);
 void events_status(struct events *ev, int64_t time_ms, const char *from, const char *to);
+/* One node's own status changed (PUT /__mock/nodes/{i}, or its forMs ran out): a `status` event with
+ * `node`. */
+void events_node_status(struct events *ev, int64_t time_ms, int node, const char *from, const char *to);
 /* A configuration (namespace, group, dataId) changed: action "published" | "removed"; md5 may be NULL;
  * transport "http" | "grpc" | "control" (who changed it). */
 void events_config(struct events *ev, int64_t time_ms, const char *ns, const char *group, const char *data_id,

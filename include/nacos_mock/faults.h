@@ -33,6 +33,8 @@ struct fault_request {
      * them (NULL = any), instead of comparing ns / group / data_id above. */
     bool (*about)(const void *ctx, const char *ns, const char *group, const char *data_id);
     const void *about_ctx;
+    bool on_node;                         /* it came in on a node's listener (false: a push) */
+    int node;                             /* which (--nodes); a rule's match.node needs on_node */
 };
 
 struct fault_hit {
@@ -47,6 +49,8 @@ struct fault_hit {
 
 struct faults *faults_create(uint64_t seed);
 void faults_free(struct faults *f);
+/* How many nodes the server runs (--nodes, default 1): match.node must name one of them. */
+void faults_set_nodes(struct faults *f, int n);
 
 /* Validates a rule given as JSON and adds it (a copy). On success returns 0 and, if stored != NULL,
  * the stored rule as JSON (with id, hits, remaining; caller deletes). On a problem returns -1 with

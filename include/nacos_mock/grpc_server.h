@@ -152,6 +152,9 @@ int grpc_server_close(struct grpc_server *s, uint64_t serial);
 void grpc_server_close_all(struct grpc_server *s);
 /* Thread-safe. Connections open now (between on_open and on_close). */
 size_t grpc_server_connections(struct grpc_server *s);
+/* Thread-safe. Is connection `serial` open on this server now? (Several servers in one process: which
+ * one carries it.) */
+bool grpc_server_has_conn(struct grpc_server *s, uint64_t serial);
 
 struct grpc_server_stats {       /* thread-safe snapshot; counters since start */
     size_t connections;          /* open now */

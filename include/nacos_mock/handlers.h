@@ -73,11 +73,13 @@ H(h_v2_core_node_self_health);
 #undef H
 
 /* naming_operator.c, shared with the v2 adapter (app->mu held) */
-/* The metrics object (v1: with the 1.x fields). 0, or -1 on a store error (*out NULL). */
-int operator_metrics(struct app *app, bool v1, cJSON **out);
-cJSON *operator_switches_json(struct app *app);
+/* The metrics object as node `node` answers it (v1: with the 1.x fields). 0, or -1 on a store error
+ * (*out NULL). */
+int operator_metrics(struct app *app, int node, bool v1, cJSON **out);
+cJSON *operator_switches_json(struct app *app, int node);
 /* The nodes of this cluster: the one place that lists them (operator/servers, serverlist, core
- * cluster nodes, v2 node/list). One today: this process. */
+ * cluster nodes, v2 node/list): every node of --nodes, in order, with its state (the node's own
+ * status, else the cluster's; OFFLINE is DOWN), whatever node is asked. */
 #define OPERATOR_MAX_NODES 16
 struct operator_node {
     const char *ip;              /* the advertised address */

@@ -32,12 +32,14 @@ struct journal_in {
     const char *drop;                  /* "reset" | "close" | "hang" | NULL */
     const char *fault_id;              /* NULL = none */
     double duration_ms;
+    int node;                          /* the node it came in on; < 0 = not shown (one node). Set it: 0 is node 0 */
 };
 
 struct journal_query {
     const char *api, *service, *ip;    /* NULL = any; service `svc` matches any group, `G@@svc` only G */
     const char *transport;             /* NULL = any */
     int port, status;                  /* 0 = any */
+    int node;                          /* -1 = any */
     uint64_t since;                    /* entries with seq > since */
     long limit;                        /* < 0 = all; with since: the oldest `limit` after it; else the newest */
 };

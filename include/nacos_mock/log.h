@@ -27,6 +27,7 @@ struct log_request {
     int port, status;
     double duration_ms;
     const char *fault_id;     /* NULL when no fault hit */
+    int node;                 /* the node it came in on; < 0 = not shown (one node). Set it: 0 is node 0 */
 };
 void log_request(const struct log_request *r);
 

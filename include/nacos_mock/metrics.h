@@ -14,6 +14,8 @@
 struct metrics;
 struct faults;
 
+#define METRICS_MAX_NODES 9        /* app.h APP_MAX_NODES */
+
 /* Push outcomes, by kind of subscriber. */
 enum metrics_push { PUSH_SENT = 0, PUSH_ACKED, PUSH_RESENT, PUSH_FAILED, PUSH_DROPPED, PUSH__COUNT };
 enum metrics_push_kind { PUSH_UDP = 0, PUSH_GRPC, PUSH_CONFIG, PUSH_KIND__COUNT };   /* UDP, gRPC naming, gRPC config */
@@ -30,15 +32,20 @@ struct metrics_gauges {
     double uptime_s;
     struct faults *faults;         /* hits per rule; may be NULL */
     int64_t now_ms;                /* virtual, for the fault list */
+    int n_nodes;                   /* --nodes; with more than one, the per-node series below are rendered */
+    const char *node_status[METRICS_MAX_NODES];   /* each node's status name (UP, DOWN, STARTING, OFFLINE) */
+    long node_connections[METRICS_MAX_NODES];     /* gRPC connections per node */
 };
 
 struct metrics *metrics_create(void);
 void metrics_free(struct metrics *m);
 /* Forgets the request counters (control-plane reset); push and sweep counters keep counting. */
 void metrics_reset(struct metrics *m);
-/* One finished request. transport "http" | "grpc"; api NULL = no route; status 0 = dropped
+/* One finished request. transport "http" | "grpc"; api NULL = no route; node: the node it came in on,
+ * < 0 with a single node (then the series has no `node` label, as before --nodes); status 0 = dropped
  * connection (for gRPC: the Nacos resultCode, or 0 when no answer was sent). */
-void metrics_record(struct metrics *m, const char *transport, const char *api, int status, double seconds);
+void metrics_record(struct metrics *m, const char *transport, const char *api, int node, int status,
+                    double seconds);
 void metrics_push(struct metrics *m, enum metrics_push_kind kind, enum metrics_push what);
 /* A sweep by the sweeper thread, and how long it took. */
 void metrics_sweep(struct metrics *m, double ms);

@@ -41,6 +41,7 @@ struct request {
     const char *body;              /* raw body (NUL-terminated), may be "" */
     size_t body_len;
     struct sockaddr_storage peer;  /* the TCP peer: the only UDP push target we ever use */
+    int node;                      /* the node (listener, --nodes) it came in on; 0 with one node */
     int64_t now_ms;                /* virtual clock when dispatch began */
     const struct route *route;     /* set by the dispatcher */
     uint64_t seq;                  /* journal sequence number, 0 when not journalled */

@@ -607,7 +607,7 @@
       case 'connection':
         return `gRPC connection ${d.id} ${d.state}${opt(d.remoteAddr, ` from ${d.remoteAddr}`)}` +
           opt(d.removed, `, ${d.removed} instance(s) removed`);
-      case 'status': return `status ${d.from} → ${d.status}`;
+      case 'status': return `${opt(d.node !== undefined, `node ${d.node} `)}status ${d.from} → ${d.status}`;
       case 'config': return `config ${d.dataId} (${d.group}, ${d.namespaceId}) ${d.action}`;
       case 'clock': return `clock advanced by ${dur(d.advancedMs)} (now real time + ${dur(d.offsetMs)})`;
       case 'gap': return 'events were missed while reconnecting: the view was reloaded';
@@ -649,7 +649,9 @@
         break;
       case 'fault': loadFaultsSoon(); break;
       case 'connection': loadConnectionsSoon(); break;
-      case 'status': status = d.status; renderStatus(); break;
+      case 'status':   /* a node's own status (--nodes) is not the cluster's */
+        if (d.node === undefined) { status = d.status; renderStatus(); }
+        break;
       case 'clock': syncClock(d.timeMs, d.offsetMs); break;
       default: break;
     }

@@ -99,7 +99,9 @@ function controlRequest(baseUrl, method, pathname, obj) {
 
 /**
  * Spawns nacos-mock on 127.0.0.1 with a free port. Resolves
- * {port, url, http(method, path, form, headers), control(method, path, json), logs(), waitForLog(re, n, ms), stop()}.
+ * {port, url, http(method, path, form, headers), control(method, path, json), logs(), stdout(), nodes(),
+ *  waitForLog(re, n, ms), stop()} once node 0's listening line came (with --nodes N the other nodes'
+ * lines follow it: stdout() keeps every line; nodes() asks GET /__mock/nodes).
  * stop() sends SIGTERM and resolves with the exit code.
  */
 function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
@@ -138,6 +140,8 @@ function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
       reject(new Error(`nacos-mock exited early (code ${exitCode}, signal ${exitSignal}); stderr:\n${stderrLines.join('\n')}`));
     });
     const rl = readline.createInterface({ input: child.stdout });
+    const stdoutLines = [];
+    rl.on('line', line => stdoutLines.push(line));
     rl.once('line', line => {
       clearTimeout(timer);
       const m = READY_RE.exec(line);
@@ -146,7 +150,6 @@ function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
         reject(new Error(`unexpected first stdout line of nacos-mock: ${JSON.stringify(line)}`));
         return;
       }
-      child.stdout.resume();
       const url = m[1];
       const mock = {
         port: Number(m[2]),
@@ -156,6 +159,13 @@ function startMock(extraArgs = [], { startTimeoutMs = 5000 } = {}) {
         http: (method, pathname, form, headers) => request(url, method, pathname, form, headers),
         control: (method, pathname, obj) => controlRequest(url, method, pathname, obj),
         logs: () => stderrLines.slice(),
+        stdout: () => stdoutLines.slice(),
+        /** GET /__mock/nodes -> [{node, url, port, grpcPort, status, listening, upInMs, connections}]. */
+        async nodes() {
+          const r = await controlRequest(url, 'GET', '/__mock/nodes');
+          if (r.status !== 200) throw new Error(`GET /__mock/nodes -> ${r.status} ${r.body}`);
+          return r.json.nodes;
+        },
         /** Resolves the matching stderr lines once at least n lines match re. */
         waitForLog(re, n = 1, timeoutMs = 5000) {
           return waitUntil(() => {
