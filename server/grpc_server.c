@@ -10,8 +10,11 @@
  * provider once the queue is drained. Timers (deferred and delayed answers) are a binary min-heap of
  * streams; the epoll timeout is the earliest.
  *
- * One iteration: socket events → queued commands → due timers → flush every connection that has
- * something to write → destroy the connections that ended in this iteration. A connection is never
+ * Connections whose peer has not completed the HTTP/2 preface wait in a FIFO by accept time (they
+ * all have the same timeout, so it is ordered by deadline too).
+ *
+ * One iteration: socket events → queued commands → due timers and preface deadlines → flush every
+ * connection that has something to write → destroy the connections that ended in this iteration. A connection is never
  * freed while an event, a command or an nghttp2 callback may still refer to it: ending one marks it
  * and puts it on a list destroyed at the end of the iteration.
  *
@@ -120,6 +123,9 @@ struct conn {
     size_t input_held, output_queued;
     bool want_out;               /* EPOLLOUT registered */
     bool closing;                /* ends at the end of this iteration */
+    bool awaiting_preface;       /* on the server's preface FIFO (no SETTINGS from the peer yet) */
+    int64_t preface_due_us;
+    struct conn *pf_prev, *pf_next;
     bool dirty;                  /* on the flush list */
     struct conn *dirty_next, *dead_next;
 };
@@ -153,6 +159,8 @@ struct grpc_server {
     struct stream **heap;
     size_t n_heap, cap_heap;
     bool listener_paused;
+    struct conn *pf_head, *pf_tail;   /* connections awaiting the peer's preface, oldest first */
+    _Atomic int64_t preface_timeout_ms;
     uint8_t *gather;             /* GATHER_CAP bytes: a connection's frames on their way to its socket */
     void (*sink)(void *arg, const uint8_t *out, size_t n);
     void *sink_arg;
@@ -322,6 +330,43 @@ static void conn_close(struct conn *c)
     c->closing = true;
     c->dead_next = c->s->dead_head;
     c->s->dead_head = c;
+}
+
+static void preface_unlink(struct conn *c)
+{
+    if (!c->awaiting_preface) return;
+    struct grpc_server *s = c->s;
+    if (c->pf_prev) c->pf_prev->pf_next = c->pf_next;
+    else s->pf_head = c->pf_next;
+    if (c->pf_next) c->pf_next->pf_prev = c->pf_prev;
+    else s->pf_tail = c->pf_prev;
+    c->pf_prev = c->pf_next = NULL;
+    c->awaiting_preface = false;
+}
+
+static void preface_arm(struct conn *c)
+{
+    struct grpc_server *s = c->s;
+    c->awaiting_preface = true;
+    c->preface_due_us = mono_us() + atomic_load(&s->preface_timeout_ms) * 1000;
+    c->pf_prev = s->pf_tail;
+    if (s->pf_tail) s->pf_tail->pf_next = c;
+    else s->pf_head = c;
+    s->pf_tail = c;
+}
+
+/* Closes the connections whose preface deadline has passed. */
+static void preface_expire(struct grpc_server *s)
+{
+    if (!s->pf_head) return;
+    int64_t now = mono_us();
+    while (s->pf_head && s->pf_head->preface_due_us <= now) {
+        struct conn *c = s->pf_head;
+        preface_unlink(c);
+        log_info("grpc: closing connection %s: no HTTP/2 preface within %lld ms", c->info.id,
+                 (long long)atomic_load(&s->preface_timeout_ms));
+        conn_close(c);
+    }
 }
 
 static void input_adjust(struct stream *st, size_t now_held)
@@ -795,6 +840,8 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 {
     struct conn *c = ud;
     if (c->closing) return 0;
+    /* the peer's first SETTINGS completes its preface (nghttp2 has checked the magic before it) */
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) preface_unlink(c);
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     struct stream *st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     if (!st) return 0;
@@ -926,6 +973,7 @@ static struct conn *conn_open(struct grpc_server *s, int fd, const struct sockad
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) goto fail;
     }
     if (live_add(s, c)) goto fail;
+    if (fd >= 0) preface_arm(c);   /* the feed connection is no network peer */
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -944,6 +992,7 @@ static void conn_destroy(struct conn *c)
 {
     struct grpc_server *s = c->s;
     live_remove(s, c->info.serial);
+    preface_unlink(c);
     while (c->streams) stream_free(c->streams);
     nghttp2_session_del(c->h2);
     if (c->fd >= 0) close(c->fd);
@@ -1182,14 +1231,18 @@ static void loop_work(struct grpc_server *s, bool *stop)
 {
     run_commands(s, take_commands(s, stop));
     run_timers(s);
+    preface_expire(s);
     flush_dirty(s);
     reap_dead(s);
 }
 
 static int next_timeout_ms(const struct grpc_server *s)
 {
-    if (!s->n_heap) return -1;
-    int64_t left = s->heap[0]->due_us - mono_us();
+    int64_t due = INT64_MAX;
+    if (s->n_heap) due = s->heap[0]->due_us;
+    if (s->pf_head && s->pf_head->preface_due_us < due) due = s->pf_head->preface_due_us;
+    if (due == INT64_MAX) return -1;
+    int64_t left = due - mono_us();
     if (left <= 0) return 0;
     int64_t ms = (left + 999) / 1000;
     return ms > 60000 ? 60000 : (int)ms;
@@ -1256,6 +1309,7 @@ static struct grpc_server *server_new(const struct grpc_handlers *h)
     if (!s) return NULL;
     if (h) s->h = *h;
     s->lfd = s->epfd = s->evfd = -1;
+    atomic_store(&s->preface_timeout_ms, GRPC_PREFACE_TIMEOUT_MS);
     pthread_mutex_init(&s->mu, NULL);
     s->cbs = callbacks_new();
     s->gather = malloc(GATHER_CAP);
@@ -1440,6 +1494,11 @@ int grpc_server_close(struct grpc_server *s, uint64_t serial)
 void grpc_server_close_all(struct grpc_server *s)
 {
     enqueue(s, CMD_CLOSE_ALL, 0, NULL, 0);
+}
+
+void grpc_server_set_preface_timeout(struct grpc_server *s, int64_t ms)
+{
+    atomic_store(&s->preface_timeout_ms, ms > 0 ? ms : 1);
 }
 
 size_t grpc_server_connections(struct grpc_server *s)
