@@ -59,10 +59,17 @@
  * global here, an atomic counter that no server's behaviour depends on. */
 static _Atomic uint64_t g_next_serial = 1;
 
+struct shared {                  /* one message queued on many streams (grpc_server_send_many) */
+    size_t refs;                 /* queued copies + the command carrying it; loop thread only */
+    uint8_t *p;
+    size_t len;
+};
+
 struct outmsg {                  /* one message queued on a stream, framed on the fly */
     struct outmsg *next;
     uint8_t prefix[GRPC_FRAME_PREFIX];
-    uint8_t *msg;                /* owned; NULL for an empty message */
+    uint8_t *msg;                /* owned; NULL for an empty message or a shared one */
+    struct shared *sh;           /* a reference, or NULL */
     size_t len;
     size_t off;                  /* bytes of prefix + msg already given to nghttp2 */
 };
@@ -136,7 +143,7 @@ struct live {                    /* the table other threads consult */
     bool bi;
 };
 
-enum cmd_kind { CMD_SEND, CMD_CLOSE, CMD_CLOSE_ALL };
+enum cmd_kind { CMD_SEND, CMD_SEND_MANY, CMD_CLOSE, CMD_CLOSE_ALL };
 
 struct cmd {
     struct cmd *next;
@@ -144,6 +151,9 @@ struct cmd {
     uint64_t serial;
     uint8_t *msg;
     size_t len;
+    uint64_t *serials;           /* CMD_SEND_MANY: n connections, one shared message */
+    size_t n;
+    struct shared *sh;
 };
 
 struct grpc_server {
@@ -502,8 +512,23 @@ static void stream_refuse(struct stream *st, int status, const char *message)
     stream_finish(st, status, message);
 }
 
-/* Queues one message (taken) on the stream. */
-static void stream_queue(struct stream *st, uint8_t *msg, size_t len)
+static void shared_release(struct shared *sh)
+{
+    if (sh && --sh->refs == 0) {
+        free(sh->p);
+        free(sh);
+    }
+}
+
+static void outmsg_free(struct stream *st, struct outmsg *m)
+{
+    if (m->sh) shared_release(m->sh);
+    else free(m->msg);
+    if (m != &st->first) free(m);
+}
+
+/* Queues one message on the stream: msg (taken), or a reference to sh (msg NULL). */
+static void stream_queue(struct stream *st, uint8_t *msg, size_t len, struct shared *sh)
 {
     struct conn *c = st->c;
     struct outmsg *m = st->first_used ? calloc(1, sizeof *m) : &st->first;
@@ -519,6 +544,8 @@ static void stream_queue(struct stream *st, uint8_t *msg, size_t len)
     }
     grpc_frame_prefix(m->prefix, len);
     m->msg = msg;
+    m->sh = sh;
+    if (sh) sh->refs++;
     m->len = len;
     if (st->q_tail) st->q_tail->next = m;
     else st->q_head = m;
@@ -555,7 +582,7 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
                 size_t at = m->off - GRPC_FRAME_PREFIX;
                 k = m->len - at;
                 if (k > length - n) k = length - n;
-                memcpy(buf + n, m->msg + at, k);
+                memcpy(buf + n, (m->sh ? m->sh->p : m->msg) + at, k);
             }
             m->off += k;
             n += k;
@@ -564,8 +591,7 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
         st->q_head = m->next;
         if (!st->q_head) st->q_tail = NULL;
         output_sub(st->c, st, total);
-        free(m->msg);
-        if (m != &st->first) free(m);
+        outmsg_free(st, m);
     }
     if (!st->q_head && st->finishing) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -627,7 +653,7 @@ static void apply_answer(struct stream *st, struct grpc_answer *a)
     switch (a->v) {
     case GRPC_ANSWER:
         respond_headers(st);
-        stream_queue(st, a->msg, a->msg ? a->len : 0);
+        stream_queue(st, a->msg, a->msg ? a->len : 0, NULL);
         stream_finish(st, GRPC_OK, NULL);
         break;
     case GRPC_STATUS:
@@ -708,8 +734,7 @@ static void stream_free(struct stream *st)
     free(st->message);
     for (struct outmsg *m = st->q_head, *next; m; m = next) {
         next = m->next;
-        free(m->msg);
-        if (m != &st->first) free(m);
+        outmsg_free(st, m);
     }
     output_sub(c, st, st->q_bytes);
     grpc_deframer_free(&st->df);
@@ -1182,13 +1207,22 @@ static void run_commands(struct grpc_server *s, struct cmd *list)
         list = cm->next;
         if (cm->kind == CMD_CLOSE_ALL) {
             for (struct conn *c = s->conns; c; c = c->next) conn_close(c);
+        } else if (cm->kind == CMD_SEND_MANY) {
+            for (size_t k = 0; k < cm->n; k++) {
+                ssize_t i = live_find(s, cm->serials[k]);
+                struct conn *c = i >= 0 ? s->live[i].c : NULL;
+                if (c && !c->closing && c->bidi && !c->bidi->ended_local)
+                    stream_queue(c->bidi, NULL, cm->sh->len, cm->sh);
+            }
+            shared_release(cm->sh);   /* the command's reference */
+            free(cm->serials);
         } else {
             ssize_t i = live_find(s, cm->serial);
             struct conn *c = i >= 0 ? s->live[i].c : NULL;
             if (c && !c->closing && cm->kind == CMD_CLOSE) {
                 conn_close(c);
             } else if (c && !c->closing && cm->kind == CMD_SEND && c->bidi && !c->bidi->ended_local) {
-                stream_queue(c->bidi, cm->msg, cm->len);
+                stream_queue(c->bidi, cm->msg, cm->len, NULL);
                 cm->msg = NULL;
             }
         }
@@ -1328,6 +1362,8 @@ static void server_free(struct grpc_server *s)
     for (struct cmd *cm = s->cmd_head, *next; cm; cm = next) {
         next = cm->next;
         free(cm->msg);
+        shared_release(cm->sh);
+        free(cm->serials);
         free(cm);
     }
     if (s->lfd >= 0) close(s->lfd);
@@ -1484,6 +1520,44 @@ static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, u
 int grpc_server_send(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len)
 {
     return enqueue(s, CMD_SEND, serial, msg, len);
+}
+
+size_t grpc_server_send_many(struct grpc_server *s, const uint64_t *serials, size_t n, uint8_t *msg, size_t len)
+{
+    struct cmd *cm = calloc(1, sizeof *cm);
+    struct shared *sh = calloc(1, sizeof *sh);
+    uint64_t *v = malloc((n ? n : 1) * sizeof *v);
+    if (!cm || !sh || !v) {
+        free(cm);
+        free(sh);
+        free(v);
+        free(msg);
+        return 0;
+    }
+    *sh = (struct shared){.refs = 1, .p = msg, .len = len};
+    *cm = (struct cmd){.kind = CMD_SEND_MANY, .serials = v, .sh = sh};
+    pthread_mutex_lock(&s->mu);
+    bool first = !s->cmd_head;
+    for (size_t i = 0; i < n; i++) {
+        ssize_t k = live_find(s, serials[i]);
+        if (k >= 0 && s->live[k].bi) v[cm->n++] = serials[i];
+    }
+    if (cm->n) {
+        if (s->cmd_tail) s->cmd_tail->next = cm;
+        else s->cmd_head = cm;
+        s->cmd_tail = cm;
+    }
+    size_t queued = cm->n;
+    pthread_mutex_unlock(&s->mu);
+    if (!queued) {
+        free(v);
+        free(cm);
+        free(sh);
+        free(msg);
+        return 0;
+    }
+    if (first) wake(s);
+    return queued;
 }
 
 int grpc_server_close(struct grpc_server *s, uint64_t serial)

@@ -145,6 +145,11 @@ void grpc_server_stop(struct grpc_server *s);
  * connection `serial`'s bi-stream. 0 when queued (it is dropped if the connection ends first), -1
  * when the connection is gone or has no open bi-stream. Messages keep their order. */
 int grpc_server_send(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len);
+/* Thread-safe. grpc_server_send of one message (taken) to n connections at once: queued by
+ * reference on each bi-stream (one copy in memory, freed once every stream has sent or dropped it),
+ * one wake-up of the loop. Returns how many connections it was queued for (those open with a
+ * bi-stream now). */
+size_t grpc_server_send_many(struct grpc_server *s, const uint64_t *serials, size_t n, uint8_t *msg, size_t len);
 /* Thread-safe. Closes the connection's socket (no GOAWAY: the peer sees a crashed server); on_close
  * follows on the loop thread. 0 when queued, -1 when no such connection. */
 int grpc_server_close(struct grpc_server *s, uint64_t serial);
