@@ -6,10 +6,11 @@
  * NotifySubscriberRequest pushed on the bi-stream with a NotifySubscriberResponse, so a server that
  * (like Nacos) answers 301 on a connection that is not set up can be measured doing the real calls.
  *
- *   nm_bench_grpc_load unary --port P [-c C] [-m M] [-d S] [--warmup S] --type T --json J --expect E
+ *   nm_bench_grpc_load unary --port P [-c C] [-m M] [-d S [--warmup S] | -n N] --type T --json J --expect E
  *                      [--no-setup] [--save-answer FILE] [--preload SERVICE:N --http-port H]
  *     C connections (default 32), each set up, then M unary calls in flight (default 10) of Payload
- *     {T, J} for S seconds (default 5) after a warm-up (default 0.5 s). Every answer must be
+ *     {T, J} for S seconds (default 5) after a warm-up (default 0.5 s), or N calls in all (no warm-up;
+ *     for instruction counts). Every answer must be
  *     :status 200, grpc-status 0, of Payload type E. --no-setup skips the set-up (ServerCheck alone
  *     needs none; h2load's cross-check). --save-answer writes the JSON body of one answer (for
  *     nm_bench_grpc_body: the reference then answers the same bytes). --preload registers N instances
@@ -26,7 +27,8 @@
  *         (--hold S keeps them connected S seconds more, to look at the server);
  *       - K changes, one at a time: a v1 register of a new instance 10.250.0.k into bench-shared;
  *         for each subscriber, the time from just before the register was sent until it received a
- *         NotifySubscriberRequest holding that instance;
+ *         NotifySubscriberRequest holding that instance; also the CPU time the server (all threads)
+ *         and this generator used per change, from the register until the last subscriber had it;
  *       - K closes, one at a time: a victim's TCP connection is closed (no GOAWAY); the time until
  *         its instance is gone from GET /nacos/v1/ns/instance/list (polled every ms from a second
  *         thread) and until each other subscriber received a push without it.
@@ -36,6 +38,7 @@
  * Only 127.0.0.1 is contacted.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
@@ -258,6 +261,7 @@ struct opts {
     enum mode mode;
     int port, http_port;
     int conns, streams;
+    long total;                    /* -n: this many calls, then stop (0: for --duration) */
     double duration, warmup;
     const char *type, *json, *expect, *save;
     bool setup;
@@ -279,7 +283,7 @@ static struct {
     /* unary */
     bool running;
     int64_t t_measure, t_end;
-    uint64_t calls, errors, answers_seen;
+    uint64_t calls, errors, answers_seen, issued;
     struct samples lat;
     bool saved, gathering;
     /* clients */
@@ -414,7 +418,10 @@ static int submit(struct lconn *c, struct lstream *s, const char *path)
 static void start_call(struct lconn *c, enum skind kind, const struct body *b)
 {
     struct lstream *s = stream_get(c, kind, b);
-    if (kind == SK_CALL) c->inflight++;
+    if (kind == SK_CALL) {
+        c->inflight++;
+        g.issued++;
+    }
     if (kind == SK_CALL && g.o.save && !g.gathering && g.running && mono_us() >= g.t_measure) {
         g.gathering = true;   /* this call's answer is the one saved */
         s->gather = true;
@@ -625,7 +632,8 @@ static void call_done(struct lstream *s, uint32_t code)
             if (s->gather && ok) save_answer(s);
         }
         stream_put(s);
-        if (g.running && c->st == CS_READY) start_call(c, SK_CALL, &g.call);
+        if (g.running && c->st == CS_READY && (!g.o.total || g.issued < (uint64_t)g.o.total))
+            start_call(c, SK_CALL, &g.call);
         return;
     }
     stream_put(s);
@@ -825,10 +833,12 @@ static void conn_flush(struct lconn *c)
 
 static void flush_all(void)
 {
+    /* A connection stays marked during its own flush: what its callbacks submit meanwhile goes out
+     * in the same flush (mem_send runs until nothing is left), and the list holds each one once. */
     for (size_t i = 0; i < g_n_dirty; i++) {
         struct lconn *c = g_dirty[i];
-        c->dirty = false;
         conn_flush(c);
+        c->dirty = false;
     }
     g_n_dirty = 0;
 }
@@ -897,9 +907,17 @@ static void run_unary(void)
     g.t_measure = start + (int64_t)(g.o.warmup * 1e6);
     g.t_end = g.t_measure + (int64_t)(g.o.duration * 1e6);
     for (int i = 0; i < g.o.conns; i++)
-        for (int k = 0; k < g.o.streams; k++) start_call(&g.c[i], SK_CALL, &g.call);
+        for (int k = 0; k < g.o.streams && (!g.o.total || g.issued < (uint64_t)g.o.total); k++)
+            start_call(&g.c[i], SK_CALL, &g.call);
     flush_all();
-    while (mono_us() < g.t_end && g.n_dead == 0) loop_once(10);
+    if (g.o.total) {   /* a fixed number of calls (no warm-up): e.g. for instruction counts under callgrind */
+        while (g.answers_seen < (uint64_t)g.o.total && g.n_dead == 0 && mono_us() - start < 600 * 1000000LL)
+            loop_once(10);
+        g.t_end = mono_us();
+        if (g.answers_seen < (uint64_t)g.o.total) err_note("%llu of %ld calls answered", (unsigned long long)g.answers_seen, g.o.total);
+    } else {
+        while (mono_us() < g.t_end && g.n_dead == 0) loop_once(10);
+    }
     g.running = false;
     double secs = (double)(mono_us() < g.t_end ? mono_us() - g.t_measure : g.t_end - g.t_measure) / 1e6;
     qsort(g.lat.v, g.lat.n, sizeof *g.lat.v, cmp_u32);
@@ -924,6 +942,33 @@ static long rss_kb(int pid)
         if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
     if (f) fclose(f);
     return kb;
+}
+
+/* CPU time (ns) the process has used, all threads: the first field of each thread's schedstat. */
+static int64_t proc_cpu_ns(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    int64_t sum = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char f[320];
+        snprintf(f, sizeof f, "/proc/%d/task/%s/schedstat", pid, e->d_name);
+        FILE *fp = fopen(f, "r");
+        long long ns = 0;
+        if (fp && fscanf(fp, "%lld", &ns) == 1) sum += ns;
+        if (fp) fclose(fp);
+    }
+    if (d) closedir(d);
+    return sum;
+}
+
+static int64_t self_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* Runs the loop for ms milliseconds (pushes are answered meanwhile). */
@@ -1006,7 +1051,9 @@ static void run_clients(void)
 
     /* one change at a time: a v1 register into the shared service */
     struct samples fan = {0};
+    int64_t cpu_srv = 0, cpu_self = 0;   /* CPU used while changes were pushed (ns) */
     for (int k = 1; k <= g.o.changes; k++) {
+        int64_t srv0 = g.o.mock_pid > 0 ? proc_cpu_ns(g.o.mock_pid) : 0, self0 = self_cpu_ns();
         char ip[32], marker[40];
         snprintf(ip, sizeof ip, "10.250.0.%d", k);
         snprintf(marker, sizeof marker, "\"%s\"", ip);
@@ -1020,6 +1067,8 @@ static void run_clients(void)
         g.step_t0 = mono_us();
         v1_register(g.o.http_port, SHARED, ip, NULL);
         wait_step();
+        cpu_srv += g.o.mock_pid > 0 ? proc_cpu_ns(g.o.mock_pid) - srv0 : 0;
+        cpu_self += self_cpu_ns() - self0;
         qsort(g.step_lat.v, g.step_lat.n, sizeof *g.step_lat.v, cmp_u32);
         fprintf(stderr, "[grpc_load] change %d: %d subscribers pushed, p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", k,
                 g.step_got, quantile_ms(&g.step_lat, 0.5), quantile_ms(&g.step_lat, 0.99),
@@ -1068,6 +1117,8 @@ static void run_clients(void)
            g.o.conns, g.n_ready, setup_s, rss_idle, rss, SUBS_COALESCE_MS, (unsigned long long)g.pushes,
            (unsigned long long)g.acks);
     print_lat("fanout", &fan);
+    printf(" fanout_cpu_server_ms=%.2f fanout_cpu_load_ms=%.2f", g.o.changes ? cpu_srv / 1e6 / g.o.changes : 0,
+           g.o.changes ? cpu_self / 1e6 / g.o.changes : 0);
     print_lat("gone", &gone);
     print_lat("closepush", &pushed);
     printf(" errors=%llu\n", (unsigned long long)g.errors);
@@ -1082,7 +1133,7 @@ static void run_clients(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: nm_bench_grpc_load unary --port P -c C -m M -d S [--warmup S] --type T --json J --expect E\n"
+            "usage: nm_bench_grpc_load unary --port P -c C -m M (-d S [--warmup S] | -n CALLS) --type T --json J --expect E\n"
             "                          [--no-setup] [--save-answer FILE] [--preload SERVICE:N --http-port H]\n"
             "       nm_bench_grpc_load clients --port P --http-port H [-c C] [--victims V] [--changes K]\n"
             "                          [--closes K] [--shared-instances N] [--mock-pid PID] [--hold S]\n");
@@ -1114,13 +1165,14 @@ int main(int argc, char **argv)
         {0, 0, 0, 0}};
     int ch;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "c:m:d:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:m:d:n:", lo, NULL)) != -1) {
         switch (ch) {
         case 'p': o->port = int_arg(optarg); break;
         case 'H': o->http_port = int_arg(optarg); break;
         case 'c': o->conns = int_arg(optarg); break;
         case 'm': o->streams = int_arg(optarg); break;
         case 'd': o->duration = atof(optarg); break;
+        case 'n': o->total = int_arg(optarg); break;
         case 'w': o->warmup = atof(optarg); break;
         case 't': o->type = optarg; break;
         case 'j': o->json = optarg; break;
@@ -1148,6 +1200,7 @@ int main(int argc, char **argv)
     if (o->mode == MODE_UNARY && (!o->type || !o->json || !o->expect || o->streams < 1)) usage();
     if (o->preload_service && o->http_port <= 0) usage();
     if (o->mode == MODE_CLIENTS) o->setup = true;
+    if (o->total) o->warmup = 0;
     if (o->victims > o->conns) o->victims = o->conns;
 
     signal(SIGPIPE, SIG_IGN);
