@@ -8,6 +8,10 @@
 #   bench/grpc.sh --callgrind [N]   instructions per call of each server under valgrind's callgrind
 #                            (deterministic, unlike req/s on a shared machine): each server answers
 #                            2,000 calls, then 2,000 + N (default 20,000); the difference over N
+#   bench/grpc.sh --nacos-callgrind [N]   the same for nacos-mock's Nacos calls (nm_bench_grpc_load -n,
+#                            set-up connections): HealthCheck and ServiceQuery of 100 instances, each
+#                            against the reference answering nacos-mock's own answer; and instructions
+#                            per subscriber of a push (500 subscribed clients, 10 changes against none)
 #
 # Options: --build-dir DIR (default build-bench), --no-build, --runs N (5), --requests N per run
 #          (200000), --clients C (h2load -c, 32), --streams M (h2load -m, concurrent calls per
@@ -25,14 +29,18 @@ CLIENTS=32
 STREAMS=10
 H2THREADS=1
 CALLGRIND=0
+NACOS_CG=0
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) RUNS=1; REQUESTS=20000 ;;
     --callgrind)
       CALLGRIND=20000
       case "${2:-}" in ''|-*) ;; *) CALLGRIND=$2; shift ;; esac ;;
+    --nacos-callgrind)
+      NACOS_CG=20000
+      case "${2:-}" in ''|-*) ;; *) NACOS_CG=$2; shift ;; esac ;;
     --build-dir) BUILD_DIR=$2; shift ;;
     --no-build) DO_BUILD=0 ;;
     --runs) RUNS=$2; shift ;;
@@ -57,12 +65,15 @@ fi
 if [ "$DO_BUILD" = 1 ]; then
   "$ROOT/scripts/deps.sh"
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF >/dev/null
-  cmake --build "$BUILD_DIR" -j"$(nproc)" --target nm_bench_grpc_reference nm_bench_grpc_echo nm_bench_grpc_body >/dev/null
+  cmake --build "$BUILD_DIR" -j"$(nproc)" --target nm_bench_grpc_reference nm_bench_grpc_echo nm_bench_grpc_body \
+    nm_bench_grpc_load nacos-mock >/dev/null
 fi
 REF=$BUILD_DIR/bench/nm_bench_grpc_reference
 ECHO=$BUILD_DIR/bench/nm_bench_grpc_echo
 BODY=$BUILD_DIR/bench/nm_bench_grpc_body
-for b in "$REF" "$ECHO" "$BODY"; do [ -x "$b" ] || die "missing $b (build first, or drop --no-build)"; done
+GLOAD=$BUILD_DIR/bench/nm_bench_grpc_load
+MOCK=$BUILD_DIR/nacos-mock
+for b in "$REF" "$ECHO" "$BODY" "$GLOAD" "$MOCK"; do [ -x "$b" ] || die "missing $b (build first, or drop --no-build)"; done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/grpc-bench.XXXXXX")
 PIDS=()
@@ -122,6 +133,77 @@ instructions() {
   stop_server "$SPID"
   sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$TMP/$name.cg" | tail -n1
 }
+# start_mock NAME [WRAPPER...]: nacos-mock on --port 0 (v1 instances never fall due); sets SPID, and
+# HPORT and GPORT (HTTP and gRPC ports) from its listening and start-up lines.
+start_mock() {
+  local name=$1 line=""; shift
+  "$@" "$MOCK" --port 0 --host 127.0.0.1 --quiet --unhealthy-misses 1000 --delete-misses 2000 \
+    >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  SPID=$!
+  PIDS+=("$SPID")
+  for _ in $(seq 1200); do
+    line=$(grep -o -m1 'gRPC on port [0-9]*' "$TMP/$name.err" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    kill -0 "$SPID" 2>/dev/null || break
+    sleep 0.05
+  done
+  [ -n "$line" ] || die "nacos-mock did not start: $(cat "$TMP/$name.err")"
+  GPORT=${line##* }
+  HPORT=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
+}
+
+if [ "$NACOS_CG" != 0 ]; then
+  command -v valgrind >/dev/null || die "valgrind is not installed"
+  HC='{"headers":{},"requestId":"42","module":"internal"}'
+  SQ='{"headers":{},"requestId":"42","namespace":"public","serviceName":"bench-list","groupName":"DEFAULT_GROUP","module":"naming","cluster":"","healthyOnly":false,"udpPort":0}'
+  # nacos-mock's own answers (natively), framed for the reference
+  start_mock answers
+  "$GLOAD" unary --port "$GPORT" -c 1 -m 1 -n 1 --type HealthCheckRequest --json "$HC" --expect HealthCheckResponse \
+    --save-answer "$TMP/hc.json" >/dev/null
+  "$GLOAD" unary --port "$GPORT" -c 1 -m 1 -n 1 --type ServiceQueryRequest --json "$SQ" --expect QueryServiceResponse \
+    --save-answer "$TMP/sq.json" --preload bench-list:100 --http-port "$HPORT" >/dev/null
+  stop_server "$SPID"
+  "$BODY" "$TMP/hc.bin" HealthCheckResponse "$(cat "$TMP/hc.json")"
+  "$BODY" "$TMP/sq.bin" QueryServiceResponse "$(cat "$TMP/sq.json")"
+  # cg_run NAME KIND N: the server's total instructions (all threads) for KIND: mock-hc, ref-hc, mock-sq,
+  # ref-sq (N calls, -c 32 -m 10) or push (N changes pushed to 500 subscribers)
+  cg_run() {
+    local name=$1 kind=$2 n=$3 cg=$TMP/$1.cg
+    if [ "${kind%%-*}" = ref ]; then
+      start_server "$name" valgrind --tool=callgrind --callgrind-out-file="$cg" "$REF" --response "$TMP/${kind#ref-}.bin" --port 0
+      GPORT=$SPORT
+    else
+      start_mock "$name" valgrind --tool=callgrind --callgrind-out-file="$cg"
+    fi
+    local unary=(unary --port "$GPORT" -c 32 -m 10 -n "$n")
+    case $kind in
+      *-hc) "$GLOAD" "${unary[@]}" --type HealthCheckRequest --json "$HC" --expect HealthCheckResponse ;;
+      mock-sq) "$GLOAD" "${unary[@]}" --type ServiceQueryRequest --json "$SQ" --expect QueryServiceResponse \
+                 --preload bench-list:100 --http-port "$HPORT" ;;
+      ref-sq) "$GLOAD" "${unary[@]}" --type ServiceQueryRequest --json "$SQ" --expect QueryServiceResponse ;;
+      push) "$GLOAD" clients --port "$GPORT" --http-port "$HPORT" -c 500 --victims 0 --closes 0 --changes "$n" ;;
+    esac >/dev/null 2>"$TMP/$name.load" || die "nm_bench_grpc_load failed: $(tail -3 "$TMP/$name.load")"
+    stop_server "$SPID"
+    sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$cg" | tail -n1
+  }
+  per() {   # per KIND N1 N2 DIVISOR
+    local a b
+    a=$(cg_run "$1-$2" "$1" "$2"); b=$(cg_run "$1-$3" "$1" "$3")
+    echo $(((b - a) / $4))
+  }
+  mh=$(per mock-hc 2000 $((2000 + NACOS_CG)) "$NACOS_CG"); rh=$(per ref-hc 2000 $((2000 + NACOS_CG)) "$NACOS_CG")
+  ms=$(per mock-sq 2000 $((2000 + NACOS_CG / 2)) $((NACOS_CG / 2))); rs=$(per ref-sq 2000 $((2000 + NACOS_CG / 2)) $((NACOS_CG / 2)))
+  pp=$(per push 0 10 5000)
+  echo
+  echo "callgrind: instructions per call (all server threads), nm_bench_grpc_load -c 32 -m 10 on set-up connections"
+  printf '%-44s %12s %12s %7s\n' scenario nacos-mock reference ratio
+  printf '%-44s %12s %12s %7s\n' "HealthCheck" "$mh" "$rh" "$(awk -v a="$mh" -v b="$rh" 'BEGIN { printf "%.3f", b / a }')"
+  printf '%-44s %12s %12s %7s\n' "ServiceQuery (100 instances, $(stat -c %s "$TMP/sq.bin") B)" "$ms" "$rs" \
+    "$(awk -v a="$ms" -v b="$rs" 'BEGIN { printf "%.3f", b / a }')"
+  printf '%-44s %12s\n' "push, per subscriber (500 subscribers)" "$pp"
+  exit 0
+fi
+
 if [ "$CALLGRIND" != 0 ]; then
   command -v valgrind >/dev/null || die "valgrind is not installed"
   per_call() {   # per_call NAME COMMAND...

@@ -8,9 +8,11 @@
 # Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
 #          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
-#          listeners events),
+#          listeners events grpc-check grpc-health grpc-query grpc-clients),
 #          --strict (exit 1 when a target is missed).
-# Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32).
+# Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32),
+#          BENCH_GRPC_CONNECTIONS (32) and BENCH_GRPC_STREAMS (10): the unary gRPC load (-c / -m),
+#          BENCH_GRPC_CLIENTS (2000): the connected-clients scenario.
 #
 # Only 127.0.0.1 is ever contacted; every server is started on --port 0 and its port read from its
 # listening line; every process started here is stopped on exit.
@@ -26,7 +28,7 @@ ONLY=""
 RUNS=""
 DURATION=""
 
-usage() { sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,16 +48,20 @@ done
 THREADS=${BENCH_THREADS:-2}
 WRK_THREADS=${BENCH_WRK_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
+GRPC_C=${BENCH_GRPC_CONNECTIONS:-32}
+GRPC_M=${BENCH_GRPC_STREAMS:-10}
 if [ "$MODE" = smoke ]; then
   RUNS=${RUNS:-1}; DURATION=${DURATION:-1}
   BEAT_N=50; BEAT_SVCS=5; LIST_N=10; SWEEP_N=2000; MEM_SMALL=500; MEM_LARGE=2000; FAULT_RULES=10
   STARTUP_RUNS=3; SWEEP_LEAD_MS=300; SWEEP_GAP_MS=400; SWEEP_WRK_S=2; CHUNK=1000; MEM_RUNS=1; LISTENERS=50
   STREAMS=10; EVENTS_N=200000
+  GRPC_C=4; GRPC_M=4; GRPC_CLIENTS=${BENCH_GRPC_CLIENTS:-50}; GRPC_CHANGES=2; GRPC_CLOSES=2; GRPC_CLIENT_RUNS=1
 else
   RUNS=${RUNS:-5}; DURATION=${DURATION:-5}
   BEAT_N=1000; BEAT_SVCS=10; LIST_N=100; SWEEP_N=100000; MEM_SMALL=10000; MEM_LARGE=100000; FAULT_RULES=100
   STARTUP_RUNS=21; SWEEP_LEAD_MS=1500; SWEEP_GAP_MS=2500; SWEEP_WRK_S=6; CHUNK=4000; MEM_RUNS=3; LISTENERS=1000
   STREAMS=100; EVENTS_N=2000000
+  GRPC_CLIENTS=${BENCH_GRPC_CLIENTS:-2000}; GRPC_CHANGES=5; GRPC_CLOSES=5; GRPC_CLIENT_RUNS=3
 fi
 SWEEP_SVCS=100
 LAT_CONNECTIONS=8
@@ -67,6 +73,9 @@ STARTUP=$BUILD_DIR/bench/nm_bench_startup
 SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
 HOLDPOLLS=$BUILD_DIR/bench/nm_bench_holdpolls
 EVENTS_BIN=$BUILD_DIR/bench/nm_bench_events
+GLOAD=$BUILD_DIR/bench/nm_bench_grpc_load
+GREF=$BUILD_DIR/bench/nm_bench_grpc_reference
+GBODY=$BUILD_DIR/bench/nm_bench_grpc_body
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
@@ -82,7 +91,20 @@ ensure_wrk() {
   command -v wrk >/dev/null 2>&1 || die "wrk is not installed and could not be installed"
 }
 
+# h2load (Debian nghttp2-client): the gRPC cross-check of our own load generator
+ensure_h2load() {
+  command -v h2load >/dev/null 2>&1 && return 0
+  log "installing h2load (Debian package nghttp2-client)"
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nghttp2-client >/dev/null
+  command -v h2load >/dev/null 2>&1 || die "h2load is not installed and could not be installed"
+}
+
 ensure_wrk
+ensure_h2load
+# the connected-clients scenario holds thousands of sockets in nacos-mock (which inherits this limit)
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 8192 ]; then ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; fi
 command -v curl >/dev/null 2>&1 || die "curl is needed"
 if [ "$DO_BUILD" = 1 ]; then
   "$ROOT/scripts/deps.sh"
@@ -90,7 +112,7 @@ if [ "$DO_BUILD" = 1 ]; then
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
 fi
-for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS" "$EVENTS_BIN"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
+for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS" "$EVENTS_BIN" "$GLOAD" "$GREF" "$GBODY"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
 
@@ -107,9 +129,10 @@ trap 'exit 130' INT TERM
 
 SPID=0; SPORT=0; SERIAL=0
 # start_server NAME COMMAND...: starts it on --port 0 (the command must include it), waits for the
-# listening line; sets SPID and SPORT. stderr goes to $TMP/NAME.N.err.
+# listening line (LISTEN_AT, default "listening on http://127.0.0.1:"), port last; sets SPID and
+# SPORT. stderr goes to $TMP/NAME.N.err.
 start_server() {
-  local name=$1; shift
+  local name=$1 at=${LISTEN_AT:-listening on http://127.0.0.1:}; shift
   SERIAL=$((SERIAL + 1))
   local out=$TMP/$name.$SERIAL.out err=$TMP/$name.$SERIAL.err
   "$@" >"$out" 2>"$err" &
@@ -117,7 +140,7 @@ start_server() {
   PIDS+=("$SPID")
   local i line=""
   for i in $(seq 1 500); do
-    line=$(grep -m1 'listening on http://127.0.0.1:' "$out" 2>/dev/null || true)
+    line=$(grep -m1 -F "$at" "$out" 2>/dev/null || true)
     [ -n "$line" ] && break
     kill -0 "$SPID" 2>/dev/null || die "$name exited at start: $(tail -3 "$err")"
     sleep 0.01
@@ -577,6 +600,152 @@ scenario_memory() {
   row "VmRSS with $MEM_LARGE instances" "$ml MB" "-" "-" "<= 200 MB" "$(le "$ml" 200)"
 }
 
+# ------------------------------------------------------------------ gRPC (Nacos 2.x)
+
+# nacos-mock answers 301 to anything but ServerCheck on a connection that has not sent
+# ConnectionSetupRequest, so h2load can only load ServerCheck. bench/grpc_load.c
+# (nm_bench_grpc_load) sets its connections up as a real client does and drives the real calls, against
+# nacos-mock and against the bare nghttp2 server (nm_bench_grpc_reference), which answers every call
+# with one fixed message: nacos-mock's own answer to the same call, captured first (grpc_answer).
+GPORT=0
+# start_mock_grpc: start_mock, plus GPORT (its gRPC port, from the start-up log line). Instances
+# registered over v1 here never fall due (1,000 missed beats: no beats are sent).
+start_mock_grpc() {
+  start_mock --unhealthy-misses 1000 --delete-misses 2000
+  local i line=""
+  for i in $(seq 1 300); do
+    line=$(grep -o -m1 'gRPC on port [0-9]*' "$TMP/nacos-mock.$SERIAL.err" 2>/dev/null || true)
+    [ -n "$line" ] && break
+    sleep 0.01
+  done
+  [ -n "$line" ] || die "nacos-mock logged no gRPC port"
+  GPORT=${line##* }
+}
+start_grpc_ref() { LISTEN_AT="listening on 127.0.0.1:" start_server grpc-reference "$GREF" --response "$1" --port 0; }
+
+GL_LINE=""
+# run_gload ARGS...: one nm_bench_grpc_load run (it dies on any wrong answer or missed push); sets GL_LINE.
+run_gload() {
+  GL_LINE=$("$GLOAD" "$@" 2>"$TMP/gload.err" | grep '^GRPC_LOAD ') ||
+    die "nm_bench_grpc_load $1 failed: $(tail -3 "$TMP/gload.err")"
+}
+
+GRPC_HC='{"headers":{},"requestId":"42","module":"internal"}'
+GRPC_SQ='{"headers":{},"requestId":"42","namespace":"public","serviceName":"bench-list","groupName":"DEFAULT_GROUP","module":"naming","cluster":"","healthyOnly":false,"udpPort":0}'
+GRPC_PRELOAD="bench-list:$LIST_N"   # registered over v1 HTTP by nm_bench_grpc_load, before the calls
+
+# grpc_answer NAME TYPE JSON EXPECT [PRELOAD]: a fresh nacos-mock's answer to one such call (set-up
+# connection), framed for the reference in $TMP/NAME.bin; its JSON in $TMP/NAME.json.
+grpc_answer() {
+  start_mock_grpc
+  run_gload unary --port "$GPORT" -c 1 -m 1 -d 0.2 --warmup 0 --type "$2" --json "$3" --expect "$4" \
+    --save-answer "$TMP/$1.json" ${5:+--preload "$5" --http-port "$SPORT"}
+  stop_server "$SPID"
+  "$GBODY" "$TMP/$1.bin" "$4" "$(cat "$TMP/$1.json")"
+}
+
+# grpc_vs_ref NAME ANSWER TARGET PRELOAD LOAD_ARGS...: unary calls/s of nacos-mock against the reference
+# answering $TMP/ANSWER.bin, alternating fresh pairs (reference first); ratio = median of per-pair ratios.
+grpc_vs_ref() {
+  local name=$1 answer=$2 target=$3 preload=$4 i mock=() ref=() ratios=() p99m=() p99r=(); shift 4
+  for i in $(seq 1 "$RUNS"); do
+    start_grpc_ref "$TMP/$answer.bin"
+    run_gload unary --port "$SPORT" -c "$GRPC_C" -m "$GRPC_M" -d "$DURATION" "$@"; stop_server "$SPID"
+    ref+=("$(kv "$GL_LINE" rps)"); p99r+=("$(kv "$GL_LINE" p99_ms)")
+    start_mock_grpc
+    run_gload unary --port "$GPORT" -c "$GRPC_C" -m "$GRPC_M" -d "$DURATION" "$@" \
+      ${preload:+--preload "$preload" --http-port "$SPORT"}
+    stop_server "$SPID"
+    mock+=("$(kv "$GL_LINE" rps)"); p99m+=("$(kv "$GL_LINE" p99_ms)")
+    ratios+=("$(ratio "${mock[-1]}" "${ref[-1]}")")
+    log "$name run $i/$RUNS: reference $(fmt0 "${ref[-1]}") calls/s (p99 ${p99r[-1]} ms), nacos-mock $(fmt0 "${mock[-1]}") calls/s (p99 ${p99m[-1]} ms) (${ratios[-1]})"
+  done
+  local q met=- ttext=-; q=$(median "${ratios[@]}")
+  if [ -n "$target" ]; then ttext=">= $target x"; met=$(ge "$q" "$target"); fi
+  row "$name" "$(fmt0 "$(median "${mock[@]}")") calls/s (p99 $(median "${p99m[@]}") ms)" \
+    "$(fmt0 "$(median "${ref[@]}")") calls/s (p99 $(median "${p99r[@]}") ms)" "$q" "$ttext" "$met"
+}
+
+H2_RPS=0
+# run_h2load PORT BODY: one h2load run of unary calls with BODY (framed); sets H2_RPS; dies on a failure.
+run_h2load() {
+  local out
+  out=$(h2load -D "$DURATION" --warm-up-time 500ms -c "$GRPC_C" -m "$GRPC_M" -t 1 -d "$2" \
+          -H 'content-type: application/grpc' -H 'te: trailers' "http://127.0.0.1:$1/Request/request" 2>&1) ||
+    die "h2load failed: $(tail -3 <<<"$out")"
+  grep -q '^requests: .* 0 failed, 0 errored' <<<"$out" || die "h2load: calls failed: $(grep '^requests:' <<<"$out")"
+  H2_RPS=$(sed -n 's/^finished in [^,]*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+}
+
+# ServerCheck needs no set-up: h2load can load it, so the same calls by both drivers cross-check ours.
+scenario_grpc_check() {
+  grpc_answer servercheck ServerCheckRequest "$GRPC_HC" ServerCheckResponse
+  "$GBODY" "$TMP/servercheck-req.bin" ServerCheckRequest "$GRPC_HC"
+  local i mock=() ref=() ratios=()
+  for i in $(seq 1 "$RUNS"); do
+    start_grpc_ref "$TMP/servercheck.bin"; run_h2load "$SPORT" "$TMP/servercheck-req.bin"; stop_server "$SPID"; ref+=("$H2_RPS")
+    start_mock_grpc; run_h2load "$GPORT" "$TMP/servercheck-req.bin"; stop_server "$SPID"; mock+=("$H2_RPS")
+    ratios+=("$(ratio "${mock[-1]}" "${ref[-1]}")")
+    log "grpc-check (h2load) run $i/$RUNS: reference $(fmt0 "${ref[-1]}") calls/s, nacos-mock $(fmt0 "${mock[-1]}") calls/s (${ratios[-1]})"
+  done
+  local q; q=$(median "${ratios[@]}")
+  row "gRPC ServerCheck, h2load -c$GRPC_C -m$GRPC_M (cross-check; no set-up)" "$(fmt0 "$(median "${mock[@]}")") calls/s" \
+    "$(fmt0 "$(median "${ref[@]}")") calls/s" "$q" "-" -
+  grpc_vs_ref "gRPC ServerCheck, grpc_load -c$GRPC_C -m$GRPC_M (cross-check; no set-up)" servercheck "" "" \
+    --no-setup --type ServerCheckRequest --json "$GRPC_HC" --expect ServerCheckResponse
+}
+
+scenario_grpc_health() {
+  grpc_answer health HealthCheckRequest "$GRPC_HC" HealthCheckResponse
+  grpc_vs_ref "gRPC HealthCheck (set-up connections, -c$GRPC_C -m$GRPC_M)" health 0.5 "" \
+    --type HealthCheckRequest --json "$GRPC_HC" --expect HealthCheckResponse
+}
+
+scenario_grpc_query() {
+  grpc_answer query ServiceQueryRequest "$GRPC_SQ" QueryServiceResponse "$GRPC_PRELOAD"
+  local n; n=$(count '"instanceId"' <"$TMP/query.json")
+  [ "$n" = "$LIST_N" ] || die "ServiceQuery sanity check: $n hosts, expected $LIST_N"
+  grpc_vs_ref "gRPC ServiceQuery ($LIST_N instances, $(wc -c <"$TMP/query.bin") B answer)" query 0.5 "$GRPC_PRELOAD" \
+    --type ServiceQueryRequest --json "$GRPC_SQ" --expect QueryServiceResponse
+}
+
+# GRPC_CLIENTS connected, set-up clients, each with one instance and one subscription (all to one
+# service, which so has GRPC_CLIENTS subscribers); the server's VmRSS; GRPC_CHANGES changes (a v1
+# register into that service) timed to each subscriber's push; GRPC_CLOSES closed connections timed
+# to "gone from instance/list" and to the push without them. The push path waits SUBS_COALESCE_MS
+# (50 ms, server/subs.h) to coalesce changes: every push figure includes it.
+scenario_grpc_clients() {
+  local i rss=() idle=() f50=() f99=() fmax=() g99=() c99=() cmin=() cs=() cl=()
+  for i in $(seq 1 "$GRPC_CLIENT_RUNS"); do
+    start_mock_grpc
+    run_gload clients --port "$GPORT" --http-port "$SPORT" -c "$GRPC_CLIENTS" --victims "$GRPC_CLOSES" \
+      --changes "$GRPC_CHANGES" --closes "$GRPC_CLOSES" --mock-pid "$SPID"
+    stop_server "$SPID"
+    [ "$(kv "$GL_LINE" fanout_n)" = $((GRPC_CLIENTS * GRPC_CHANGES)) ] || die "grpc-clients: not every push arrived: $GL_LINE"
+    rss+=("$(kv "$GL_LINE" rss_kb)"); idle+=("$(kv "$GL_LINE" rss_idle_kb)")
+    f50+=("$(kv "$GL_LINE" fanout_p50_ms)"); f99+=("$(kv "$GL_LINE" fanout_p99_ms)"); fmax+=("$(kv "$GL_LINE" fanout_max_ms)")
+    g99+=("$(kv "$GL_LINE" gone_p99_ms)"); c99+=("$(kv "$GL_LINE" closepush_p99_ms)"); cmin+=("$(kv "$GL_LINE" closepush_min_ms)")
+    cs+=("$(kv "$GL_LINE" fanout_cpu_server_ms)"); cl+=("$(kv "$GL_LINE" fanout_cpu_load_ms)")
+    log "grpc-clients run $i/$GRPC_CLIENT_RUNS: $GRPC_CLIENTS clients set up in $(kv "$GL_LINE" setup_s) s; VmRSS ${rss[-1]} kB (idle ${idle[-1]} kB);" \
+      "push p50/p99/max ${f50[-1]}/${f99[-1]}/${fmax[-1]} ms (CPU per change: nacos-mock ${cs[-1]} ms, load generator ${cl[-1]} ms);" \
+      "closed connection: gone p99 ${g99[-1]} ms, pushed to the first subscriber ${cmin[-1]} ms, p99 of all ${c99[-1]} ms"
+  done
+  local w=50 mr f g c cm
+  mr=$(awk -v v="$(median "${rss[@]}")" 'BEGIN { printf "%.1f", v / 1024 }')
+  f=$(median "${f99[@]}"); g=$(median "${g99[@]}"); c=$(median "${c99[@]}"); cm=$(median "${cmin[@]}")
+  minus() { awk -v a="$1" -v b="$w" 'BEGIN { printf "%.2f", a - b }'; }
+  row "$GRPC_CLIENTS gRPC clients (1 instance + 1 subscription each): RSS" "$mr MB" \
+    "$(awk -v v="$(median "${idle[@]}")" 'BEGIN { printf "%.1f", v / 1024 }') MB idle before" "-" "<= 64 MB" "$(le "$mr" 64)"
+  row "push to $GRPC_CLIENTS gRPC subscribers p99 (p50 $(median "${f50[@]}"), max $(median "${fmax[@]}") ms; $GRPC_CHANGES changes x $GRPC_CLIENT_RUNS runs)" \
+    "$f ms" "-" "-" "<= 100 ms" "$(le "$f" 100)"
+  row "  the same minus the ${w} ms coalescing window" "$(minus "$f") ms" "-" "-" "-" -
+  row "  CPU per change: nacos-mock / load generator" "$(median "${cs[@]}") ms" "$(median "${cl[@]}") ms (generator)" "-" "-" -
+  row "closed connection -> instance gone from instance/list (p99 of $GRPC_CLOSES x $GRPC_CLIENT_RUNS)" "$g ms" "-" "-" "<= 50 ms" "$(le "$g" 50)"
+  row "closed connection -> pushed: first subscriber (minus the ${w} ms window)" "$cm ms ($(minus "$cm") ms)" "-" "-" "-" -
+  row "closed connection -> pushed: p99 of the other $((GRPC_CLIENTS - 1)) subscribers (minus the window)" "$c ms ($(minus "$c") ms)" "-" "-" \
+    "<= 50 ms, minus the window" "$(le "$(minus "$c")" 50)"
+}
+
 # ------------------------------------------------------------------ main
 
 LOAD_NOTE=""
@@ -596,6 +765,10 @@ wants sweep && scenario_sweep
 wants startup && scenario_startup
 wants memory && scenario_memory
 wants listeners && scenario_listeners
+wants grpc-check && scenario_grpc_check
+wants grpc-health && scenario_grpc_health
+wants grpc-query && scenario_grpc_query
+wants grpc-clients && scenario_grpc_clients
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 echo

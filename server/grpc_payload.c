@@ -148,6 +148,58 @@ out:
     return buf;
 }
 
+static size_t varint_len(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *put_varint(uint8_t *w, size_t v)
+{
+    while (v >= 0x80) {
+        *w++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *w++ = (uint8_t)v;
+    return w;
+}
+
+/* Payload {metadata(2) {type(3)}, body(3) {value(2)}}: the submessages always, their fields only
+ * when not empty (proto3), in field order, as protobuf-c packs them. */
+uint8_t *grpc_payload_encode_parts(const char *type, const struct grpc_part *parts, size_t n, size_t *out_len)
+{
+    size_t tlen = strlen(type), jlen = 0;
+    for (size_t i = 0; i < n; i++) jlen += parts[i].len;
+    size_t mlen = tlen ? 1 + varint_len(tlen) + tlen : 0, alen = jlen ? 1 + varint_len(jlen) + jlen : 0;
+    size_t total = 1 + varint_len(mlen) + mlen + 1 + varint_len(alen) + alen;
+    uint8_t *buf = malloc(total), *w = buf;
+    if (!buf) return NULL;
+    *w++ = 0x12;
+    w = put_varint(w, mlen);
+    if (tlen) {
+        *w++ = 0x1a;
+        w = put_varint(w, tlen);
+        memcpy(w, type, tlen);
+        w += tlen;
+    }
+    *w++ = 0x1a;
+    w = put_varint(w, alen);
+    if (jlen) {
+        *w++ = 0x12;
+        w = put_varint(w, jlen);
+        for (size_t i = 0; i < n; i++) {
+            if (parts[i].len) memcpy(w, parts[i].p, parts[i].len);
+            w += parts[i].len;
+        }
+    }
+    *out_len = total;
+    return buf;
+}
+
 uint8_t *grpc_payload_encode(const char *type, const char *json, size_t json_len, size_t *out_len)
 {
     struct grpc_payload p = {.type = (char *)type, .body = (char *)json, .body_len = json_len};

@@ -10,8 +10,11 @@
  * provider once the queue is drained. Timers (deferred and delayed answers) are a binary min-heap of
  * streams; the epoll timeout is the earliest.
  *
- * One iteration: socket events → queued commands → due timers → flush every connection that has
- * something to write → destroy the connections that ended in this iteration. A connection is never
+ * Connections whose peer has not completed the HTTP/2 preface wait in a FIFO by accept time (they
+ * all have the same timeout, so it is ordered by deadline too).
+ *
+ * One iteration: socket events → queued commands → due timers and preface deadlines → flush every
+ * connection that has something to write → destroy the connections that ended in this iteration. A connection is never
  * freed while an event, a command or an nghttp2 callback may still refer to it: ending one marks it
  * and puts it on a list destroyed at the end of the iteration.
  *
@@ -46,6 +49,7 @@
 #define PATH_BIDI "/BiRequestStream/requestBiStream"
 #define READ_CHUNK ((size_t)64 << 10)
 #define WRITE_HIGH ((size_t)64 << 10)   /* stop pulling frames from nghttp2 past this much unsent */
+#define GATHER_CAP (WRITE_HIGH + 16384 + 64)   /* the loop's output buffer: WRITE_HIGH + a default-size frame */
 #define STREAM_WINDOW (1 << 20)
 #define CONN_WINDOW (8 << 20)
 #define ACCEPT_BURST 64
@@ -55,10 +59,17 @@
  * global here, an atomic counter that no server's behaviour depends on. */
 static _Atomic uint64_t g_next_serial = 1;
 
+struct shared {                  /* one message queued on many streams (grpc_server_send_many) */
+    size_t refs;                 /* queued copies + the command carrying it; loop thread only */
+    uint8_t *p;
+    size_t len;
+};
+
 struct outmsg {                  /* one message queued on a stream, framed on the fly */
     struct outmsg *next;
     uint8_t prefix[GRPC_FRAME_PREFIX];
-    uint8_t *msg;                /* owned; NULL for an empty message */
+    uint8_t *msg;                /* owned; NULL for an empty message or a shared one */
+    struct shared *sh;           /* a reference, or NULL */
     size_t len;
     size_t off;                  /* bytes of prefix + msg already given to nghttp2 */
 };
@@ -114,11 +125,14 @@ struct conn {
     struct stream *streams;
     struct stream *bidi;
     struct stream *in_headers;   /* the stream whose request header block is being received */
-    uint8_t *wbuf;               /* bytes from nghttp2 not yet written */
+    uint8_t *wbuf;               /* bytes the socket did not take yet (NULL while it takes everything) */
     size_t wlen, woff, wcap;
     size_t input_held, output_queued;
     bool want_out;               /* EPOLLOUT registered */
     bool closing;                /* ends at the end of this iteration */
+    bool awaiting_preface;       /* on the server's preface FIFO (no SETTINGS from the peer yet) */
+    int64_t preface_due_us;
+    struct conn *pf_prev, *pf_next;
     bool dirty;                  /* on the flush list */
     struct conn *dirty_next, *dead_next;
 };
@@ -129,7 +143,7 @@ struct live {                    /* the table other threads consult */
     bool bi;
 };
 
-enum cmd_kind { CMD_SEND, CMD_CLOSE, CMD_CLOSE_ALL };
+enum cmd_kind { CMD_SEND, CMD_SEND_MANY, CMD_CLOSE, CMD_CLOSE_ALL };
 
 struct cmd {
     struct cmd *next;
@@ -137,6 +151,9 @@ struct cmd {
     uint64_t serial;
     uint8_t *msg;
     size_t len;
+    uint64_t *serials;           /* CMD_SEND_MANY: n connections, one shared message */
+    size_t n;
+    struct shared *sh;
     int64_t due_us;              /* CMD_SEND: not before this (monotonic µs); 0 = at once */
 };
 
@@ -153,16 +170,19 @@ struct grpc_server {
     struct stream **heap;
     size_t n_heap, cap_heap;
     bool listener_paused;
+    struct conn *pf_head, *pf_tail;   /* connections awaiting the peer's preface, oldest first */
+    _Atomic int64_t preface_timeout_ms;
+    uint8_t *gather;             /* GATHER_CAP bytes: a connection's frames on their way to its socket */
     void (*sink)(void *arg, const uint8_t *out, size_t n);
     void *sink_arg;
+    /* loop-owned: sends whose time has not come (grpc_server_send_after), soonest first */
+    struct cmd *later;
     /* under mu (written by the loop only, so the loop reads without it) */
     pthread_mutex_t mu;
     struct live *live;
     size_t n_live, cap_live;
     struct cmd *cmd_head, *cmd_tail;
     bool stop;
-    /* loop-owned: sends whose time has not come (grpc_server_send_after), soonest first */
-    struct cmd *later;
     /* statistics */
     atomic_size_t st_streams, st_input, st_output;
     atomic_uint_least64_t st_accepted, st_closed, st_calls, st_refused;
@@ -325,6 +345,43 @@ static void conn_close(struct conn *c)
     c->s->dead_head = c;
 }
 
+static void preface_unlink(struct conn *c)
+{
+    if (!c->awaiting_preface) return;
+    struct grpc_server *s = c->s;
+    if (c->pf_prev) c->pf_prev->pf_next = c->pf_next;
+    else s->pf_head = c->pf_next;
+    if (c->pf_next) c->pf_next->pf_prev = c->pf_prev;
+    else s->pf_tail = c->pf_prev;
+    c->pf_prev = c->pf_next = NULL;
+    c->awaiting_preface = false;
+}
+
+static void preface_arm(struct conn *c)
+{
+    struct grpc_server *s = c->s;
+    c->awaiting_preface = true;
+    c->preface_due_us = mono_us() + atomic_load(&s->preface_timeout_ms) * 1000;
+    c->pf_prev = s->pf_tail;
+    if (s->pf_tail) s->pf_tail->pf_next = c;
+    else s->pf_head = c;
+    s->pf_tail = c;
+}
+
+/* Closes the connections whose preface deadline has passed. */
+static void preface_expire(struct grpc_server *s)
+{
+    if (!s->pf_head) return;
+    int64_t now = mono_us();
+    while (s->pf_head && s->pf_head->preface_due_us <= now) {
+        struct conn *c = s->pf_head;
+        preface_unlink(c);
+        log_info("grpc: closing connection %s: no HTTP/2 preface within %lld ms", c->info.id,
+                 (long long)atomic_load(&s->preface_timeout_ms));
+        conn_close(c);
+    }
+}
+
 static void input_adjust(struct stream *st, size_t now_held)
 {
     struct conn *c = st->c;
@@ -458,8 +515,23 @@ static void stream_refuse(struct stream *st, int status, const char *message)
     stream_finish(st, status, message);
 }
 
-/* Queues one message (taken) on the stream. */
-static void stream_queue(struct stream *st, uint8_t *msg, size_t len)
+static void shared_release(struct shared *sh)
+{
+    if (sh && --sh->refs == 0) {
+        free(sh->p);
+        free(sh);
+    }
+}
+
+static void outmsg_free(struct stream *st, struct outmsg *m)
+{
+    if (m->sh) shared_release(m->sh);
+    else free(m->msg);
+    if (m != &st->first) free(m);
+}
+
+/* Queues one message on the stream: msg (taken), or a reference to sh (msg NULL). */
+static void stream_queue(struct stream *st, uint8_t *msg, size_t len, struct shared *sh)
 {
     struct conn *c = st->c;
     struct outmsg *m = st->first_used ? calloc(1, sizeof *m) : &st->first;
@@ -475,6 +547,8 @@ static void stream_queue(struct stream *st, uint8_t *msg, size_t len)
     }
     grpc_frame_prefix(m->prefix, len);
     m->msg = msg;
+    m->sh = sh;
+    if (sh) sh->refs++;
     m->len = len;
     if (st->q_tail) st->q_tail->next = m;
     else st->q_head = m;
@@ -511,7 +585,7 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
                 size_t at = m->off - GRPC_FRAME_PREFIX;
                 k = m->len - at;
                 if (k > length - n) k = length - n;
-                memcpy(buf + n, m->msg + at, k);
+                memcpy(buf + n, (m->sh ? m->sh->p : m->msg) + at, k);
             }
             m->off += k;
             n += k;
@@ -520,8 +594,7 @@ static ssize_t provider_read(nghttp2_session *h2, int32_t id, uint8_t *buf, size
         st->q_head = m->next;
         if (!st->q_head) st->q_tail = NULL;
         output_sub(st->c, st, total);
-        free(m->msg);
-        if (m != &st->first) free(m);
+        outmsg_free(st, m);
     }
     if (!st->q_head && st->finishing) {
         *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -583,7 +656,7 @@ static void apply_answer(struct stream *st, struct grpc_answer *a)
     switch (a->v) {
     case GRPC_ANSWER:
         respond_headers(st);
-        stream_queue(st, a->msg, a->msg ? a->len : 0);
+        stream_queue(st, a->msg, a->msg ? a->len : 0, NULL);
         stream_finish(st, GRPC_OK, NULL);
         break;
     case GRPC_STATUS:
@@ -664,8 +737,7 @@ static void stream_free(struct stream *st)
     free(st->message);
     for (struct outmsg *m = st->q_head, *next; m; m = next) {
         next = m->next;
-        free(m->msg);
-        if (m != &st->first) free(m);
+        outmsg_free(st, m);
     }
     output_sub(c, st, st->q_bytes);
     grpc_deframer_free(&st->df);
@@ -796,6 +868,8 @@ static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *
 {
     struct conn *c = ud;
     if (c->closing) return 0;
+    /* the peer's first SETTINGS completes its preface (nghttp2 has checked the magic before it) */
+    if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) preface_unlink(c);
     if (frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) return 0;
     struct stream *st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
     if (!st) return 0;
@@ -927,6 +1001,7 @@ static struct conn *conn_open(struct grpc_server *s, int fd, const struct sockad
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev)) goto fail;
     }
     if (live_add(s, c)) goto fail;
+    if (fd >= 0) preface_arm(c);   /* the feed connection is no network peer */
     c->next = s->conns;
     if (s->conns) s->conns->prev = c;
     s->conns = c;
@@ -945,6 +1020,7 @@ static void conn_destroy(struct conn *c)
 {
     struct grpc_server *s = c->s;
     live_remove(s, c->info.serial);
+    preface_unlink(c);
     while (c->streams) stream_free(c->streams);
     nghttp2_session_del(c->h2);
     if (c->fd >= 0) close(c->fd);
@@ -977,8 +1053,10 @@ static void conn_read(struct conn *c)
     else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) conn_close(c);
 }
 
+/* Keeps bytes the socket did not take in the connection's own buffer (grown as needed). */
 static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
 {
+    if (!n) return 0;
     if (c->woff && c->woff == c->wlen) c->woff = c->wlen = 0;
     if (c->wlen + n > c->wcap) {
         if (c->woff) {   /* slide the unsent bytes to the front first */
@@ -987,7 +1065,7 @@ static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
             c->woff = 0;
         }
         if (c->wlen + n > c->wcap) {
-            size_t cap = c->wcap ? c->wcap : WRITE_HIGH;
+            size_t cap = c->wcap ? c->wcap : 16384;
             while (cap < c->wlen + n) cap *= 2;
             uint8_t *nb = realloc(c->wbuf, cap);
             if (!nb) return -1;
@@ -1002,13 +1080,48 @@ static int wbuf_append(struct conn *c, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* Writes n bytes to the peer (the feed connection: to the sink). Bytes written (fewer when the
+ * socket would block), -1 when the connection failed. */
+static ssize_t conn_write(struct conn *c, const uint8_t *p, size_t n)
+{
+    if (c->fd < 0) {
+        if (c->s->sink) c->s->sink(c->s->sink_arg, p, n);
+        return (ssize_t)n;
+    }
+    for (;;) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w >= 0) return w;
+        if (errno == EINTR) continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+    }
+}
+
 /* Writes what nghttp2 has for the peer until the socket would block; keeps the epoll interest in
- * step; ends the connection once nghttp2 wants neither to read nor to write (after a GOAWAY). */
+ * step; ends the connection once nghttp2 wants neither to read nor to write (after a GOAWAY).
+ * Frames are gathered in the loop's buffer and sent from there; only what the socket does not take
+ * is copied to the connection's own buffer, which goes once drained: an idle connection holds no
+ * output buffer (with 2,000 connections that was 64 KiB each, a few pages of them resident). */
 static void conn_flush(struct conn *c)
 {
     struct grpc_server *s = c->s;
     for (;;) {
-        while (c->wlen - c->woff < WRITE_HIGH) {
+        size_t pending = c->wlen - c->woff;
+        if (pending) {   /* what the socket did not take before goes first */
+            ssize_t w = conn_write(c, c->wbuf + c->woff, pending);
+            if (w < 0) {
+                conn_close(c);
+                return;
+            }
+            c->woff += (size_t)w;
+            output_sub(c, NULL, (size_t)w);
+            if ((size_t)w < pending) break;
+            free(c->wbuf);
+            c->wbuf = NULL;
+            c->wlen = c->woff = c->wcap = 0;
+        }
+        size_t n = 0;
+        bool spilled = false;
+        while (n < WRITE_HIGH) {
             const uint8_t *d;
             ssize_t k = nghttp2_session_mem_send(c->h2, &d);
             if (k < 0) {
@@ -1016,29 +1129,30 @@ static void conn_flush(struct conn *c)
                 return;
             }
             if (k == 0) break;
-            if (wbuf_append(c, d, (size_t)k)) {
-                conn_close(c);
-                return;
+            if (n + (size_t)k > GATHER_CAP) {   /* a frame larger than a default one (the peer allows them) */
+                if (wbuf_append(c, s->gather, n) || wbuf_append(c, d, (size_t)k)) {
+                    conn_close(c);
+                    return;
+                }
+                spilled = true;
+                break;
             }
+            memcpy(s->gather + n, d, (size_t)k);
+            n += (size_t)k;
         }
-        size_t pending = c->wlen - c->woff;
-        if (!pending) break;
-        ssize_t w;
-        if (c->fd < 0) {
-            if (s->sink) s->sink(s->sink_arg, c->wbuf + c->woff, pending);
-            w = (ssize_t)pending;
-        } else {
-            w = send(c->fd, c->wbuf + c->woff, pending, MSG_NOSIGNAL);
-        }
+        if (spilled) continue;
+        if (!n) break;
+        ssize_t w = conn_write(c, s->gather, n);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-            if (errno == EINTR) continue;
             conn_close(c);
             return;
         }
-        c->woff += (size_t)w;
-        output_sub(c, NULL, (size_t)w);
+        if ((size_t)w < n) {
+            if (wbuf_append(c, s->gather + w, n - (size_t)w)) conn_close(c);
+            break;
+        }
     }
+    if (c->closing) return;
     bool out = c->wlen > c->woff;
     if (c->fd >= 0 && out != c->want_out) {
         struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c};
@@ -1079,16 +1193,6 @@ static void accept_some(struct grpc_server *s)
     }
 }
 
-static struct cmd *take_commands(struct grpc_server *s, bool *stop)
-{
-    pthread_mutex_lock(&s->mu);
-    struct cmd *list = s->cmd_head;
-    s->cmd_head = s->cmd_tail = NULL;
-    if (stop) *stop = s->stop;
-    pthread_mutex_unlock(&s->mu);
-    return list;
-}
-
 /* Keeps a send for later, in due order. */
 static void later_add(struct grpc_server *s, struct cmd *cm)
 {
@@ -1113,6 +1217,16 @@ static struct cmd *later_due(struct grpc_server *s)
     return head;
 }
 
+static struct cmd *take_commands(struct grpc_server *s, bool *stop)
+{
+    pthread_mutex_lock(&s->mu);
+    struct cmd *list = s->cmd_head;
+    s->cmd_head = s->cmd_tail = NULL;
+    if (stop) *stop = s->stop;
+    pthread_mutex_unlock(&s->mu);
+    return list;
+}
+
 static void run_commands(struct grpc_server *s, struct cmd *list)
 {
     while (list) {
@@ -1124,13 +1238,22 @@ static void run_commands(struct grpc_server *s, struct cmd *list)
         }
         if (cm->kind == CMD_CLOSE_ALL) {
             for (struct conn *c = s->conns; c; c = c->next) conn_close(c);
+        } else if (cm->kind == CMD_SEND_MANY) {
+            for (size_t k = 0; k < cm->n; k++) {
+                ssize_t i = live_find(s, cm->serials[k]);
+                struct conn *c = i >= 0 ? s->live[i].c : NULL;
+                if (c && !c->closing && c->bidi && !c->bidi->ended_local)
+                    stream_queue(c->bidi, NULL, cm->sh->len, cm->sh);
+            }
+            shared_release(cm->sh);   /* the command's reference */
+            free(cm->serials);
         } else {
             ssize_t i = live_find(s, cm->serial);
             struct conn *c = i >= 0 ? s->live[i].c : NULL;
             if (c && !c->closing && cm->kind == CMD_CLOSE) {
                 conn_close(c);
             } else if (c && !c->closing && cm->kind == CMD_SEND && c->bidi && !c->bidi->ended_local) {
-                stream_queue(c->bidi, cm->msg, cm->len);
+                stream_queue(c->bidi, cm->msg, cm->len, NULL);
                 cm->msg = NULL;
             }
         }
@@ -1174,15 +1297,18 @@ static void loop_work(struct grpc_server *s, bool *stop)
     run_commands(s, take_commands(s, stop));
     run_commands(s, later_due(s));
     run_timers(s);
+    preface_expire(s);
     flush_dirty(s);
     reap_dead(s);
 }
 
 static int next_timeout_ms(const struct grpc_server *s)
 {
-    if (!s->n_heap && !s->later) return -1;
-    int64_t due = s->n_heap ? s->heap[0]->due_us : INT64_MAX;
+    int64_t due = INT64_MAX;
+    if (s->n_heap) due = s->heap[0]->due_us;
     if (s->later && s->later->due_us < due) due = s->later->due_us;
+    if (s->pf_head && s->pf_head->preface_due_us < due) due = s->pf_head->preface_due_us;
+    if (due == INT64_MAX) return -1;
     int64_t left = due - mono_us();
     if (left <= 0) return 0;
     int64_t ms = (left + 999) / 1000;
@@ -1250,9 +1376,13 @@ static struct grpc_server *server_new(const struct grpc_handlers *h)
     if (!s) return NULL;
     if (h) s->h = *h;
     s->lfd = s->epfd = s->evfd = -1;
+    atomic_store(&s->preface_timeout_ms, GRPC_PREFACE_TIMEOUT_MS);
     pthread_mutex_init(&s->mu, NULL);
     s->cbs = callbacks_new();
-    if (!s->cbs) {
+    s->gather = malloc(GATHER_CAP);
+    if (!s->cbs || !s->gather) {
+        if (s->cbs) nghttp2_session_callbacks_del(s->cbs);
+        free(s->gather);
         pthread_mutex_destroy(&s->mu);
         free(s);
         return NULL;
@@ -1266,6 +1396,8 @@ static void server_free(struct grpc_server *s)
         for (struct cmd *cm = *l, *next; cm; cm = next) {
             next = cm->next;
             free(cm->msg);
+            shared_release(cm->sh);
+            free(cm->serials);
             free(cm);
         }
     }
@@ -1276,6 +1408,7 @@ static void server_free(struct grpc_server *s)
     pthread_mutex_destroy(&s->mu);
     free(s->heap);
     free(s->live);
+    free(s->gather);
     free(s);
 }
 
@@ -1398,7 +1531,7 @@ static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, u
     *cm = (struct cmd){.kind = kind, .serial = serial, .msg = msg, .len = len,
                        .due_us = delay_ms > 0 ? mono_us() + delay_ms * 1000 : 0};
     pthread_mutex_lock(&s->mu);
-    bool ok = true;
+    bool ok = true, first = !s->cmd_head;
     if (kind != CMD_CLOSE_ALL) {
         ssize_t i = live_find(s, serial);
         ok = i >= 0 && (kind != CMD_SEND || s->live[i].bi);
@@ -1414,7 +1547,10 @@ static int enqueue(struct grpc_server *s, enum cmd_kind kind, uint64_t serial, u
         free(cm);
         return -1;
     }
-    wake(s);
+    /* Only the command that finds the queue empty wakes the loop: the loop takes the whole queue at
+     * once, and the eventfd stays readable until it does (a push to 2,000 subscribers is one wake-up,
+     * not 2,000). */
+    if (first) wake(s);
     return 0;
 }
 
@@ -1428,6 +1564,44 @@ int grpc_server_send_after(struct grpc_server *s, uint64_t serial, uint8_t *msg,
     return enqueue(s, CMD_SEND, serial, msg, len, delay_ms);
 }
 
+size_t grpc_server_send_many(struct grpc_server *s, const uint64_t *serials, size_t n, uint8_t *msg, size_t len)
+{
+    struct cmd *cm = calloc(1, sizeof *cm);
+    struct shared *sh = calloc(1, sizeof *sh);
+    uint64_t *v = malloc((n ? n : 1) * sizeof *v);
+    if (!cm || !sh || !v) {
+        free(cm);
+        free(sh);
+        free(v);
+        free(msg);
+        return 0;
+    }
+    *sh = (struct shared){.refs = 1, .p = msg, .len = len};
+    *cm = (struct cmd){.kind = CMD_SEND_MANY, .serials = v, .sh = sh};
+    pthread_mutex_lock(&s->mu);
+    bool first = !s->cmd_head;
+    for (size_t i = 0; i < n; i++) {
+        ssize_t k = live_find(s, serials[i]);
+        if (k >= 0 && s->live[k].bi) v[cm->n++] = serials[i];
+    }
+    if (cm->n) {
+        if (s->cmd_tail) s->cmd_tail->next = cm;
+        else s->cmd_head = cm;
+        s->cmd_tail = cm;
+    }
+    size_t queued = cm->n;
+    pthread_mutex_unlock(&s->mu);
+    if (!queued) {
+        free(v);
+        free(cm);
+        free(sh);
+        free(msg);
+        return 0;
+    }
+    if (first) wake(s);
+    return queued;
+}
+
 int grpc_server_close(struct grpc_server *s, uint64_t serial)
 {
     return enqueue(s, CMD_CLOSE, serial, NULL, 0, 0);
@@ -1438,12 +1612,9 @@ void grpc_server_close_all(struct grpc_server *s)
     enqueue(s, CMD_CLOSE_ALL, 0, NULL, 0, 0);
 }
 
-size_t grpc_server_connections(struct grpc_server *s)
+void grpc_server_set_preface_timeout(struct grpc_server *s, int64_t ms)
 {
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->n_live;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    atomic_store(&s->preface_timeout_ms, ms > 0 ? ms : 1);
 }
 
 bool grpc_server_has_conn(struct grpc_server *s, uint64_t serial)
@@ -1452,6 +1623,14 @@ bool grpc_server_has_conn(struct grpc_server *s, uint64_t serial)
     bool has = live_find(s, serial) >= 0;
     pthread_mutex_unlock(&s->mu);
     return has;
+}
+
+size_t grpc_server_connections(struct grpc_server *s)
+{
+    pthread_mutex_lock(&s->mu);
+    size_t n = s->n_live;
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }
 
 void grpc_server_get_stats(struct grpc_server *s, struct grpc_server_stats *out)

@@ -26,9 +26,6 @@ struct pblock {
 
 #define PB_BUCKETS 16384u
 #define PB_RAW_JSON SIZE_MAX
-/* A parameter value longer than this is kept cut (at a character boundary) with its length: a ring of
- * 10,000 config publishes would otherwise hold up to 10,000 contents of up to 10 MiB. */
-#define JOURNAL_VALUE_MAX 4096
 #define JOURNAL_CUT_FMT "... (%zu bytes)"
 #define JOURNAL_CUT_ROOM 40
 

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -312,15 +313,31 @@ static int w_reset_conn(void *ctx, uint64_t conn, const char *server_ip, int ser
     return rc;
 }
 
-static int w_push_conn(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
-                       const char *info, size_t len)
+/* One push to n subscribers: with several nodes, each node's adapter gets (and renders once for) the
+ * connections it carries. How many were queued. */
+static size_t w_push_conns(void *ctx, const uint64_t *conns, size_t n, const char *ns, const char *service,
+                           const char *clusters, const char *info, size_t len)
 {
     struct server *s = ctx;
+    size_t sent = 0;
     pthread_rwlock_rdlock(&s->ops_lock);
-    struct server_node *n = node_of_conn(s, conn);
-    int rc = n ? n->ops.push_conn(n->ops.ctx, conn, ns, service, clusters, info, len) : -1;
+    if (s->app.n_nodes == 1) {
+        struct server_node *nd = &s->nodes[0];
+        if (nd->grpc) sent = nd->ops.push_conns(nd->ops.ctx, conns, n, ns, service, clusters, info, len);
+    } else {
+        uint64_t *mine = malloc((n ? n : 1) * sizeof *mine);
+        for (int i = 0; mine && i < s->app.n_nodes; i++) {
+            struct server_node *nd = &s->nodes[i];
+            if (!nd->grpc) continue;
+            size_t k = 0;
+            for (size_t c = 0; c < n; c++)
+                if (grpc_server_has_conn(nd->grpc, conns[c])) mine[k++] = conns[c];
+            if (k) sent += nd->ops.push_conns(nd->ops.ctx, mine, k, ns, service, clusters, info, len);
+        }
+        free(mine);
+    }
     pthread_rwlock_unlock(&s->ops_lock);
-    return rc;
+    return sent;
 }
 
 /* The config center's push hook (cs_listen.h), to the adapter of the connection's node. */
@@ -357,7 +374,7 @@ int server_start(struct server *s, char *err, size_t errlen)
         app->transport.close_conn = w_close_conn;
         app->transport.close_all = w_close_all;
         app->transport.reset_conn = w_reset_conn;
-        app->transport.push_conn = w_push_conn;
+        app->transport.push_conns = w_push_conns;
         /* config changes reach listening gRPC connections (ConfigChangeNotifyRequest) */
         cs_listen_set_push_hook(cs_listeners(app->cs), w_config_push, s);
     }

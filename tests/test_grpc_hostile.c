@@ -3,8 +3,8 @@
  * on port 0, over real sockets: bad prefaces, oversized HEADERS (frame too large, header list too
  * large, a CONTINUATION flood, a header field past HPACK's limit), 10,000 streams on one connection
  * (blasted raw past the concurrency limit, and queued by a well-behaved client), a 100 MB message
- * claimed in the prefix, the per-connection input budget, a peer that never reads, and half-sent
- * frames from 300 slow clients.
+ * claimed in the prefix, the per-connection input budget, a peer that never reads, half-sent
+ * frames from 300 slow clients, and peers that never complete the HTTP/2 preface.
  *
  * Throughout, a watchdog thread on its own connection makes echo calls one after the other: every
  * one must be answered (within 5 s, so a blocked loop fails the test). Afterwards nothing is left:
@@ -513,6 +513,49 @@ static void test_slow_clients(void **state)
     free(msg);
 }
 
+/* Peers that connect and never complete the preface (nothing sent, half the magic, the magic without
+ * SETTINGS) are closed after the preface timeout; a peer that completed it is not, however long it
+ * stays idle. The timeout is shortened for the test (grpc_server_set_preface_timeout), and no sleep
+ * decides anything: the complete peer is accepted *before* the others, so once they have been
+ * closed, its own deadline (had it kept one) has passed too. */
+static void test_preface_timeout(void **state)
+{
+    (void)state;
+    grpc_server_set_preface_timeout(g_srv, 300);
+    int opens0 = g.opens, closes0 = g.closes, calls0 = extra_calls();
+    struct gc *good = raw_connect();
+    uint8_t buf[256];
+    size_t n = gc_raw_preface(buf);
+    assert_int_equal(gc_send_raw(good, buf, n), 0);
+    wait_int_eq(&g.opens, opens0 + 1);
+    struct gc *silent = raw_connect();
+    struct gc *half = raw_connect();
+    assert_int_equal(gc_send_raw(half, "PRI * HTTP/2.0\r\n", 16), 0);
+    struct gc *magic_only = raw_connect();
+    assert_int_equal(gc_send_raw(magic_only, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 24), 0);
+    assert_true(gc_wait_closed(silent, T_MS));
+    assert_true(gc_wait_closed(half, T_MS));
+    assert_true(gc_wait_closed(magic_only, T_MS));
+    wait_int_eq(&g.closes, closes0 + 3);
+    assert_int_equal(grpc_server_connections(g_srv), 2);   /* the watchdog's and `good` */
+    /* the complete peer still works: one call, answered */
+    size_t msg_len = 0;
+    uint8_t *msg = echo_message("{\"late\":1}", &msg_len);
+    n = raw_call(good, buf, 1, msg, msg_len);
+    assert_int_equal(gc_send_raw(good, buf, n), 0);
+    int64_t end = nm_mono_ms() + T_MS;
+    while (gc_raw_stats(good)->grpc_status[0] < 1 && !gc_eof(good) && nm_mono_ms() < end) gc_pump(good, 10);
+    assert_int_equal(gc_raw_stats(good)->grpc_status[0], 1);
+    assert_false(gc_eof(good));
+    assert_int_equal(extra_calls() - calls0, 1);
+    free(msg);
+    gc_close(good);
+    gc_close(silent);
+    gc_close(half);
+    gc_close(magic_only);
+    wait_int_eq(&g.closes, closes0 + 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_huge_claimed_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_that_never_reads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slow_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_preface_timeout, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -51,10 +51,11 @@ struct app_transport {
     long (*close_all)(void *ctx);
     /* Sends a ConnectResetRequest on the connection's bi-stream (server_ip NULL / port 0: absent). */
     int (*reset_conn)(void *ctx, uint64_t conn, const char *server_ip, int server_port);
-    /* Delivers a push to a connection subscriber: `info` is the service's serviceInfo JSON for its
-     * clusters (ns, grouped service). 0 queued, -1 the connection is gone. */
-    int (*push_conn)(void *ctx, uint64_t conn, const char *ns, const char *service, const char *clusters,
-                     const char *info, size_t len);
+    /* Delivers one push to n connection subscribers of (ns, grouped service) with the same clusters:
+     * `info` is the serviceInfo JSON they all get (rendered once). Returns how many were queued (the
+     * others' connections are gone). */
+    size_t (*push_conns)(void *ctx, const uint64_t *conns, size_t n, const char *ns, const char *service,
+                         const char *clusters, const char *info, size_t len);
     /* Sets node `node`'s status (UP, DOWN, STARTING, OFFLINE), back to UP by itself after for_ms (0 =
      * never). OFFLINE closes the node's listeners after the caller's answer has gone (asynchronously);
      * UP reopens them on the same ports before returning when it can. Never with app->mu held (closing

@@ -8,7 +8,7 @@
  * go and its subscribers are told (nc_client_closed).
  *
  * Server-initiated messages go out on the connection's bi-stream: NotifySubscriberRequest pushes
- * (for the push thread, through app->transport.push_conn) and ConnectResetRequest (control plane).
+ * (for the push thread, through app->transport.push_conns) and ConnectResetRequest (control plane).
  *
  * Threading: the handlers run on the gRPC loop thread and take app->mu around registry work; the
  * transport ops (grpc_api_transport) may be called from any thread.

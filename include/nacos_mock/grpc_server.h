@@ -28,7 +28,9 @@
  * reset rate limit of nghttp2; per connection at most GRPC_CONN_INPUT_MAX bytes of request messages
  * held (being received, or waiting for their answer: the call that would pass it ends with
  * grpc-status 8) and GRPC_CONN_OUTPUT_MAX bytes queued for a peer that does not read (then the
- * connection is closed); at most GRPC_MAX_CONNECTIONS connections (more are closed on accept).
+ * connection is closed); at most GRPC_MAX_CONNECTIONS connections (more are closed on accept); a
+ * connection whose peer has not completed the HTTP/2 preface (the magic and its SETTINGS frame)
+ * within GRPC_PREFACE_TIMEOUT_MS of being accepted is closed (a half-open or idle hostile peer).
  *
  * Threading: every handler runs on the loop thread, one at a time, with no lock of this module held;
  * a handler may call any function below (send and close are queued and carried out by the loop
@@ -53,6 +55,7 @@
 #define GRPC_CONN_INPUT_MAX ((size_t)32 << 20)
 #define GRPC_CONN_OUTPUT_MAX ((size_t)32 << 20)
 #define GRPC_MAX_CONNECTIONS 4096
+#define GRPC_PREFACE_TIMEOUT_MS 10000
 
 /* grpc-status codes the transport itself uses. */
 enum grpc_status_code {
@@ -145,11 +148,20 @@ int grpc_server_send(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_
 /* Thread-safe. grpc_server_send, but the message goes out no sooner than delay_ms from now (a delayed
  * push); messages sent later by grpc_server_send may overtake it. Same return and ownership. */
 int grpc_server_send_after(struct grpc_server *s, uint64_t serial, uint8_t *msg, size_t len, int64_t delay_ms);
+/* Thread-safe. grpc_server_send of one message (taken) to n connections at once: queued by
+ * reference on each bi-stream (one copy in memory, freed once every stream has sent or dropped it),
+ * one wake-up of the loop. Returns how many connections it was queued for (those open with a
+ * bi-stream now). */
+size_t grpc_server_send_many(struct grpc_server *s, const uint64_t *serials, size_t n, uint8_t *msg, size_t len);
 /* Thread-safe. Closes the connection's socket (no GOAWAY: the peer sees a crashed server); on_close
  * follows on the loop thread. 0 when queued, -1 when no such connection. */
 int grpc_server_close(struct grpc_server *s, uint64_t serial);
 /* Thread-safe. grpc_server_close for every connection open now. */
 void grpc_server_close_all(struct grpc_server *s);
+/* For tests only: the preface timeout of connections accepted from now on (default
+ * GRPC_PREFACE_TIMEOUT_MS), so a test need not wait 10 s. Thread-safe. */
+void grpc_server_set_preface_timeout(struct grpc_server *s, int64_t ms);
+
 /* Thread-safe. Connections open now (between on_open and on_close). */
 size_t grpc_server_connections(struct grpc_server *s);
 /* Thread-safe. Is connection `serial` open on this server now? (Several servers in one process: which

@@ -16,6 +16,10 @@
 
 #include "nacos_mock/params.h"
 
+/* A parameter value longer than this is kept cut (at a character boundary) with its length: a ring of
+ * 10,000 config publishes would otherwise hold up to 10,000 contents of up to 10 MiB. */
+#define JOURNAL_VALUE_MAX 4096
+
 struct journal;
 
 struct journal_in {

@@ -6,8 +6,9 @@
  *     (gzip when >= PUSH_GZIP_MIN bytes), N a small increasing integer; acks (`push-ack`, lastRefTime
  *     as string or number) are matched, an unacknowledged packet is resent once after PUSH_RETRY_MS,
  *     then counted failed;
- *   - a gRPC subscriber gets the service's serviceInfo through app->transport.push_conn (the gRPC
- *     adapter wraps it in a NotifySubscriberRequest on the connection's bi-stream).
+ *   - a gRPC subscriber gets the service's serviceInfo through app->transport.push_conns (the gRPC
+ *     adapter wraps it in a NotifySubscriberRequest on the connection's bi-stream); the subscribers
+ *     of a service with the same clusters share one rendering, handed to the transport once.
  * Fault rules with api "push" drop or delay either kind (`transport` tells them apart).
  *
  * Threading: its own thread; takes app->mu only to render (never while sending), p->mu (a leaf) for
