@@ -794,12 +794,17 @@ static void test_many_idle_connections(void **state)
     nm_resp_free(&r);
     for (int i = 0; i < N; i++) close(fd[i]);
     /* ... and releases every one of them once the clients are gone */
+    /* The deadline is generous (a sanitizer build on a loaded machine released 172 of 300 in the first 3 s) but
+       well under the 60 s connection timeout: fds that are only released by the timeout still fail here. */
     int after = -1;
-    for (int i = 0; i < 300 && (after = count_fds(g_srv.pid)) > base; i++) usleep(10000);
-    print_message("  [idle connections] server fds: %d before, %d with %d idle clients, %d after they left\n", base,
-                  during, N, after);
+    int64_t t0 = nm_mono_ms(), took = -1;
+    while ((after = count_fds(g_srv.pid)) > base && nm_mono_ms() - t0 < 15000) usleep(10000);
+    took = nm_mono_ms() - t0;
+    print_message("  [idle connections] server fds: %d before, %d with %d idle clients, %d %lld ms after they left\n",
+                  base, during, N, after, (long long)took);
     if (during < base + N - slack) fail_msg("[300 idle connections] the server holds only %d fds (base %d)", during, base);
-    if (after > base) fail_msg("[300 idle connections] %d fds still open 3 s after the clients closed (base %d)", after, base);
+    if (after > base)
+        fail_msg("[300 idle connections] %d fds still open 15 s after the clients closed (base %d)", after, base);
     entry_done("300 idle connections at once");
 }
 
