@@ -46,6 +46,24 @@ static void config_changed(void *ctx, const struct cs_change *c)
     events_config(app->events, clock_now_ms(&app->clock), c->ns, c->group, c->data_id, c->md5, c->action, c->transport);
 }
 
+/* Which app's registry lock this thread holds (NULL: none). Per thread, keyed by the app, so two
+ * servers in one process (tests) stay apart. */
+static _Thread_local const struct app *tl_holder;
+
+void app_lock(struct app *app)
+{
+    nm_lock(&app->mu, &app->mu_stat, &app->mu_t0);
+    tl_holder = app;
+}
+
+void app_unlock(struct app *app)
+{
+    tl_holder = NULL;
+    nm_unlock(&app->mu, &app->mu_stat, &app->mu_t0);
+}
+
+bool app_holds_lock(const struct app *app) { return tl_holder == app; }
+
 int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
     memset(app, 0, sizeof *app);

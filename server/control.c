@@ -389,11 +389,16 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     subs_get_stats(app->subs, &ss);
     g.udp_subscribers = ss.udp;
     g.grpc_subscribers = ss.conn;
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     store_counts(app->store, &g.services, &g.instances, &g.healthy);
     list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
     g.grpc_connections = (long)clients_count(app->clients);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
+    if (LOCKSTAT_ENABLED) {
+        g.locks[0].name = "registry";
+        lockstat_add_to(&app->mu_stat, &g.locks[0].t);
+        g.n_locks = 1;
+    }
     struct cs_listen_stats cl = {0};
     if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);
     g.config_poll_keys = cl.poll_keys;

@@ -754,11 +754,11 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
     bool server_check = !strcmp(type, "ServerCheckRequest");
     if (!server_check) {
-        pthread_mutex_lock(&app->mu);
+        app_lock(app);
         struct client *cl = clients_get(app->clients, call->conn->serial);
         bool setup = cl && cl->setup;
         if (cl) cl->last_active_ms = clock_real_ms();
-        pthread_mutex_unlock(&app->mu);
+        app_unlock(app);
         if (!setup) {
             answer_error(gc, NACOS_UN_REGISTER, ans, "Connection is unregistered.");
             return;
@@ -799,9 +799,9 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
 handle:;
     struct gout out = {.body = cJSON_CreateObject()};
-    if (!gc->route->config) pthread_mutex_lock(&app->mu);   /* the config core has its own lock */
+    if (!gc->route->config) app_lock(app);   /* the config core has its own lock */
     gc->route->fn(g, call->conn, gc->req, &out);
-    if (!gc->route->config) pthread_mutex_unlock(&app->mu);
+    if (!gc->route->config) app_unlock(app);
     answer(gc, &out, ans);
     cJSON_Delete(out.body);
 }
@@ -866,9 +866,9 @@ static void on_open(void *ctx, struct grpc_conn_info *c)
     struct grpc_api *g = ctx;
     char remote[80];
     peer_text(&c->peer, remote, sizeof remote);
-    pthread_mutex_lock(&g->app->mu);
+    app_lock(g->app);
     bool ok = clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
-    pthread_mutex_unlock(&g->app->mu);
+    app_unlock(g->app);
     if (ok) events_connection(g->app->events, clock_now_ms(&g->app->clock), "opened", c->id, g->node, remote, -1);
     if (!ok) {
         log_warn("gRPC connection %s refused: out of memory", c->id);
@@ -880,9 +880,9 @@ static void on_close(void *ctx, struct grpc_conn_info *c)
 {
     struct grpc_api *g = ctx;
     long removed = 0;
-    pthread_mutex_lock(&g->app->mu);
+    app_lock(g->app);
     nc_client_closed(g->app, c->serial, clock_now_ms(&g->app->clock), &removed);
-    pthread_mutex_unlock(&g->app->mu);
+    app_unlock(g->app);
     cs_listen_conn_drop(cs_listeners(g->app->cs), c->serial);   /* its config listeners go with it */
     events_connection(g->app->events, clock_now_ms(&g->app->clock), "closed", c->id, g->node, NULL, removed);
     if (removed) log_info("gRPC connection %s ended: its %ld instance(s) removed", c->id, removed);
@@ -916,14 +916,14 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
         return;
     }
     if (refuse) return;   /* left unregistered: its next request gets 301 and it reconnects */
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     struct client *cl = clients_get(app->clients, c->serial);
     if (cl) {
         client_set_setup(cl, cJSON_IsString(ver) ? ver->valuestring : "", cJSON_IsString(tenant) ? tenant->valuestring : "",
                          labels);
         cl->last_active_ms = clock_real_ms();
     }
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
 }
 
 static void on_stream_msg(void *ctx, struct grpc_conn_info *c, const uint8_t *msg, size_t len)

@@ -202,6 +202,23 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
         if (r != PUSH_RESENT)
             fprintf(f, "nacos_mock_config_push_results_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_CONFIG][r]);
 
+    if (g->n_locks) {
+        fprintf(f, "# HELP nacos_mock_lock_held_seconds_total Time the lock class was held (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_held_seconds_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_held_seconds_total{lock=\"%s\"} %.9f\n", g->locks[i].name,
+                    (double)g->locks[i].t.held_ns / 1e9);
+        fprintf(f, "# HELP nacos_mock_lock_acquired_total Acquisitions of the lock class (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_acquired_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_acquired_total{lock=\"%s\"} %llu\n", g->locks[i].name,
+                    (unsigned long long)g->locks[i].t.acquired);
+        fprintf(f, "# HELP nacos_mock_lock_waited_total Acquisitions that found the lock held (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_waited_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_waited_total{lock=\"%s\"} %llu\n", g->locks[i].name,
+                    (unsigned long long)g->locks[i].t.waited);
+    }
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", g->up);
     fprintf(f, "# HELP nacos_mock_uptime_seconds Seconds since start (real time).\n# TYPE nacos_mock_uptime_seconds gauge\n"

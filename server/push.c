@@ -108,9 +108,9 @@ static char *render_list(struct push *p, const struct subs_job *j, size_t *len)
 {
     struct list_query q = {.shape = j->kind == SUBS_CONN ? LIST_GRPC : LIST_V1, .ns = j->ns, .service = j->service,
                            .clusters = j->clusters, .env = "", .java_ge_1 = j->java_ge_1, .subscribed = true};
-    pthread_mutex_lock(&p->app->mu);
+    app_lock(p->app);
     char *text = naming_list_text(p->app, &q, len);
-    pthread_mutex_unlock(&p->app->mu);
+    app_unlock(p->app);
     return text;
 }
 

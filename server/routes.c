@@ -182,9 +182,9 @@ static void run_handler(struct app *app, const struct route *r, struct request *
     } else if (r->flags & ROUTE_NO_LOCK) {
         r->fn(app, req, rep);
     } else {
-        pthread_mutex_lock(&app->mu);
+        app_lock(app);
         r->fn(app, req, rep);
-        pthread_mutex_unlock(&app->mu);
+        app_unlock(app);
     }
 }
 

@@ -232,9 +232,9 @@ static void *sweeper_main(void *arg)
         int64_t now = clock_now_ms(&app->clock);
         int more;
         do {   /* bounded batches, releasing the registry between them so requests interleave */
-            pthread_mutex_lock(&app->mu);
+            app_lock(app);
             more = sweeper_run_once(app, now, SWEEP_BATCH, NULL);
-            pthread_mutex_unlock(&app->mu);
+            app_unlock(app);
             if (more == 1) usleep(SWEEP_PAUSE_US);
         } while (more == 1);
         metrics_sweep(app->metrics, elapsed_ms(&t0));

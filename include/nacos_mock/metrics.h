@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nacos_mock/lockstat.h"
+
 struct metrics;
 struct faults;
 
@@ -30,6 +32,9 @@ struct metrics_gauges {
     double uptime_s;
     struct faults *faults;         /* hits per rule; may be NULL */
     int64_t now_ms;                /* virtual, for the fault list */
+    /* lock-stats builds (lockstat.h): hold times by lock class; n_locks 0 = not measured */
+    struct { const char *name; struct lockstat_totals t; } locks[4];
+    size_t n_locks;
 };
 
 struct metrics *metrics_create(void);
