@@ -9,7 +9,11 @@
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
 #          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
 #          listeners events),
-#          --strict (exit 1 when a target is missed).
+#          --strict (exit 1 when a target is missed),
+#          --scaling (beat, list and register at 1, 2, ... up to nproc server threads, server and wrk
+#          pinned to separate cores where there are enough, and the share of a request's CPU time spent
+#          holding the shared locks, from a second build with -DNACOS_MOCK_LOCK_STATS=ON; alone, it
+#          runs only that: add --only to run scenarios too).
 # Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32).
 #
 # Only 127.0.0.1 is ever contacted; every server is started on --port 0 and its port read from its
@@ -25,8 +29,9 @@ STRICT=0
 ONLY=""
 RUNS=""
 DURATION=""
+SCALING=0
 
-usage() { sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +42,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --strict) STRICT=1 ;;
+    --scaling) SCALING=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +68,8 @@ LAT_CONNECTIONS=8
 LAT_DELAY_MS=4
 
 MOCK=$BUILD_DIR/nacos-mock
+LOCKSTATS_DIR=$BUILD_DIR-lockstats   # --scaling: the same Release build counting lock hold times
+MOCK_LS=$LOCKSTATS_DIR/nacos-mock
 REF=$BUILD_DIR/bench/nm_bench_reference
 STARTUP=$BUILD_DIR/bench/nm_bench_startup
 SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
@@ -89,7 +97,15 @@ if [ "$DO_BUILD" = 1 ]; then
   log "building Release in $BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
+  if [ "$SCALING" = 1 ]; then
+    log "building Release with lock statistics in $LOCKSTATS_DIR"
+    cmake -S "$ROOT" -B "$LOCKSTATS_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=OFF \
+      -DNACOS_MOCK_LOCK_STATS=ON >/dev/null
+    cmake --build "$LOCKSTATS_DIR" -j"$(nproc)" --target nacos-mock >/dev/null
+  fi
 fi
+[ "$SCALING" = 0 ] || [ -x "$MOCK_LS" ] || die "missing $MOCK_LS (build it, or drop --no-build)"
+[ "$SCALING" = 0 ] || command -v taskset >/dev/null 2>&1 || die "taskset (util-linux) is needed for --scaling"
 for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS" "$EVENTS_BIN"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
@@ -137,8 +153,13 @@ stop_server() {
   PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
-start_mock() { start_server nacos-mock "$MOCK" --port 0 --host 127.0.0.1 --quiet --threads "$THREADS" "$@"; }
-start_ref() { start_server reference "$REF" --port 0 --threads "$THREADS"; }
+# PIN_SERVER / PIN_WRK: a taskset prefix for the servers and for wrk (--scaling), empty otherwise.
+PIN_SERVER=(); PIN_WRK=()
+start_mock() {
+  start_server nacos-mock "${PIN_SERVER[@]+"${PIN_SERVER[@]}"}" "${MOCK_BIN:-$MOCK}" --port 0 --host 127.0.0.1 --quiet \
+    --threads "$THREADS" "$@"
+}
+start_ref() { start_server reference "${PIN_SERVER[@]+"${PIN_SERVER[@]}"}" "$REF" --port 0 --threads "$THREADS"; }
 
 # ------------------------------------------------------------------ HTTP helpers (loopback only)
 
@@ -203,7 +224,7 @@ WRK_RPS=0; WRK_P99=0; WRK_MAX=0; WRK_DELAY_MS=0
 run_wrk() {
   local port=$1 script=$2 secs=$3 line
   line=$(BENCH_BEAT_INSTANCES=$BEAT_N BENCH_BEAT_SERVICES=$BEAT_SVCS BENCH_DELAY_MS=$WRK_DELAY_MS \
-    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s -s "$BENCH_DIR/$script" \
+    "${PIN_WRK[@]+"${PIN_WRK[@]}"}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s -s "$BENCH_DIR/$script" \
     "http://127.0.0.1:$port/" | grep '^BENCH ') || die "wrk produced no result ($script on :$port)"
   local errors
   errors=$(kv "$line" errors)
@@ -577,6 +598,110 @@ scenario_memory() {
   row "VmRSS with $MEM_LARGE instances" "$ml MB" "-" "-" "<= 200 MB" "$(le "$ml" 200)"
 }
 
+# ------------------------------------------------------------------ scaling with cores (--scaling)
+
+NCPU=$(nproc)
+# pin_for T: T server threads on cores 0..T-1 and wrk on the others when at least one is left (wrk
+# then runs one thread per core it has, up to 8); with no core left both run unpinned, as the other
+# scenarios do.
+pin_for() {
+  local t=$1
+  if [ "$t" -lt "$NCPU" ]; then
+    PIN_SERVER=(taskset -c "0-$((t - 1))"); PIN_WRK=(taskset -c "$t-$((NCPU - 1))")
+    WRK_THREADS=$((NCPU - t)); [ "$WRK_THREADS" -gt 8 ] && WRK_THREADS=8
+  else
+    PIN_SERVER=(); PIN_WRK=(); WRK_THREADS=${BENCH_WRK_THREADS:-2}
+  fi
+  CONNECTIONS=${BENCH_CONNECTIONS:-32}
+  [ "$CONNECTIONS" -lt $((8 * t)) ] && CONNECTIONS=$((8 * t))
+  return 0
+}
+
+# The scaling rows: for T = 1 .. nproc server threads (both servers), beat, list and register against
+# the reference, alternating pairs as everywhere else.
+SCALE_ROWS=()
+scenario_scaling() {
+  local t name script setup i mock ref ratios
+  for t in $(seq 1 "$NCPU"); do
+    THREADS=$t
+    pin_for "$t"
+    for name in beat "list ($LIST_N)" register; do
+      case "$name" in
+        beat) script=beat.lua; setup=setup_beat ;;
+        list*) script=list.lua; setup=setup_list ;;
+        register) script=register.lua; setup=setup_register ;;
+      esac
+      mock=(); ref=(); ratios=()
+      for i in $(seq 1 "$RUNS"); do
+        start_ref; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; ref+=("$WRK_RPS")
+        start_mock; $setup "$SPORT"; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; mock+=("$WRK_RPS")
+        ratios+=("$(ratio "${mock[-1]}" "${ref[-1]}")")
+        log "scaling $name, $t thread(s) run $i/$RUNS: reference $(fmt0 "${ref[-1]}") req/s, nacos-mock $(fmt0 "${mock[-1]}") req/s (${ratios[-1]})"
+      done
+      local pin="unpinned"; [ "${#PIN_SERVER[@]}" -gt 0 ] && pin="server on cores 0-$((t - 1)), wrk -t$WRK_THREADS on $t-$((NCPU - 1))"
+      SCALE_ROWS+=("$name|$t|$(fmt0 "$(median "${mock[@]}")")|$(fmt0 "$(median "${ref[@]}")")|$(median "${ratios[@]}")|$pin")
+    done
+  done
+  THREADS=${BENCH_THREADS:-2}; PIN_SERVER=(); PIN_WRK=(); WRK_THREADS=${BENCH_WRK_THREADS:-2}
+  CONNECTIONS=${BENCH_CONNECTIONS:-32}
+}
+
+# metric_sum PORT PREFIX: the sum of the /__mock/metrics series whose line starts with PREFIX.
+metric_sum() {
+  http_get "$1" /__mock/metrics | awk -v p="$2" 'index($0, p) == 1 { s += $NF } END { printf "%.9f\n", s }'
+}
+cpu_ns() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"; }
+
+# lock_share NAME SCRIPT SETUP: the lock-stats build under the load of SCRIPT (--threads nproc,
+# unpinned): per lock class, the ns it was held per request and the share of the process's CPU time
+# (user + system, all threads) spent holding it, medians of RUNS runs.
+LOCK_ROWS=()
+lock_share() {
+  local name=$1 script=$2 setup=$3 i cls
+  local -A held per share waits
+  for i in $(seq 1 "$RUNS"); do
+    MOCK_BIN=$MOCK_LS THREADS=$NCPU start_mock; $setup "$SPORT"
+    local req0 cpu0 req1 cpu1 h0 h1 a0 a1 w0 w1
+    declare -A H0 A0 W0
+    req0=$(metric_sum "$SPORT" 'nacos_mock_requests_total{'); cpu0=$(cpu_ns "$SPID")
+    for cls in registry shard list_cache; do
+      H0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_held_seconds_total{lock=\"$cls\"}")
+      A0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_acquired_total{lock=\"$cls\"}")
+      W0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_waited_total{lock=\"$cls\"}")
+    done
+    run_wrk "$SPORT" "$script" "$DURATION"
+    cpu1=$(cpu_ns "$SPID"); req1=$(metric_sum "$SPORT" 'nacos_mock_requests_total{')
+    for cls in registry shard list_cache; do
+      h1=$(metric_sum "$SPORT" "nacos_mock_lock_held_seconds_total{lock=\"$cls\"}")
+      a1=$(metric_sum "$SPORT" "nacos_mock_lock_acquired_total{lock=\"$cls\"}")
+      w1=$(metric_sum "$SPORT" "nacos_mock_lock_waited_total{lock=\"$cls\"}")
+      held[$cls]+=" $(awk -v a="${H0[$cls]}" -v b="$h1" -v n0="$req0" -v n1="$req1" 'BEGIN { printf "%.0f", (b - a) * 1e9 / (n1 - n0) }')"
+      per[$cls]+=" $(awk -v a="${A0[$cls]}" -v b="$a1" -v n0="$req0" -v n1="$req1" 'BEGIN { printf "%.2f", (b - a) / (n1 - n0) }')"
+      share[$cls]+=" $(awk -v a="${H0[$cls]}" -v b="$h1" -v c0="$cpu0" -v c1="$cpu1" 'BEGIN { printf "%.2f", 100 * (b - a) * 1e9 / (c1 - c0) }')"
+      waits[$cls]+=" $(awk -v a="${W0[$cls]}" -v b="$w1" -v x="${A0[$cls]}" -v y="$a1" 'BEGIN { if (y > x) printf "%.2f", 100 * (b - a) / (y - x); else print 0 }')"
+    done
+    log "lock share, $name run $i/$RUNS: $(fmt0 "$WRK_RPS") req/s; registry lock $(echo "${share[registry]}" | awk '{print $NF}') % of CPU"
+    stop_server "$SPID"
+  done
+  for cls in registry shard list_cache; do
+    # shellcheck disable=SC2086
+    LOCK_ROWS+=("$name|$cls|$(median ${held[$cls]}) ns|$(median ${per[$cls]})|$(median ${waits[$cls]}) %|$(median ${share[$cls]}) %")
+  done
+}
+scenario_lock_share() {
+  lock_share beat beat.lua setup_beat
+  lock_share "list ($LIST_N, cached)" list.lua setup_list
+  lock_share register register.lua setup_register
+}
+
+print_table() {   # print_table HEADER ROWS...: a '|' separated table, columns padded
+  { echo "$1"; echo "$1" | sed 's/[^|]*/---/g'; shift; for r in "$@"; do echo "$r"; done; } | awk -F'|' '
+  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
+  END { for (r = 1; r <= n; r++) { line = "|"; for (i = 1; i <= nf; i++) {
+          v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
+          line = line " " sprintf("%-" w[i] "s", v) " |" } print line } }'
+}
+
 # ------------------------------------------------------------------ main
 
 LOAD_NOTE=""
@@ -585,6 +710,11 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 case "$(cut -d' ' -f1 /proc/loadavg)" in 0.[0-4]*) ;; *) log "warning: load average $LOAD_BEFORE before the bench: other work competes for the CPUs, expect noise" ;; esac
 log "mode $MODE: $RUNS run(s) per side, ${DURATION}s each; wrk -t$WRK_THREADS -c$CONNECTIONS (keep-alive);" \
   "server workers $THREADS (both); nacos-mock runs with --quiet"
+if [ "$SCALING" = 1 ]; then
+  scenario_scaling
+  scenario_lock_share
+  [ -n "$ONLY" ] || ONLY=none   # --scaling alone runs only that
+fi
 wants beat && scenario_beat
 wants register && scenario_register
 wants list && scenario_list
@@ -604,17 +734,20 @@ echo "wrk -t$WRK_THREADS -c$CONNECTIONS keep-alive on 127.0.0.1; ${DURATION}s pe
 echo "nacos-mock --quiet --threads $THREADS (per-request log lines off); reference = bench/reference.c, $THREADS threads"
 echo "ratios: median of per-pair ratios; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$MODE" = smoke ] && echo "SMOKE MODE: tiny sizes and 1 s runs; the figures say nothing about performance"
-echo
-{
-  echo "scenario|nacos-mock|reference / baseline|ratio|target|result"
-  echo "---|---|---|---|---|---"
-  for r in "${ROWS[@]+"${ROWS[@]}"}"; do echo "$r"; done
-} | awk -F'|' '
-  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
-  END { for (r = 1; r <= n; r++) { line = "|"; for (i = 1; i <= nf; i++) {
-          v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
-          line = line " " sprintf("%-" w[i] "s", v) " |" } print line } }'
+if [ "${#ROWS[@]}" -gt 0 ]; then
+  echo
+  print_table "scenario|nacos-mock|reference / baseline|ratio|target|result" "${ROWS[@]}"
+fi
 [ -n "$LOAD_NOTE" ] && { echo; echo "$LOAD_NOTE"; }
+if [ "$SCALING" = 1 ]; then
+  echo
+  echo "scaling with server threads ($NCPU CPUs; $RUNS pairs each; ratio = median of per-pair ratios):"
+  print_table "scenario|threads|nacos-mock req/s|reference req/s|ratio|pinning" "${SCALE_ROWS[@]}"
+  echo
+  echo "locks under load (lock-stats build, --threads $NCPU, unpinned; medians of $RUNS runs): time held per request,"
+  echo "acquisitions per request, acquisitions that found the lock held, share of the process's CPU time held"
+  print_table "load|lock|held per request|acquired per request|waited|share of CPU" "${LOCK_ROWS[@]}"
+fi
 echo
 echo "$MISSES target(s) missed; $(( $(date +%s) - START )) s"
 if [ "$STRICT" = 1 ] && [ "$MODE" = full ] && [ "$MISSES" -gt 0 ]; then exit 1; fi
