@@ -3,7 +3,9 @@
  * and the Prometheus text exposition of them together with the gauges the caller reads from the
  * registry (GET /__mock/metrics).
  *
- * Threading: own mutex (a leaf lock); recorders are called from any thread.
+ * Threading: leaf locks; recorders are called from any thread. Request counters are striped by
+ * thread (16 stripes, each its own lock), so workers on different cores record without meeting;
+ * push and sweep counters share one lock (a few a second).
  */
 #ifndef NACOS_MOCK_METRICS_H
 #define NACOS_MOCK_METRICS_H
