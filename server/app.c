@@ -75,7 +75,7 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
     if (!(app->cs = cs_core_new(cfg->db_path, err, errlen))) return -1;   /* after store_open: the schema */
-    if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES))) {
+    if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES, LIST_CACHE_STRIPES))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }

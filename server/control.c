@@ -391,13 +391,16 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     g.grpc_subscribers = ss.conn;
     app_lock(app);
     store_counts(app->store, &g.services, &g.instances, &g.healthy);
-    list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
     g.grpc_connections = (long)clients_count(app->clients);
     app_unlock(app);
+    list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses,
+                     &g.locks[2].t);
     if (LOCKSTAT_ENABLED) {
         g.locks[0].name = "registry";
         lockstat_add_to(&app->mu_stat, &g.locks[0].t);
-        g.n_locks = 1;
+        g.locks[1].name = "shard";
+        g.locks[2].name = "list_cache";
+        g.n_locks = 3;
     }
     struct cs_listen_stats cl = {0};
     if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);

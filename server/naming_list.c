@@ -196,12 +196,7 @@ char *naming_list_text(struct app *app, const struct list_query *q, size_t *len)
     char *text = NULL;
     if (keylen) {
         state = (struct list_cache_state){s.id, s.revision, store_generation(app->store)};
-        const char *hit = list_cache_get(app->list_cache, key, keylen, &state, len);
-        if (hit && (text = malloc(*len + 1))) {
-            memcpy(text, hit, *len);
-            text[*len] = '\0';
-            goto out;
-        }
+        if ((text = list_cache_copy(app->list_cache, key, keylen, &state, len))) goto out;
     }
     cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
     text = o ? cJSON_PrintUnformatted(o) : NULL;
