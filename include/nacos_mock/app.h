@@ -76,6 +76,13 @@ struct app {
     int64_t started_ms;
     _Atomic int http_port, grpc_port;   /* bound ports, set by the wiring (0 = not listening) */
     struct app_transport transport;     /* set by the wiring before it starts any listener */
+#ifdef NACOS_MOCK_TEST_HOOKS
+    /* Test builds only: called where a long registry write is open (`where`: "sweep.batch" — a sweep
+     * batch applied, not committed; "registry.load" — a snapshot written, not committed), so a test can
+     * hold it there and check that requests that need no registry-wide lock are answered meanwhile. */
+    void (*test_hook)(void *ctx, const char *where);
+    void *test_hook_ctx;
+#endif
 };
 
 /* Builds the context: store, clock, subscribers, clients, faults (those given at start), journal,
