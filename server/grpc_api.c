@@ -90,6 +90,7 @@ struct route_g {
     ghandler fn;
     bool write;                /* changes the registry (allowed in WRITE_ONLY, refused in READ_ONLY) */
     bool config;               /* the config center: its own lock (not app->mu), its fault fields */
+    bool own_locks;            /* the handler takes app->mu itself when it needs it (lists: naming_list.h) */
 };
 
 /* ------------------------------------------------------------------ JSON fields */
@@ -543,18 +544,18 @@ out:
 }
 
 static const struct route_g ROUTES[] = {
-    {"ServerCheckRequest", "servercheck", h_server_check, false, false},
-    {"HealthCheckRequest", "healthcheck", h_health_check, false, false},
-    {"InstanceRequest", NULL, h_instance, true, false},   /* api: register or deregister, by its type */
-    {"BatchInstanceRequest", "register", h_batch_instance, true, false},
-    {"PersistentInstanceRequest", NULL, h_persistent_instance, true, false},
-    {"ServiceQueryRequest", "list", h_service_query, false, false},
-    {"SubscribeServiceRequest", "subscribe", h_subscribe, false, false},
-    {"ServiceListRequest", "service.list", h_service_list, false, false},
-    {"ConfigQueryRequest", "config.get", h_config_query, false, true},
-    {"ConfigPublishRequest", "config.publish", h_config_publish, true, true},
-    {"ConfigRemoveRequest", "config.remove", h_config_remove, true, true},
-    {"ConfigBatchListenRequest", "config.listen", h_config_listen, false, true},
+    {"ServerCheckRequest", "servercheck", h_server_check, false, false, false},
+    {"HealthCheckRequest", "healthcheck", h_health_check, false, false, false},
+    {"InstanceRequest", NULL, h_instance, true, false, false},   /* api: register or deregister, by its type */
+    {"BatchInstanceRequest", "register", h_batch_instance, true, false, false},
+    {"PersistentInstanceRequest", NULL, h_persistent_instance, true, false, false},
+    {"ServiceQueryRequest", "list", h_service_query, false, false, true},
+    {"SubscribeServiceRequest", "subscribe", h_subscribe, false, false, true},
+    {"ServiceListRequest", "service.list", h_service_list, false, false, false},
+    {"ConfigQueryRequest", "config.get", h_config_query, false, true, false},
+    {"ConfigPublishRequest", "config.publish", h_config_publish, true, true, false},
+    {"ConfigRemoveRequest", "config.remove", h_config_remove, true, true, false},
+    {"ConfigBatchListenRequest", "config.listen", h_config_listen, false, true, false},
 };
 
 static const struct route_g *route_of(const char *type)
@@ -754,11 +755,7 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
     bool server_check = !strcmp(type, "ServerCheckRequest");
     if (!server_check) {
-        app_lock(app);
-        struct client *cl = clients_get(app->clients, call->conn->serial);
-        bool setup = cl && cl->setup;
-        if (cl) cl->last_active_ms = clock_real_ms();
-        app_unlock(app);
+        bool setup = clients_touch(app->clients, call->conn->serial, clock_real_ms());   /* no app->mu */
         if (!setup) {
             answer_error(gc, NACOS_UN_REGISTER, ans, "Connection is unregistered.");
             return;
@@ -799,9 +796,10 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
 handle:;
     struct gout out = {.body = cJSON_CreateObject()};
-    if (!gc->route->config) app_lock(app);   /* the config core has its own lock */
+    bool lock = !gc->route->config && !gc->route->own_locks;   /* the config core has its own lock */
+    if (lock) app_lock(app);
     gc->route->fn(g, call->conn, gc->req, &out);
-    if (!gc->route->config) app_unlock(app);
+    if (lock) app_unlock(app);
     answer(gc, &out, ans);
     cJSON_Delete(out.body);
 }

@@ -218,6 +218,8 @@ struct store {
     int64_t next_service_id;
     uint8_t *id_shard;             /* service id -> its shard + 1 (0: unknown); a service's shard never changes */
     size_t id_cap;
+    bool (*held)(const void *ctx); /* does this thread hold app->mu? (store_set_lock_probe) */
+    const void *held_ctx;
 };
 
 /* ---------------------------------------------------------------- what this thread holds */
@@ -264,8 +266,18 @@ static void leave(struct eph_shard *s, bool temp)
     eph_unlock(s);
 }
 
-/* SQLite may not be used: this thread is in an alone transaction (it does not hold app->mu). */
-static bool sql_refused(const struct store *st) { return tl.st == st && tl.txn && tl.alone; }
+/* SQLite (and the id-to-shard table) may not be used: this thread is in an alone transaction, or
+ * does not hold app->mu. */
+static bool sql_refused(const struct store *st)
+{
+    return (tl.st == st && tl.txn && tl.alone) || (st->held && !st->held(st->held_ctx));
+}
+
+void store_set_lock_probe(struct store *st, bool (*held)(const void *ctx), const void *ctx)
+{
+    st->held = held;
+    st->held_ctx = ctx;
+}
 
 static void id_shard_set(struct store *st, int64_t id, unsigned k)
 {
@@ -291,6 +303,9 @@ static struct eph_svc *enter_service(struct store *st, int64_t id, struct eph_sh
     unsigned k;
     if (tl.st == st && tl.txn && tl.alone) {
         k = (unsigned)__builtin_ctz(tl.shards);   /* its one shard: the service is there or not ours */
+    } else if (sql_refused(st)) {
+        *rc = STORE_SLOW;   /* the table is app->mu's */
+        return NULL;
     } else if (id > 0 && (size_t)id < st->id_cap && st->id_shard[id]) {
         k = st->id_shard[id] - 1u;
     } else {
@@ -337,9 +352,11 @@ static void service_rows_gone(struct store *st)
     atomic_fetch_add(&st->stamp_floor, 1);
 }
 
-/* Returns the statement, reset and with bindings cleared. */
+/* Returns the statement, reset and with bindings cleared. Reaching one without the right (an alone
+ * transaction, or app->mu not held) is a bug that would race: it stops the process. */
 static sqlite3_stmt *S(struct store *st, enum stmt_id id)
 {
+    if (sql_refused(st)) abort();
     sqlite3_stmt *s = st->stmt[id];
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
@@ -526,6 +543,7 @@ int store_save_stamps(struct store *st)
 void store_close(struct store *st)
 {
     if (!st) return;
+    st->held = NULL;   /* closing: nobody else is left */
     if (st->db && st->stmt[S_META_FLOOR]) store_save_stamps(st);
     eph_free(st->eph);
     for (int i = 0; i < S__COUNT; i++) sqlite3_finalize(st->stmt[i]);
@@ -536,7 +554,7 @@ void store_close(struct store *st)
 
 const char *store_errmsg(struct store *st)
 {
-    return sql_refused(st) ? "the registry lock is needed" : sqlite3_errmsg(st->db);
+    return sql_refused(st) ? "out of memory" : sqlite3_errmsg(st->db);   /* memory fails only that way */
 }
 
 void store_lockstat(struct store *st, struct lockstat_totals *t) { eph_lockstat(st->eph, t); }
@@ -595,7 +613,7 @@ int store_commit(struct store *st)
 void store_rollback(struct store *st)
 {
     bool mine = tl.st == st && tl.txn;
-    if (!(mine && tl.alone) && !sqlite3_get_autocommit(st->db)) run(S(st, S_ROLLBACK));
+    if (!sql_refused(st) && !sqlite3_get_autocommit(st->db)) run(S(st, S_ROLLBACK));
     if (mine) release_all(st, false);
 }
 

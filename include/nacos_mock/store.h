@@ -69,6 +69,10 @@ void store_rollback(struct store *st);
 int store_save_stamps(struct store *st);
 /* The shards' lock hold times added to *t (lock-stats builds). */
 void store_lockstat(struct store *st, struct lockstat_totals *t);
+/* Tells the store how to ask whether the calling thread holds app->mu (the app sets it at start):
+ * without it, whatever needs SQLite or the id-to-shard table answers STORE_SLOW instead of racing.
+ * Unset (a store used alone, as its unit tests do), everything is allowed. */
+void store_set_lock_probe(struct store *st, bool (*held)(const void *ctx), const void *ctx);
 
 /* ---- services. Functions return 0 ok, 1 not found / already exists (as documented), -1 error */
 /* Fills *out (owned). 0 found, 1 not found. */
