@@ -399,6 +399,7 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
         g.locks[0].name = "registry";
         lockstat_add_to(&app->mu_stat, &g.locks[0].t);
         g.locks[1].name = "shard";
+        store_lockstat(app->store, &g.locks[1].t);
         g.locks[2].name = "list_cache";
         g.n_locks = 3;
     }
