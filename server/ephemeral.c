@@ -62,6 +62,8 @@ struct bucket {                   /* the instances due at one time */
     size_t slot;                  /* in eph.bheap; NO_SLOT while a sweep holds it */
     struct eph_inst *head, *tail; /* in id order */
     struct bucket *next;          /* in the spare list, or in a sweep's held list */
+    struct bucket *enext;         /* in the shard's list of buckets emptied inside a transaction */
+    bool emptied;                 /* listed there */
 };
 
 struct bent { int64_t at; struct bucket *b; };   /* a heap entry carries its key */
@@ -83,6 +85,7 @@ struct eph_shard {
     size_t undo_n, undo_cap;
     struct eph_svc_attrs *saved;  /* U_ATTRS: the attributes to restore */
     size_t saved_n, saved_cap;
+    struct bucket *emptied;       /* buckets that emptied inside the transaction: released at its end */
 } __attribute__((aligned(64)));
 
 struct eph {
@@ -269,6 +272,7 @@ static void sched(struct eph_shard *e, struct eph_inst *i)
         e->n_spare--;
         b->at = i->expire_at;
         b->head = b->tail = NULL;
+        b->emptied = false;
         htab_add(&e->buckets, &b->node, time_hash(b->at));
         bheap_push(e, b);
     }
@@ -295,6 +299,26 @@ static void sched(struct eph_shard *e, struct eph_inst *i)
     }
 }
 
+/* An empty bucket inside a transaction stays (a rollback may need it) and is listed for its end. */
+static void note_emptied(struct eph_shard *e, struct bucket *b)
+{
+    if (b->emptied) return;
+    b->emptied = true;
+    b->enext = e->emptied;
+    e->emptied = b;
+}
+
+/* At the end of a transaction: the buckets it emptied that are still empty go. */
+static void release_emptied(struct eph_shard *e)
+{
+    for (struct bucket *b = e->emptied, *next; b; b = next) {
+        next = b->enext;
+        b->emptied = false;
+        if (!b->head && b->slot != NO_SLOT) bucket_release(e, b);
+    }
+    e->emptied = NULL;
+}
+
 static void unsched(struct eph_shard *e, struct eph_inst *i)
 {
     struct bucket *b = i->bk;
@@ -304,7 +328,9 @@ static void unsched(struct eph_shard *e, struct eph_inst *i)
     if (i->bnext) i->bnext->bprev = i->bprev;
     else b->tail = i->bprev;
     i->bk = NULL;
-    if (!b->head && !e->in_txn && b->slot != NO_SLOT) bucket_release(e, b);
+    if (b->head) return;
+    if (e->in_txn) note_emptied(e, b);
+    else if (b->slot != NO_SLOT) bucket_release(e, b);
 }
 
 static void compute_expire(struct eph_inst *i)
@@ -352,8 +378,12 @@ static void put_back(struct eph_shard *e, struct bucket *held)
     for (struct bucket *b = held, *next; b; b = next) {
         next = b->next;
         e->n_held--;
-        if (!b->head && !e->in_txn) bucket_release(e, b);   /* held: off the heap already */
-        else bheap_push(e, b);
+        if (!b->head && !e->in_txn) {
+            bucket_release(e, b);   /* held: off the heap already */
+            continue;
+        }
+        bheap_push(e, b);
+        if (!b->head) note_emptied(e, b);
     }
 }
 
@@ -846,6 +876,8 @@ size_t eph_due(struct eph_shard *e, int64_t now_ms, size_t limit, const struct i
     return k;
 }
 
+size_t eph_buckets(const struct eph_shard *e) { return e->buckets.n; }
+
 bool eph_any_due(struct eph_shard *e, int64_t now_ms)
 {
     const struct instance_rec *one;
@@ -911,6 +943,7 @@ void eph_commit(struct eph_shard *e)
     e->undo_n = 0;
     e->saved_n = 0;
     e->in_txn = false;
+    release_emptied(e);
 }
 
 void eph_rollback(struct eph_shard *e)
@@ -946,4 +979,5 @@ void eph_rollback(struct eph_shard *e)
     }
     e->saved_n = 0;
     e->in_txn = false;
+    release_emptied(e);
 }

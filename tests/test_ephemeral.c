@@ -449,6 +449,13 @@ static void test_random_against_model(void **state)
     eph_free(all);
 }
 
+static int verdict_remove_all(void *ctx, const struct instance_rec *r)
+{
+    (void)ctx;
+    (void)r;
+    return STORE_REMOVE;
+}
+
 /* eph_sweep applies each verdict as it goes, leaves KEEP instances as they were, stops on -1 */
 struct verdicts { int calls, stop_at; };
 static int verdict_by_port(void *ctx, const struct instance_rec *r)
@@ -489,6 +496,34 @@ static void test_sweep_verdicts(void **state)
     eph_free(all);
 }
 
+/* A beat moves its instance to the bucket of its new due time; the bucket it leaves goes once empty,
+ * inside transactions too (at their end: a rollback may need it until then), and a sweep's empty
+ * buckets as well — beats every millisecond must not leave a bucket behind each. */
+static void test_buckets_do_not_pile_up(void **state)
+{
+    (void)state;
+    struct eph *all = eph_new();
+    struct eph_shard *e = eph_shard(all, 1);
+    struct instance_rec a = mk(1, "10.0.0.1", 80, T0), b = mk(1, "10.0.0.2", 80, T0);
+    int64_t ia = put(e, &a, "s"), ib = put(e, &b, "s");
+    assert_int_equal(eph_buckets(e), 1);
+    for (int k = 1; k <= 1000; k++) {
+        eph_begin(e);
+        assert_int_equal(eph_beat(e, eph_get_id(e, ia), T0 + k), 0);
+        assert_int_equal(eph_beat(e, eph_get_id(e, ib), T0 + k), 0);
+        if (k % 3) eph_commit(e);
+        else eph_rollback(e);
+    }
+    assert_int_equal(eph_buckets(e), 1);   /* both due at T0 + 1000 (the last commit) + 15000 */
+    eph_begin(e);
+    const struct instance_rec *due[4];
+    assert_int_equal(eph_sweep(e, T0 + 99999, 10, verdict_remove_all, NULL), 2);
+    eph_commit(e);
+    assert_int_equal(eph_buckets(e), 0);
+    assert_int_equal(eph_due(e, INT64_MAX, 4, due), 0);
+    eph_free(all);
+}
+
 /* Names spread over every shard, and a name's shard never changes. */
 static void test_shard_of(void **state)
 {
@@ -514,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_random_against_model),
         cmocka_unit_test(test_sweep_verdicts),
         cmocka_unit_test(test_shard_of),
+        cmocka_unit_test(test_buckets_do_not_pile_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -132,6 +132,9 @@ int eph_services(struct eph_shard *s, const char *ns, const char *service, int64
 size_t eph_due(struct eph_shard *s, int64_t now_ms, size_t limit, const struct instance_rec **out);
 /* Whether any instance of the shard is due (expire_at < now). */
 bool eph_any_due(struct eph_shard *s, int64_t now_ms);
+/* Due-time buckets in the shard (one per distinct due time that has an instance, once no
+ * transaction is open: tests). */
+size_t eph_buckets(const struct eph_shard *s);
 
 /* Visits up to `limit` due instances soonest first and applies cb's verdict (records.h) to each; -1
  * from cb stops. Returns how many were visited, -1 when out of memory before any was. */
