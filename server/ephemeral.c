@@ -98,19 +98,19 @@ struct eph {
 
 static uint64_t key_hash(int64_t service_id, const char *cluster, const char *ip, int port)
 {
-    uint64_t h = util_fnv1a_more(UTIL_FNV1A_BASIS, &service_id, sizeof service_id);
-    h = util_fnv1a_more(h, cluster, strlen(cluster) + 1);
-    h = util_fnv1a_more(h, ip, strlen(ip) + 1);
-    return util_fnv1a_more(h, &port, sizeof port);
+    uint64_t h = util_hash_more((uint64_t)service_id * 31 + (uint64_t)port, cluster, strlen(cluster));
+    return util_hash_more(h, ip, strlen(ip));
 }
 
 /* Ids are handed out in sequence: the identity spreads them evenly over the buckets, and instances
- * made one after another (and swept one after another) sit in neighbouring buckets. */
+ * made one after another (and swept one after another) sit in neighbouring buckets. An instance id's
+ * low bits are its shard, the same for every instance of a shard: they are shifted out. */
 static uint64_t id_hash(int64_t id) { return (uint64_t)id; }
+static uint64_t inst_id_hash(int64_t id) { return (uint64_t)id >> EPH_SHARD_BITS; }
 
 static uint64_t name_hash(const char *ns, const char *name)
 {
-    return util_fnv1a_more(util_fnv1a_more(UTIL_FNV1A_BASIS, ns, strlen(ns) + 1), name, strlen(name));
+    return util_hash_more(util_hash_more(0, ns, strlen(ns)), name, strlen(name));
 }
 
 /* Makes sure the table has buckets, doubling them when it is full (best effort: a table that cannot
@@ -529,7 +529,7 @@ static void inst_link(struct eph_shard *e, struct eph_inst *i)
 {
     const struct instance_rec *r = &i->rec;
     htab_add(&e->by_key, &i->by_key, key_hash(r->service_id, r->cluster, r->ip, r->port));
-    htab_add(&e->by_id, &i->by_id, id_hash(r->id));
+    htab_add(&e->by_id, &i->by_id, inst_id_hash(r->id));
     struct group *g = i->g;
     i->gprev = NULL;
     i->gnext = g->head;
@@ -666,7 +666,7 @@ struct eph_inst *eph_get_named(struct eph_shard *e, const char *ns, const char *
 
 struct eph_inst *eph_get_id(struct eph_shard *e, int64_t id)
 {
-    for (struct hnode *x = htab_first(&e->by_id, id_hash(id)); x; x = x->next) {
+    for (struct hnode *x = htab_first(&e->by_id, inst_id_hash(id)); x; x = x->next) {
         struct eph_inst *i = CONTAINER(x, struct eph_inst, by_id);
         if (i->rec.id == id) return i;
     }

@@ -1166,7 +1166,8 @@ int store_instance_beat(struct store *st, const char *ns, const char *service, c
             out->service_id = r->service_id;
             out->prev_beat_ms = r->last_beat_ms;
             out->was_unhealthy = !r->healthy;
-            snprintf(out->instance_id, sizeof out->instance_id, "%s", r->instance_id);
+            out->instance_id[0] = '\0';   /* a healthy beat, the usual one, logs nothing */
+            if (out->was_unhealthy) snprintf(out->instance_id, sizeof out->instance_id, "%s", r->instance_id);
         }
         rc = eph_beat(sh, e, now_ms);
     }

@@ -440,7 +440,7 @@ static void test_beat(void **state)
     assert_int_equal(br.interval_ms, 2000);
     assert_int_equal(br.service_id, sid);
     assert_int_equal(br.prev_beat_ms, T0);
-    assert_string_equal(br.instance_id, "10.0.0.1#8080#DEFAULT#" SVC);
+    assert_string_equal(br.instance_id, "");   /* healthy: nothing to log, the id is not copied */
     struct instance_rec r;
     assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
     assert_int_equal(r.last_beat_ms, T0 + 1000);
@@ -486,7 +486,7 @@ static void test_beat_sequences(void **state)
         assert_int_equal(br.prev_beat_ms, T0 + 1000 * (i - 1));
         assert_int_equal(br.interval_ms, 5000);
         assert_int_equal(br.service_id, sid);
-        assert_string_equal(br.instance_id, "a");
+        assert_string_equal(br.instance_id, "");
     }
     /* the sweeper's due query sees the last beat (T0 + 5000): not due at T0 + 5000 + 15000 */
     struct rows rw = {0};
@@ -519,8 +519,8 @@ static void test_beat_sequences(void **state)
     assert_string_equal(r.instance_id, "b");
     store_instance_rec_free(&r);
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 10000, &br), 0);
+    assert_int_equal(br.prev_beat_ms, T0 + 100);   /* the new instance's own, not the old one's T0 + 9000 */
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 11000, &br), 0);
-    assert_string_equal(br.instance_id, "b");
     assert_int_equal(br.prev_beat_ms, T0 + 10000);
 
     /* an update (new interval) is seen by the next beat */

@@ -135,7 +135,7 @@ struct beat_result {
     int64_t interval_ms;         /* the instance's beat interval */
     int64_t prev_beat_ms;        /* its last beat before this one */
     bool was_unhealthy;          /* health was restored by this beat (the caller logs and pushes) */
-    char instance_id[1600];
+    char instance_id[1600];      /* when was_unhealthy (for the log line and the event), else "" */
 };
 /* Records a beat at now: last_beat = now, healthy = 1 (ephemeral only; persistent instances are
  * found but unchanged). 0 found (*out filled, may be NULL), 1 unknown, -1 error. */
