@@ -88,20 +88,15 @@ int nc_instance_timeouts(const struct app *app, const cJSON *md, int64_t *interv
     return 0;
 }
 
-/* Instance id for a new instance: snowflake-style small integers when the metadata asks for them,
- * else ip#port#cluster#group@@service. 0, or the store's error (-1, STORE_SLOW). */
-static int new_instance_id(struct app *app, int64_t service_id, const cJSON *md, const struct nc_key *k, char *out,
-                           size_t outlen)
+/* A snowflake-style small integer id for a new instance of the service (metadata
+ * preserved.instance.id.generator=snowflake; other instances get ip#port#cluster#group@@service, made
+ * by prepare). 0, or the store's error (-1, STORE_SLOW). */
+static int new_numeric_id(struct app *app, int64_t service_id, char *out, size_t outlen)
 {
-    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, MD_ID_GENERATOR);
-    if (cJSON_IsString(gen) && strcmp(gen->valuestring, "snowflake") == 0) {
-        long id;
-        int rc = store_instance_next_numeric_id(app->store, service_id, &id);
-        if (rc) return rc;
-        snprintf(out, outlen, "%ld", id);
-        return 0;
-    }
-    naming_instance_id(out, outlen, k->ip, k->port, k->cluster, k->service);
+    long id;
+    int rc = store_instance_next_numeric_id(app->store, service_id, &id);
+    if (rc) return rc;
+    snprintf(out, outlen, "%ld", id);
     return 0;
 }
 
@@ -112,11 +107,14 @@ static int check_instance(const struct app *app, struct nc_instance *in, int64_t
     return nc_instance_timeouts(app, in->metadata, interval, timeout, del, e);
 }
 
-/* An instance checked and ready to write: defaults filled (ns, cluster), timings, metadata text. */
+/* An instance checked and ready to write: defaults filled (ns, cluster), timings, metadata text, and
+ * the id a new instance gets (formatted here, outside any lock; "" when the store must choose it:
+ * snowflake-style numeric ids). */
 struct prepared {
     struct nc_instance in;
     int64_t interval, timeout, del;
     char *md_text;
+    char new_id[GROUPED_MAX + 600];
 };
 
 /* Checks in_ into *p (free with prepared_free). 0, or -1 with e. Needs no lock. */
@@ -129,6 +127,9 @@ static int prepare(const struct app *app, const struct nc_instance *in_, struct 
         naming_err_set(e, NAMING_STORE, 500, "out of memory");
         return -1;
     }
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(p->in.metadata, MD_ID_GENERATOR);
+    if (!cJSON_IsString(gen) || strcmp(gen->valuestring, "snowflake"))
+        naming_instance_id(p->new_id, sizeof p->new_id, p->in.k.ip, p->in.k.port, p->in.k.cluster, p->in.k.service);
     return 0;
 }
 
@@ -178,15 +179,19 @@ static int write_one(struct app *app, const struct prepared *p, enum nc_write_mo
         goto out;
     }
     char idbuf[GROUPED_MAX + 600];
-    if (!have_old && (g = new_instance_id(app, sid, p->in.metadata, k, idbuf, sizeof idbuf))) {
-        rc = g;
-        goto store_failed;
+    const char *new_id = p->new_id;
+    if (!have_old && !*new_id) {   /* numbered by the store */
+        if ((g = new_numeric_id(app, sid, idbuf, sizeof idbuf))) {
+            rc = g;
+            goto store_failed;
+        }
+        new_id = idbuf;
     }
 
     bool register_like = mode == NC_REGISTER || !have_old;
     struct instance_rec rec = {
         .service_id = sid, .cluster = k->cluster, .ip = k->ip, .port = k->port,
-        .instance_id = have_old ? NULL : idbuf, .weight = p->in.weight, .enabled = p->in.enabled,
+        .instance_id = have_old ? NULL : new_id, .weight = p->in.weight, .enabled = p->in.enabled,
         .healthy = register_like ? p->in.healthy : (p->in.healthy_given ? p->in.healthy : old.healthy),
         .ephemeral = register_like ? p->in.ephemeral : (p->in.ephemeral_given ? p->in.ephemeral : old.ephemeral),
         .marked = have_old ? old.marked : false, .metadata = p->md_text, .app = p->in.app,
