@@ -7,7 +7,7 @@
 #
 # Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
-#          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
+#          --only a,b (scenarios: beat register list sweep-p99 write-p99 sweep startup memory faults journal
 #          listeners events),
 #          --strict (exit 1 when a target is missed),
 #          --scaling (beat, list and register at 1, 2, ... up to nproc server threads, server and wrk
@@ -490,6 +490,57 @@ scenario_sweep_p99() {
   row "sweep of $SWEEP_N, all due (sweeper thread, longest)" "$t ms" "-" "-" "<= 50 ms" "$(le "$t" 50)"
 }
 
+# Beat latency while one control-plane request writes 100,000 instances at once: POST
+# /__mock/clock/advance over SWEEP_N due instances (other services than the beaten ones) holds the
+# registry lock (app->mu) for the whole sweep and the rendering of its answer, and each shard of the
+# services it sweeps while it sweeps that shard. Beats of known instances need neither: the question
+# is whether they wait anyway. The beaten instances are loaded with timeouts the advance cannot reach;
+# the swept ones are due by then. wrk is paced as in sweep-p99; the advance is sent WRITE_AT_S after
+# wrk starts. The baseline is the identical run whose advance finds nothing due. The server runs
+# WRITE_THREADS workers: a libmicrohttpd worker serves its connections one request at a time, so the
+# beats on the worker that runs the advance wait for it whatever the locks; with 8 workers that is one
+# in 8 — what the p99 shows is whether the beats on the others wait for the registry lock.
+WRITE_AT_S=1.5
+WRITE_THREADS=8
+write_p99_run() {   # write_p99_run DUE(0/1): sets WRK_P99, WRK_MAX, WRITE_MS (the advance's time)
+  local due=$1 t0 hb=60000 long=600000000
+  THREADS=$WRITE_THREADS start_mock --sweep-interval-ms 600000
+  t0=$(clock_now "$SPORT")
+  [ "$due" = 1 ] || hb=$long
+  load_instances "$SPORT" bench-write "$SWEEP_SVCS" 0 "$SWEEP_N" 3 \
+    ",\"lastBeatMs\":$t0,\"heartBeatTimeoutMs\":$hb,\"ipDeleteTimeoutMs\":$((hb + 1))"
+  load_instances "$SPORT" bench-beat "$BEAT_SVCS" 0 "$BEAT_N" 1 ",\"heartBeatTimeoutMs\":$long,\"ipDeleteTimeoutMs\":$long"
+  check_beat "$SPORT"
+  local saved_c=$CONNECTIONS saved_t=$WRK_THREADS
+  CONNECTIONS=$LAT_CONNECTIONS; WRK_THREADS=1; WRK_DELAY_MS=$LAT_DELAY_MS
+  ( sleep "$WRITE_AT_S"; "${CURL[@]}" -f -o /dev/null -w '%{time_total}\n' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"ms":61000}' "$(url "$SPORT" /__mock/clock/advance)" >"$TMP/write.time" ) &
+  local writer=$!
+  run_wrk "$SPORT" beat.lua "$SWEEP_WRK_S"
+  wait "$writer" || die "the advance failed"
+  CONNECTIONS=$saved_c; WRK_THREADS=$saved_t; WRK_DELAY_MS=0
+  WRITE_MS=$(awk '{ printf "%.1f", $1 * 1000 }' "$TMP/write.time")
+  if [ "$due" = 1 ]; then
+    local left
+    left=$(instance_count "$SPORT")
+    [ "$left" = "$BEAT_N" ] || die "write-p99: $left instances left after the advance, expected $BEAT_N"
+  fi
+  stop_server "$SPID"
+}
+
+scenario_write_p99() {
+  local i with=() without=() wmax=() took=()
+  for i in $(seq 1 "$RUNS"); do
+    write_p99_run 0; without+=("$WRK_P99")
+    write_p99_run 1; with+=("$WRK_P99"); wmax+=("$WRK_MAX"); took+=("$WRITE_MS")
+    log "write-p99 run $i/$RUNS: beat p99 ${without[-1]} ms without, ${with[-1]} ms during an advance removing $SWEEP_N instances in one request (${took[-1]} ms; beat max ${wmax[-1]} ms)"
+  done
+  local m b
+  m=$(median "${with[@]}"); b=$(median "${without[@]}")
+  row "beat p99 during one $SWEEP_N-instance write (advance, $(median "${took[@]}") ms under the registry lock; $WRITE_THREADS workers; max $(median "${wmax[@]}") ms)" \
+    "$m ms" "$b ms (nothing due)" "$(ratio "$m" "$b")" "<= 10 ms" "$(le "$m" 10)"
+}
+
 # time_advance PORT MS: seconds to first byte of POST /__mock/clock/advance (the sweep runs before
 # the answer is rendered); sets ADV_MS (milliseconds) and ADV_CHANGES (number of changes reported).
 ADV_MS=0; ADV_CHANGES=0
@@ -722,6 +773,7 @@ wants faults && scenario_faults
 wants journal && scenario_journal
 wants events && scenario_events
 wants sweep-p99 && scenario_sweep_p99
+wants write-p99 && scenario_write_p99
 wants sweep && scenario_sweep
 wants startup && scenario_startup
 wants memory && scenario_memory
