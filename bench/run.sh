@@ -7,9 +7,13 @@
 #
 # Options: --build-dir DIR (default build-bench), --no-build (use the binaries already in DIR),
 #          --runs N (runs per side, full default 5), --duration S (seconds per wrk run, default 5),
-#          --only a,b (scenarios: beat register list sweep-p99 sweep startup memory faults journal
+#          --only a,b (scenarios: beat register list sweep-p99 write-p99 sweep startup memory faults journal
 #          listeners events grpc-check grpc-health grpc-query grpc-clients),
-#          --strict (exit 1 when a target is missed).
+#          --strict (exit 1 when a target is missed),
+#          --scaling (beat, list and register at 1, 2, ... up to nproc server threads, server and wrk
+#          pinned to separate cores where there are enough, and the share of a request's CPU time spent
+#          holding the shared locks, from a second build with -DNACOS_MOCK_LOCK_STATS=ON; alone, it
+#          runs only that: add --only to run scenarios too).
 # Environment: BENCH_THREADS (server workers, default 2), BENCH_WRK_THREADS (2), BENCH_CONNECTIONS (32),
 #          BENCH_GRPC_CONNECTIONS (32) and BENCH_GRPC_STREAMS (10): the unary gRPC load (-c / -m),
 #          BENCH_GRPC_CLIENTS (2000): the connected-clients scenario.
@@ -27,8 +31,9 @@ STRICT=0
 ONLY=""
 RUNS=""
 DURATION=""
+SCALING=0
 
-usage() { sed -n '3,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,19p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,6 +44,7 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift ;;
     --only) ONLY=$2; shift ;;
     --strict) STRICT=1 ;;
+    --scaling) SCALING=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -68,6 +74,8 @@ LAT_CONNECTIONS=8
 LAT_DELAY_MS=4
 
 MOCK=$BUILD_DIR/nacos-mock
+LOCKSTATS_DIR=$BUILD_DIR-lockstats   # --scaling: the same Release build counting lock hold times
+MOCK_LS=$LOCKSTATS_DIR/nacos-mock
 REF=$BUILD_DIR/bench/nm_bench_reference
 STARTUP=$BUILD_DIR/bench/nm_bench_startup
 SWEEP_BIN=$BUILD_DIR/bench/nm_bench_sweep
@@ -111,7 +119,15 @@ if [ "$DO_BUILD" = 1 ]; then
   log "building Release in $BUILD_DIR"
   cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=ON >/dev/null
   cmake --build "$BUILD_DIR" -j"$(nproc)" >/dev/null
+  if [ "$SCALING" = 1 ]; then
+    log "building Release with lock statistics in $LOCKSTATS_DIR"
+    cmake -S "$ROOT" -B "$LOCKSTATS_DIR" -DCMAKE_BUILD_TYPE=Release -DNACOS_MOCK_TESTS=OFF -DNACOS_MOCK_BENCH=OFF \
+      -DNACOS_MOCK_LOCK_STATS=ON >/dev/null
+    cmake --build "$LOCKSTATS_DIR" -j"$(nproc)" --target nacos-mock >/dev/null
+  fi
 fi
+[ "$SCALING" = 0 ] || [ -x "$MOCK_LS" ] || die "missing $MOCK_LS (build it, or drop --no-build)"
+[ "$SCALING" = 0 ] || command -v taskset >/dev/null 2>&1 || die "taskset (util-linux) is needed for --scaling"
 for b in "$MOCK" "$REF" "$STARTUP" "$SWEEP_BIN" "$HOLDPOLLS" "$EVENTS_BIN" "$GLOAD" "$GREF" "$GBODY"; do [ -x "$b" ] || die "missing $b (build it, or drop --no-build)"; done
 
 # ------------------------------------------------------------------ processes
@@ -160,8 +176,13 @@ stop_server() {
   PIDS=("${keep[@]+"${keep[@]}"}")
 }
 
-start_mock() { start_server nacos-mock "$MOCK" --port 0 --host 127.0.0.1 --quiet --threads "$THREADS" "$@"; }
-start_ref() { start_server reference "$REF" --port 0 --threads "$THREADS"; }
+# PIN_SERVER / PIN_WRK: a taskset prefix for the servers and for wrk (--scaling), empty otherwise.
+PIN_SERVER=(); PIN_WRK=()
+start_mock() {
+  start_server nacos-mock "${PIN_SERVER[@]+"${PIN_SERVER[@]}"}" "${MOCK_BIN:-$MOCK}" --port 0 --host 127.0.0.1 --quiet \
+    --threads "$THREADS" "$@"
+}
+start_ref() { start_server reference "${PIN_SERVER[@]+"${PIN_SERVER[@]}"}" "$REF" --port 0 --threads "$THREADS"; }
 
 # ------------------------------------------------------------------ HTTP helpers (loopback only)
 
@@ -226,7 +247,7 @@ WRK_RPS=0; WRK_P99=0; WRK_MAX=0; WRK_DELAY_MS=0
 run_wrk() {
   local port=$1 script=$2 secs=$3 line
   line=$(BENCH_BEAT_INSTANCES=$BEAT_N BENCH_BEAT_SERVICES=$BEAT_SVCS BENCH_DELAY_MS=$WRK_DELAY_MS \
-    wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s -s "$BENCH_DIR/$script" \
+    "${PIN_WRK[@]+"${PIN_WRK[@]}"}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${secs}s" --timeout 10s -s "$BENCH_DIR/$script" \
     "http://127.0.0.1:$port/" | grep '^BENCH ') || die "wrk produced no result ($script on :$port)"
   local errors
   errors=$(kv "$line" errors)
@@ -492,6 +513,57 @@ scenario_sweep_p99() {
   row "sweep of $SWEEP_N, all due (sweeper thread, longest)" "$t ms" "-" "-" "<= 50 ms" "$(le "$t" 50)"
 }
 
+# Beat latency while one control-plane request writes 100,000 instances at once: POST
+# /__mock/clock/advance over SWEEP_N due instances (other services than the beaten ones) holds the
+# registry lock (app->mu) for the whole sweep and the rendering of its answer, and each shard of the
+# services it sweeps while it sweeps that shard. Beats of known instances need neither: the question
+# is whether they wait anyway. The beaten instances are loaded with timeouts the advance cannot reach;
+# the swept ones are due by then. wrk is paced as in sweep-p99; the advance is sent WRITE_AT_S after
+# wrk starts. The baseline is the identical run whose advance finds nothing due. The server runs
+# WRITE_THREADS workers: a libmicrohttpd worker serves its connections one request at a time, so the
+# beats on the worker that runs the advance wait for it whatever the locks; with 8 workers that is one
+# in 8 — what the p99 shows is whether the beats on the others wait for the registry lock.
+WRITE_AT_S=1.5
+WRITE_THREADS=8
+write_p99_run() {   # write_p99_run DUE(0/1): sets WRK_P99, WRK_MAX, WRITE_MS (the advance's time)
+  local due=$1 t0 hb=60000 long=600000000
+  THREADS=$WRITE_THREADS start_mock --sweep-interval-ms 600000
+  t0=$(clock_now "$SPORT")
+  [ "$due" = 1 ] || hb=$long
+  load_instances "$SPORT" bench-write "$SWEEP_SVCS" 0 "$SWEEP_N" 3 \
+    ",\"lastBeatMs\":$t0,\"heartBeatTimeoutMs\":$hb,\"ipDeleteTimeoutMs\":$((hb + 1))"
+  load_instances "$SPORT" bench-beat "$BEAT_SVCS" 0 "$BEAT_N" 1 ",\"heartBeatTimeoutMs\":$long,\"ipDeleteTimeoutMs\":$long"
+  check_beat "$SPORT"
+  local saved_c=$CONNECTIONS saved_t=$WRK_THREADS
+  CONNECTIONS=$LAT_CONNECTIONS; WRK_THREADS=1; WRK_DELAY_MS=$LAT_DELAY_MS
+  ( sleep "$WRITE_AT_S"; "${CURL[@]}" -f -o /dev/null -w '%{time_total}\n' -X POST -H 'Content-Type: application/json' \
+      --data-binary '{"ms":61000}' "$(url "$SPORT" /__mock/clock/advance)" >"$TMP/write.time" ) &
+  local writer=$!
+  run_wrk "$SPORT" beat.lua "$SWEEP_WRK_S"
+  wait "$writer" || die "the advance failed"
+  CONNECTIONS=$saved_c; WRK_THREADS=$saved_t; WRK_DELAY_MS=0
+  WRITE_MS=$(awk '{ printf "%.1f", $1 * 1000 }' "$TMP/write.time")
+  if [ "$due" = 1 ]; then
+    local left
+    left=$(instance_count "$SPORT")
+    [ "$left" = "$BEAT_N" ] || die "write-p99: $left instances left after the advance, expected $BEAT_N"
+  fi
+  stop_server "$SPID"
+}
+
+scenario_write_p99() {
+  local i with=() without=() wmax=() took=()
+  for i in $(seq 1 "$RUNS"); do
+    write_p99_run 0; without+=("$WRK_P99")
+    write_p99_run 1; with+=("$WRK_P99"); wmax+=("$WRK_MAX"); took+=("$WRITE_MS")
+    log "write-p99 run $i/$RUNS: beat p99 ${without[-1]} ms without, ${with[-1]} ms during an advance removing $SWEEP_N instances in one request (${took[-1]} ms; beat max ${wmax[-1]} ms)"
+  done
+  local m b
+  m=$(median "${with[@]}"); b=$(median "${without[@]}")
+  row "beat p99 during one $SWEEP_N-instance write (advance, $(median "${took[@]}") ms under the registry lock; $WRITE_THREADS workers; max $(median "${wmax[@]}") ms)" \
+    "$m ms" "$b ms (nothing due)" "$(ratio "$m" "$b")" "<= 10 ms" "$(le "$m" 10)"
+}
+
 # time_advance PORT MS: seconds to first byte of POST /__mock/clock/advance (the sweep runs before
 # the answer is rendered); sets ADV_MS (milliseconds) and ADV_CHANGES (number of changes reported).
 ADV_MS=0; ADV_CHANGES=0
@@ -746,6 +818,110 @@ scenario_grpc_clients() {
     "<= 50 ms, minus the window" "$(le "$(minus "$c")" 50)"
 }
 
+# ------------------------------------------------------------------ scaling with cores (--scaling)
+
+NCPU=$(nproc)
+# pin_for T: T server threads on cores 0..T-1 and wrk on the others when at least one is left (wrk
+# then runs one thread per core it has, up to 8); with no core left both run unpinned, as the other
+# scenarios do.
+pin_for() {
+  local t=$1
+  if [ "$t" -lt "$NCPU" ]; then
+    PIN_SERVER=(taskset -c "0-$((t - 1))"); PIN_WRK=(taskset -c "$t-$((NCPU - 1))")
+    WRK_THREADS=$((NCPU - t)); [ "$WRK_THREADS" -gt 8 ] && WRK_THREADS=8
+  else
+    PIN_SERVER=(); PIN_WRK=(); WRK_THREADS=${BENCH_WRK_THREADS:-2}
+  fi
+  CONNECTIONS=${BENCH_CONNECTIONS:-32}
+  [ "$CONNECTIONS" -lt $((8 * t)) ] && CONNECTIONS=$((8 * t))
+  return 0
+}
+
+# The scaling rows: for T = 1 .. nproc server threads (both servers), beat, list and register against
+# the reference, alternating pairs as everywhere else.
+SCALE_ROWS=()
+scenario_scaling() {
+  local t name script setup i mock ref ratios
+  for t in $(seq 1 "$NCPU"); do
+    THREADS=$t
+    pin_for "$t"
+    for name in beat "list ($LIST_N)" register; do
+      case "$name" in
+        beat) script=beat.lua; setup=setup_beat ;;
+        list*) script=list.lua; setup=setup_list ;;
+        register) script=register.lua; setup=setup_register ;;
+      esac
+      mock=(); ref=(); ratios=()
+      for i in $(seq 1 "$RUNS"); do
+        start_ref; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; ref+=("$WRK_RPS")
+        start_mock; $setup "$SPORT"; run_wrk "$SPORT" "$script" "$DURATION"; stop_server "$SPID"; mock+=("$WRK_RPS")
+        ratios+=("$(ratio "${mock[-1]}" "${ref[-1]}")")
+        log "scaling $name, $t thread(s) run $i/$RUNS: reference $(fmt0 "${ref[-1]}") req/s, nacos-mock $(fmt0 "${mock[-1]}") req/s (${ratios[-1]})"
+      done
+      local pin="unpinned"; [ "${#PIN_SERVER[@]}" -gt 0 ] && pin="server on cores 0-$((t - 1)), wrk -t$WRK_THREADS on $t-$((NCPU - 1))"
+      SCALE_ROWS+=("$name|$t|$(fmt0 "$(median "${mock[@]}")")|$(fmt0 "$(median "${ref[@]}")")|$(median "${ratios[@]}")|$pin")
+    done
+  done
+  THREADS=${BENCH_THREADS:-2}; PIN_SERVER=(); PIN_WRK=(); WRK_THREADS=${BENCH_WRK_THREADS:-2}
+  CONNECTIONS=${BENCH_CONNECTIONS:-32}
+}
+
+# metric_sum PORT PREFIX: the sum of the /__mock/metrics series whose line starts with PREFIX.
+metric_sum() {
+  http_get "$1" /__mock/metrics | awk -v p="$2" 'index($0, p) == 1 { s += $NF } END { printf "%.9f\n", s }'
+}
+cpu_ns() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($14 + $15) * 1e9 / hz }' "/proc/$1/stat"; }
+
+# lock_share NAME SCRIPT SETUP: the lock-stats build under the load of SCRIPT (--threads nproc,
+# unpinned): per lock class, the ns it was held per request and the share of the process's CPU time
+# (user + system, all threads) spent holding it, medians of RUNS runs.
+LOCK_ROWS=()
+lock_share() {
+  local name=$1 script=$2 setup=$3 i cls
+  local -A held per share waits
+  for i in $(seq 1 "$RUNS"); do
+    MOCK_BIN=$MOCK_LS THREADS=$NCPU start_mock; $setup "$SPORT"
+    local req0 cpu0 req1 cpu1 h0 h1 a0 a1 w0 w1
+    declare -A H0 A0 W0
+    req0=$(metric_sum "$SPORT" 'nacos_mock_requests_total{'); cpu0=$(cpu_ns "$SPID")
+    for cls in registry shard list_cache; do
+      H0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_held_seconds_total{lock=\"$cls\"}")
+      A0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_acquired_total{lock=\"$cls\"}")
+      W0[$cls]=$(metric_sum "$SPORT" "nacos_mock_lock_waited_total{lock=\"$cls\"}")
+    done
+    run_wrk "$SPORT" "$script" "$DURATION"
+    cpu1=$(cpu_ns "$SPID"); req1=$(metric_sum "$SPORT" 'nacos_mock_requests_total{')
+    for cls in registry shard list_cache; do
+      h1=$(metric_sum "$SPORT" "nacos_mock_lock_held_seconds_total{lock=\"$cls\"}")
+      a1=$(metric_sum "$SPORT" "nacos_mock_lock_acquired_total{lock=\"$cls\"}")
+      w1=$(metric_sum "$SPORT" "nacos_mock_lock_waited_total{lock=\"$cls\"}")
+      held[$cls]+=" $(awk -v a="${H0[$cls]}" -v b="$h1" -v n0="$req0" -v n1="$req1" 'BEGIN { printf "%.0f", (b - a) * 1e9 / (n1 - n0) }')"
+      per[$cls]+=" $(awk -v a="${A0[$cls]}" -v b="$a1" -v n0="$req0" -v n1="$req1" 'BEGIN { printf "%.2f", (b - a) / (n1 - n0) }')"
+      share[$cls]+=" $(awk -v a="${H0[$cls]}" -v b="$h1" -v c0="$cpu0" -v c1="$cpu1" 'BEGIN { printf "%.2f", 100 * (b - a) * 1e9 / (c1 - c0) }')"
+      waits[$cls]+=" $(awk -v a="${W0[$cls]}" -v b="$w1" -v x="${A0[$cls]}" -v y="$a1" 'BEGIN { if (y > x) printf "%.2f", 100 * (b - a) / (y - x); else print 0 }')"
+    done
+    log "lock share, $name run $i/$RUNS: $(fmt0 "$WRK_RPS") req/s; registry lock $(echo "${share[registry]}" | awk '{print $NF}') % of CPU"
+    stop_server "$SPID"
+  done
+  for cls in registry shard list_cache; do
+    # shellcheck disable=SC2086
+    LOCK_ROWS+=("$name|$cls|$(median ${held[$cls]}) ns|$(median ${per[$cls]})|$(median ${waits[$cls]}) %|$(median ${share[$cls]}) %")
+  done
+}
+scenario_lock_share() {
+  lock_share beat beat.lua setup_beat
+  lock_share "list ($LIST_N, cached)" list.lua setup_list
+  lock_share register register.lua setup_register
+}
+
+print_table() {   # print_table HEADER ROWS...: a '|' separated table, columns padded
+  { echo "$1"; echo "$1" | sed 's/[^|]*/---/g'; shift; for r in "$@"; do echo "$r"; done; } | awk -F'|' '
+  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
+  END { for (r = 1; r <= n; r++) { line = "|"; for (i = 1; i <= nf; i++) {
+          v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
+          line = line " " sprintf("%-" w[i] "s", v) " |" } print line } }'
+}
+
 # ------------------------------------------------------------------ main
 
 LOAD_NOTE=""
@@ -754,6 +930,11 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 case "$(cut -d' ' -f1 /proc/loadavg)" in 0.[0-4]*) ;; *) log "warning: load average $LOAD_BEFORE before the bench: other work competes for the CPUs, expect noise" ;; esac
 log "mode $MODE: $RUNS run(s) per side, ${DURATION}s each; wrk -t$WRK_THREADS -c$CONNECTIONS (keep-alive);" \
   "server workers $THREADS (both); nacos-mock runs with --quiet"
+if [ "$SCALING" = 1 ]; then
+  scenario_scaling
+  scenario_lock_share
+  [ -n "$ONLY" ] || ONLY=none   # --scaling alone runs only that
+fi
 wants beat && scenario_beat
 wants register && scenario_register
 wants list && scenario_list
@@ -761,6 +942,7 @@ wants faults && scenario_faults
 wants journal && scenario_journal
 wants events && scenario_events
 wants sweep-p99 && scenario_sweep_p99
+wants write-p99 && scenario_write_p99
 wants sweep && scenario_sweep
 wants startup && scenario_startup
 wants memory && scenario_memory
@@ -777,17 +959,20 @@ echo "wrk -t$WRK_THREADS -c$CONNECTIONS keep-alive on 127.0.0.1; ${DURATION}s pe
 echo "nacos-mock --quiet --threads $THREADS (per-request log lines off); reference = bench/reference.c, $THREADS threads"
 echo "ratios: median of per-pair ratios; load average before $LOAD_BEFORE, after $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$MODE" = smoke ] && echo "SMOKE MODE: tiny sizes and 1 s runs; the figures say nothing about performance"
-echo
-{
-  echo "scenario|nacos-mock|reference / baseline|ratio|target|result"
-  echo "---|---|---|---|---|---"
-  for r in "${ROWS[@]+"${ROWS[@]}"}"; do echo "$r"; done
-} | awk -F'|' '
-  { for (i = 1; i <= NF; i++) { c[NR, i] = $i; if (length($i) > w[i]) w[i] = length($i) } n = NR; nf = NF }
-  END { for (r = 1; r <= n; r++) { line = "|"; for (i = 1; i <= nf; i++) {
-          v = c[r, i]; if (r == 2) { v = ""; while (length(v) < w[i]) v = v "-" }
-          line = line " " sprintf("%-" w[i] "s", v) " |" } print line } }'
+if [ "${#ROWS[@]}" -gt 0 ]; then
+  echo
+  print_table "scenario|nacos-mock|reference / baseline|ratio|target|result" "${ROWS[@]}"
+fi
 [ -n "$LOAD_NOTE" ] && { echo; echo "$LOAD_NOTE"; }
+if [ "$SCALING" = 1 ]; then
+  echo
+  echo "scaling with server threads ($NCPU CPUs; $RUNS pairs each; ratio = median of per-pair ratios):"
+  print_table "scenario|threads|nacos-mock req/s|reference req/s|ratio|pinning" "${SCALE_ROWS[@]}"
+  echo
+  echo "locks under load (lock-stats build, --threads $NCPU, unpinned; medians of $RUNS runs): time held per request,"
+  echo "acquisitions per request, acquisitions that found the lock held, share of the process's CPU time held"
+  print_table "load|lock|held per request|acquired per request|waited|share of CPU" "${LOCK_ROWS[@]}"
+fi
 echo
 echo "$MISSES target(s) missed; $(( $(date +%s) - START )) s"
 if [ "$STRICT" = 1 ] && [ "$MODE" = full ] && [ "$MISSES" -gt 0 ]; then exit 1; fi

@@ -58,9 +58,9 @@ static double sweep(struct app *app, int64_t now)
     double t = now_ms();
     int more;
     do {
-        pthread_mutex_lock(&app->mu);
+        app_lock(app);
         more = sweeper_run_once(app, now, SWEEP_BATCH, NULL);
-        pthread_mutex_unlock(&app->mu);
+        app_unlock(app);
     } while (more == 1);
     return more < 0 ? -1 : now_ms() - t;
 }

@@ -11,12 +11,15 @@
 #      podman, runc and debootstrap: scripts/deps.sh --container)
 #   9. the console (/__mock/ui/) in headless Chromium driven by npm puppeteer-core (tests/ui), with
 #      screenshots of its main views in build/screenshots
+#  10. the ctest suite (unit + integration, the server included) built with the thread sanitizer: any
+#      data race in the server makes its exit status 66 and fails the test that stopped it
+#      (readme_run is left out: it builds and times a Release tree of its own)
 # NM_TEST_STAGES="1 2" runs only some stages (for quick local loops); CI runs them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
 jobs=$(nproc)
-stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 8 9} "
+stages=" ${NM_TEST_STAGES:-1 2 3 4 5 6 7 8 9 10} "
 passed=0 failed=0 failures=""
 
 run_stage() {   # run_stage N "name" command...
@@ -54,6 +57,11 @@ stage_fuzz() { tests/fuzz/run.sh "${NM_FUZZ_SECONDS:-5}"; }
 stage_bench() { bench/run.sh --smoke; }
 stage_container() { scripts/deps.sh --container && tests/test_container_image.sh; }
 stage_console() { build build && tests/ui/run.sh build/nacos-mock; }
+stage_tsan() {
+  build build-tsan -DNACOS_MOCK_TSAN=ON &&
+    (cd build-tsan && TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/../tests/tsan.supp" \
+       ctest --output-on-failure -j"$jobs" -E '^readme_run$')
+}
 
 run_stage 1 "unit + integration (ctest)" stage_unit
 run_stage 2 "interop: real clients (npm nacos, Rust gRPC, scripted Java/Go gRPC)" stage_interop
@@ -64,6 +72,7 @@ run_stage 6 "fuzzing (short run)" stage_fuzz
 run_stage 7 "benchmark smoke" stage_bench
 run_stage 8 "container image (podman)" stage_container
 run_stage 9 "console (headless Chromium)" stage_console
+run_stage 10 "thread sanitizer (ctest)" stage_tsan
 
 echo "stages: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] || { echo "failed stages:$failures"; exit 1; }

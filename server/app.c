@@ -53,6 +53,26 @@ static void config_changed(void *ctx, const struct cs_change *c)
     events_config(app->events, clock_now_ms(&app->clock), c->ns, c->group, c->data_id, c->md5, c->action, c->transport);
 }
 
+/* Which app's registry lock this thread holds (NULL: none). Per thread, keyed by the app, so two
+ * servers in one process (tests) stay apart. */
+static _Thread_local const struct app *tl_holder;
+
+void app_lock(struct app *app)
+{
+    nm_lock(&app->mu, &app->mu_stat, &app->mu_t0);
+    tl_holder = app;
+}
+
+void app_unlock(struct app *app)
+{
+    tl_holder = NULL;
+    nm_unlock(&app->mu, &app->mu_stat, &app->mu_t0);
+}
+
+bool app_holds_lock(const struct app *app) { return tl_holder == app; }
+
+static bool lock_probe(const void *app) { return tl_holder == app; }
+
 int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen)
 {
     memset(app, 0, sizeof *app);
@@ -65,8 +85,9 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
     app->started_ms = clock_real_ms();
     app->store = store_open(cfg->db_path, err, errlen);
     if (!app->store) return -1;
+    store_set_lock_probe(app->store, lock_probe, app);   /* SQLite only under app->mu (store.h) */
     if (!(app->cs = cs_core_new(cfg->db_path, err, errlen))) return -1;   /* after store_open: the schema */
-    if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES))) {
+    if (!(app->list_cache = list_cache_new(LIST_CACHE_MAX_BYTES, LIST_CACHE_STRIPES))) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -173,19 +194,41 @@ void app_service_changed(struct app *app, int64_t now_ms, int64_t service_id, co
     subs_changed(app->subs, ns, service);
 }
 
+/* The instance as the store has it now, emitted; alone (store.h) without app->mu. 0, STORE_SLOW. */
+static int event_instance_once(struct app *app, enum event_kind kind, int64_t now_ms, const char *ns,
+                               const char *service, const char *cluster, const char *ip, int port, bool alone)
+{
+    struct store *st = app->store;
+    store_begin_service(st, ns, service, alone);
+    struct service_rec s;
+    struct instance_rec r;
+    int g = store_service_get(st, ns, service, &s);
+    if (g == 0) {
+        g = store_instance_get(st, s.id, cluster, ip, port, &r);
+        store_service_rec_free(&s);
+    }
+    if (g == 0 && r.owner && alone) g = STORE_SLOW;   /* its connection's id: the clients are under app->mu */
+    store_commit(st);
+    if (g == 0) {
+        const struct client *c = r.owner ? clients_get(app->clients, r.owner) : NULL;
+        events_instance(app->events, kind, now_ms, &r, c ? c->id : NULL, NULL);
+    }
+    if (g == 0 || (g == STORE_SLOW && r.owner)) store_instance_rec_free(&r);
+    return g == STORE_SLOW ? g : 0;
+}
+
 void app_event_instance(struct app *app, enum event_kind kind, int64_t now_ms, const char *ns, const char *service,
                         const char *cluster, const char *ip, int port)
 {
     if (!events_on(app->events)) return;
-    struct service_rec s;
-    if (store_service_get(app->store, ns && *ns ? ns : DEFAULT_NAMESPACE, service, &s)) return;
-    struct instance_rec r;
-    int g = store_instance_get(app->store, s.id, cluster && *cluster ? cluster : DEFAULT_CLUSTER, ip, port, &r);
-    store_service_rec_free(&s);
-    if (g) return;
-    const struct client *c = r.owner ? clients_get(app->clients, r.owner) : NULL;
-    events_instance(app->events, kind, now_ms, &r, c ? c->id : NULL, NULL);
-    store_instance_rec_free(&r);
+    ns = ns && *ns ? ns : DEFAULT_NAMESPACE;
+    cluster = cluster && *cluster ? cluster : DEFAULT_CLUSTER;
+    bool mine = !app_holds_lock(app);
+    if (!mine || event_instance_once(app, kind, now_ms, ns, service, cluster, ip, port, true) == STORE_SLOW) {
+        if (mine) app_lock(app);
+        event_instance_once(app, kind, now_ms, ns, service, cluster, ip, port, false);
+        if (mine) app_unlock(app);
+    }
 }
 
 int app_services_touch(struct app *app, int64_t now_ms, const int64_t *ids, size_t n)

@@ -5,6 +5,8 @@
  */
 #include "nacos_mock/clients.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,11 +14,17 @@
 #include "nacos_mock/util.h"
 
 struct clients {
+    pthread_mutex_t mu;   /* the array's changes, against clients_touch (which runs without app->mu) */
     struct client **v;
     size_t n, cap;
 };
 
-struct clients *clients_create(void) { return calloc(1, sizeof(struct clients)); }
+struct clients *clients_create(void)
+{
+    struct clients *cl = calloc(1, sizeof *cl);
+    if (cl) pthread_mutex_init(&cl->mu, NULL);
+    return cl;
+}
 
 static void client_free(struct client *c)
 {
@@ -34,6 +42,7 @@ void clients_free(struct clients *cl)
     if (!cl) return;
     for (size_t i = 0; i < cl->n; i++) client_free(cl->v[i]);
     free(cl->v);
+    pthread_mutex_destroy(&cl->mu);
     free(cl);
 }
 
@@ -51,17 +60,35 @@ struct client *clients_find(struct clients *cl, const char *id)
     return NULL;
 }
 
+bool clients_touch(struct clients *cl, uint64_t serial, int64_t now_ms)
+{
+    bool setup = false;
+    pthread_mutex_lock(&cl->mu);
+    struct client *c = clients_get(cl, serial);
+    if (c) {
+        atomic_store(&c->last_active_ms, now_ms);
+        setup = atomic_load(&c->setup);
+    }
+    pthread_mutex_unlock(&cl->mu);
+    return setup;
+}
+
 struct client *clients_open(struct clients *cl, uint64_t serial, const char *id, const char *remote, int node,
                             int64_t now_ms)
 {
-    if (!serial || clients_get(cl, serial) || util_grow((void **)&cl->v, &cl->cap, cl->n, sizeof *cl->v)) return NULL;
+    if (!serial || clients_get(cl, serial)) return NULL;
+    pthread_mutex_lock(&cl->mu);
+    int grown = util_grow((void **)&cl->v, &cl->cap, cl->n, sizeof *cl->v);
+    pthread_mutex_unlock(&cl->mu);
+    if (grown) return NULL;
     struct client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->serial = serial;
     snprintf(c->id, sizeof c->id, "%s", id);
     snprintf(c->remote, sizeof c->remote, "%s", remote);
     c->node = node;
-    c->connected_ms = c->last_active_ms = now_ms;
+    c->connected_ms = now_ms;
+    atomic_init(&c->last_active_ms, now_ms);
     c->client_version = strdup("");
     c->app_name = strdup("");
     c->tenant = strdup("");
@@ -70,7 +97,9 @@ struct client *clients_open(struct clients *cl, uint64_t serial, const char *id,
         client_free(c);
         return NULL;
     }
+    pthread_mutex_lock(&cl->mu);
     cl->v[cl->n++] = c;
+    pthread_mutex_unlock(&cl->mu);
     return c;
 }
 
@@ -100,7 +129,7 @@ int client_set_setup(struct client *c, const char *client_version, const char *t
     c->tenant = t;
     c->app_name = a;
     c->labels = l;
-    c->setup = true;
+    atomic_store(&c->setup, true);
     return 0;
 }
 
@@ -108,9 +137,12 @@ void clients_close(struct clients *cl, uint64_t serial)
 {
     for (size_t i = 0; i < cl->n; i++) {
         if (cl->v[i]->serial != serial) continue;
-        client_free(cl->v[i]);
+        struct client *c = cl->v[i];
+        pthread_mutex_lock(&cl->mu);
         memmove(&cl->v[i], &cl->v[i + 1], (cl->n - i - 1) * sizeof *cl->v);   /* keep the open order */
         cl->n--;
+        pthread_mutex_unlock(&cl->mu);
+        client_free(c);
         return;
     }
 }

@@ -314,9 +314,9 @@ static void reset_locked(struct app *app, struct reply *rep)
 
 void h_mock_reset(struct app *app, struct request *req, struct reply *rep)
 {
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     reset_locked(app, rep);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
     /* every node UP and listening again (never with app->mu held: see app_transport.set_node) */
     for (int i = 0; rep->status == 200 && i < app->n_nodes && app->transport.set_node; i++) {
         if (atomic_load(&app->nodes[i].status) == STATUS_UP && !atomic_load(&app->nodes[i].up_at_ms) &&
@@ -416,15 +416,24 @@ void h_mock_metrics(struct app *app, struct request *req, struct reply *rep)
     subs_get_stats(app->subs, &ss);
     g.udp_subscribers = ss.udp;
     g.grpc_subscribers = ss.conn;
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     store_counts(app->store, &g.services, &g.instances, &g.healthy);
-    list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses);
     g.grpc_connections = (long)clients_count(app->clients);
     g.n_nodes = app->n_nodes;
     if (app->n_nodes > 1) clients_foreach(app->clients, count_node_conn, g.node_connections);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
     for (int i = 0; i < app->n_nodes && i < METRICS_MAX_NODES; i++)
         g.node_status[i] = app_status_name(atomic_load(&app->nodes[i].status));
+    list_cache_stats(app->list_cache, NULL, &g.list_cache_bytes, &g.list_cache_hits, &g.list_cache_misses,
+                     &g.locks[2].t);
+    if (LOCKSTAT_ENABLED) {
+        g.locks[0].name = "registry";
+        lockstat_add_to(&app->mu_stat, &g.locks[0].t);
+        g.locks[1].name = "shard";
+        store_lockstat(app->store, &g.locks[1].t);
+        g.locks[2].name = "list_cache";
+        g.n_locks = 3;
+    }
     struct cs_listen_stats cl = {0};
     if (app->cs) cs_listen_get_stats(cs_listeners(app->cs), &cl);
     g.config_poll_keys = cl.poll_keys;
@@ -570,9 +579,9 @@ static cJSON *node_json(struct app *app, int i, long conns)
 static cJSON *nodes_json(struct app *app, int only)
 {
     long conns[APP_MAX_NODES] = {0};
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     clients_foreach(app->clients, count_node_conn, conns);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
     if (only >= 0) return node_json(app, only, conns[only]);
     cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "nodes");
     for (int i = 0; i < app->n_nodes; i++) cJSON_AddItemToArray(arr, node_json(app, i, conns[i]));

@@ -1,14 +1,16 @@
 /*
- * ephemeral.c — ephemeral instances in memory (see ephemeral.h for why, invariants and views).
+ * ephemeral.c — the directory of services and the ephemeral instances in memory, in shards (see
+ * ephemeral.h for why, invariants and views).
  *
- * Four intrusive hash tables (instances by key and by id, groups by service id and by name), a
- * doubly linked member list per group, and the due times: one bucket per distinct expire_at holding
+ * Per shard: four intrusive hash tables (instances by key and by id, services by id and by name), a
+ * doubly linked member list per service, and the due times: one bucket per distinct expire_at holding
  * its instances in id order, the buckets in a hash by time and a heap by time (see "due times").
- * Inside a transaction every write appends what undoes it to a log: rollback replays the log
- * backwards, commit frees what the transaction removed.
+ * Inside a transaction every write appends what undoes it to the shard's log: rollback replays the
+ * log backwards, commit frees what the transaction removed.
  */
 #include "nacos_mock/ephemeral.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 #include "nacos_mock/util.h"
 
 #define NO_SLOT SIZE_MAX
-#define FIRST_BUCKETS 1024u
+#define FIRST_BUCKETS 64u   /* per table and shard; doubled as it fills */
 
 /* hlist-style nodes: pprev points at whatever points at the node (a bucket or the previous node's
  * next), so unlinking needs no walk and no load from the bucket array — with 100,000 instances
@@ -24,11 +26,12 @@
 struct hnode { struct hnode *next, **pprev; uint64_t h; };
 struct htab { struct hnode **b; size_t mask, n; };
 
-struct group {
+struct group {                    /* a service: its directory entry and its ephemeral instances */
     struct hnode by_id, by_name;
     int64_t service_id;
     long count;
     struct eph_inst *head;
+    struct eph_svc_attrs a;       /* texts owned (malloc'd) */
     char *ns, *name;              /* point into data */
     char data[];
 };
@@ -44,12 +47,13 @@ struct eph_inst {
     char data[];
 };
 
-enum undo_op { U_INSERT, U_REMOVE, U_STATE, U_GROUP_NEW, U_GROUP_DROP };
+enum undo_op { U_INSERT, U_REMOVE, U_STATE, U_GROUP_NEW, U_GROUP_DROP, U_ATTRS };
 struct undo {
     enum undo_op op;
     void *p;                      /* struct eph_inst * or struct group * */
     bool healthy;                 /* U_STATE: what to restore */
-    int64_t last_beat_ms;
+    bool new_md, new_sel;         /* U_ATTRS: this write replaced the metadata / selector text */
+    int64_t last_beat_ms;         /* U_STATE; U_ATTRS: index of the saved attributes */
 };
 
 struct bucket {                   /* the instances due at one time */
@@ -58,21 +62,34 @@ struct bucket {                   /* the instances due at one time */
     size_t slot;                  /* in eph.bheap; NO_SLOT while a sweep holds it */
     struct eph_inst *head, *tail; /* in id order */
     struct bucket *next;          /* in the spare list, or in a sweep's held list */
+    struct bucket *enext;         /* in the shard's list of buckets emptied inside a transaction */
+    bool emptied;                 /* listed there */
 };
 
 struct bent { int64_t at; struct bucket *b; };   /* a heap entry carries its key */
 
-struct eph {
+struct eph_shard {
+    pthread_mutex_t mu;
+    struct lockstat stat;
+    uint64_t t0;
+    unsigned index;
     struct htab by_key, by_id, groups_by_id, groups_by_name, buckets;
     struct bent *bheap;
     size_t bheap_n, bheap_cap, n_held;
     struct bucket *spare;         /* freed buckets kept for reuse (at most SPARE_MAX) */
     size_t n_spare;
-    int64_t next_id;
+    int64_t next_seq;             /* instance ids: EPH_ID_BASE + (seq << EPH_SHARD_BITS | index) */
     long n, n_healthy;
     bool in_txn;
     struct undo *undo;
     size_t undo_n, undo_cap;
+    struct eph_svc_attrs *saved;  /* U_ATTRS: the attributes to restore */
+    size_t saved_n, saved_cap;
+    struct bucket *emptied;       /* buckets that emptied inside the transaction: released at its end */
+} __attribute__((aligned(64)));
+
+struct eph {
+    struct eph_shard *s[EPH_SHARDS];
 };
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
@@ -81,19 +98,19 @@ struct eph {
 
 static uint64_t key_hash(int64_t service_id, const char *cluster, const char *ip, int port)
 {
-    uint64_t h = util_fnv1a_more(UTIL_FNV1A_BASIS, &service_id, sizeof service_id);
-    h = util_fnv1a_more(h, cluster, strlen(cluster) + 1);
-    h = util_fnv1a_more(h, ip, strlen(ip) + 1);
-    return util_fnv1a_more(h, &port, sizeof port);
+    uint64_t h = util_hash_more((uint64_t)service_id * 31 + (uint64_t)port, cluster, strlen(cluster));
+    return util_hash_more(h, ip, strlen(ip));
 }
 
 /* Ids are handed out in sequence: the identity spreads them evenly over the buckets, and instances
- * made one after another (and swept one after another) sit in neighbouring buckets. */
+ * made one after another (and swept one after another) sit in neighbouring buckets. An instance id's
+ * low bits are its shard, the same for every instance of a shard: they are shifted out. */
 static uint64_t id_hash(int64_t id) { return (uint64_t)id; }
+static uint64_t inst_id_hash(int64_t id) { return (uint64_t)id >> EPH_SHARD_BITS; }
 
 static uint64_t name_hash(const char *ns, const char *name)
 {
-    return util_fnv1a_more(util_fnv1a_more(UTIL_FNV1A_BASIS, ns, strlen(ns) + 1), name, strlen(name));
+    return util_hash_more(util_hash_more(0, ns, strlen(ns)), name, strlen(name));
 }
 
 /* Makes sure the table has buckets, doubling them when it is full (best effort: a table that cannot
@@ -155,13 +172,13 @@ static struct hnode *htab_first(const struct htab *t, uint64_t h) { return t->b 
  * it without allocating); outside, it is released at once, or when it reaches the top. */
 #define SPARE_MAX 64
 
-static void bheap_set(struct eph *e, size_t k, struct bent x)
+static void bheap_set(struct eph_shard *e, size_t k, struct bent x)
 {
     e->bheap[k] = x;
     x.b->slot = k;
 }
 
-static void bheap_up(struct eph *e, size_t k)
+static void bheap_up(struct eph_shard *e, size_t k)
 {
     struct bent x = e->bheap[k];
     while (k > 0 && x.at < e->bheap[(k - 1) / 2].at) {
@@ -171,7 +188,7 @@ static void bheap_up(struct eph *e, size_t k)
     bheap_set(e, k, x);
 }
 
-static void bheap_down(struct eph *e, size_t k)
+static void bheap_down(struct eph_shard *e, size_t k)
 {
     struct bent x = e->bheap[k];
     for (;;) {
@@ -185,13 +202,13 @@ static void bheap_down(struct eph *e, size_t k)
     bheap_set(e, k, x);
 }
 
-static void bheap_push(struct eph *e, struct bucket *b)   /* room reserved */
+static void bheap_push(struct eph_shard *e, struct bucket *b)   /* room reserved */
 {
     bheap_set(e, e->bheap_n++, (struct bent){b->at, b});
     bheap_up(e, b->slot);
 }
 
-static void bheap_remove(struct eph *e, struct bucket *b)
+static void bheap_remove(struct eph_shard *e, struct bucket *b)
 {
     size_t k = b->slot;
     b->slot = NO_SLOT;
@@ -204,7 +221,7 @@ static void bheap_remove(struct eph *e, struct bucket *b)
 
 static uint64_t time_hash(int64_t at) { return (uint64_t)at; }   /* consecutive times, consecutive buckets */
 
-static struct bucket *bucket_find(struct eph *e, int64_t at)
+static struct bucket *bucket_find(struct eph_shard *e, int64_t at)
 {
     for (struct hnode *x = htab_first(&e->buckets, time_hash(at)); x; x = x->next) {
         struct bucket *b = CONTAINER(x, struct bucket, node);
@@ -215,7 +232,7 @@ static struct bucket *bucket_find(struct eph *e, int64_t at)
 
 /* Makes sure one more instance can be scheduled without failing: hash buckets, heap room (counting
  * buckets a sweep holds off the heap), a spare bucket. -1 out of memory (nothing changed). */
-static int sched_reserve(struct eph *e)
+static int sched_reserve(struct eph_shard *e)
 {
     if (htab_reserve(&e->buckets)) return -1;
     while (e->bheap_cap < e->bheap_n + e->n_held + 1)
@@ -231,7 +248,7 @@ static int sched_reserve(struct eph *e)
 }
 
 /* Unlinks an empty bucket from the hash (and the heap unless held) and keeps it as a spare. */
-static void bucket_release(struct eph *e, struct bucket *b)
+static void bucket_release(struct eph_shard *e, struct bucket *b)
 {
     htab_del(&e->buckets, &b->node);
     if (b->slot != NO_SLOT) bheap_remove(e, b);
@@ -245,7 +262,7 @@ static void bucket_release(struct eph *e, struct bucket *b)
 }
 
 /* Puts i (not marked, not scheduled) into the bucket of its expire_at (room reserved). */
-static void sched(struct eph *e, struct eph_inst *i)
+static void sched(struct eph_shard *e, struct eph_inst *i)
 {
     struct bucket *b = bucket_find(e, i->expire_at);
     if (!b) {
@@ -255,6 +272,7 @@ static void sched(struct eph *e, struct eph_inst *i)
         e->n_spare--;
         b->at = i->expire_at;
         b->head = b->tail = NULL;
+        b->emptied = false;
         htab_add(&e->buckets, &b->node, time_hash(b->at));
         bheap_push(e, b);
     }
@@ -281,7 +299,27 @@ static void sched(struct eph *e, struct eph_inst *i)
     }
 }
 
-static void unsched(struct eph *e, struct eph_inst *i)
+/* An empty bucket inside a transaction stays (a rollback may need it) and is listed for its end. */
+static void note_emptied(struct eph_shard *e, struct bucket *b)
+{
+    if (b->emptied) return;
+    b->emptied = true;
+    b->enext = e->emptied;
+    e->emptied = b;
+}
+
+/* At the end of a transaction: the buckets it emptied that are still empty go. */
+static void release_emptied(struct eph_shard *e)
+{
+    for (struct bucket *b = e->emptied, *next; b; b = next) {
+        next = b->enext;
+        b->emptied = false;
+        if (!b->head && b->slot != NO_SLOT) bucket_release(e, b);
+    }
+    e->emptied = NULL;
+}
+
+static void unsched(struct eph_shard *e, struct eph_inst *i)
 {
     struct bucket *b = i->bk;
     if (!b) return;
@@ -290,7 +328,9 @@ static void unsched(struct eph *e, struct eph_inst *i)
     if (i->bnext) i->bnext->bprev = i->bprev;
     else b->tail = i->bprev;
     i->bk = NULL;
-    if (!b->head && !e->in_txn && b->slot != NO_SLOT) bucket_release(e, b);
+    if (b->head) return;
+    if (e->in_txn) note_emptied(e, b);
+    else if (b->slot != NO_SLOT) bucket_release(e, b);
 }
 
 static void compute_expire(struct eph_inst *i)
@@ -303,7 +343,7 @@ static void compute_expire(struct eph_inst *i)
 
 /* Moves the instance to the bucket of its new due time after a change of beat time or health (room
  * reserved, or the bucket exists: a rollback). */
-static void reschedule(struct eph *e, struct eph_inst *i)
+static void reschedule(struct eph_shard *e, struct eph_inst *i)
 {
     int64_t old = i->expire_at;
     compute_expire(i);
@@ -314,7 +354,7 @@ static void reschedule(struct eph *e, struct eph_inst *i)
 
 /* Takes the soonest bucket due before now off the heap into the held list; NULL when none. Empty
  * buckets met on the way are released (outside a transaction) or held too. */
-static struct bucket *take_due(struct eph *e, int64_t now_ms, struct bucket **held)
+static struct bucket *take_due(struct eph_shard *e, int64_t now_ms, struct bucket **held)
 {
     while (e->bheap_n && e->bheap[0].at < now_ms) {
         struct bucket *b = e->bheap[0].b;
@@ -333,19 +373,23 @@ static struct bucket *take_due(struct eph *e, int64_t now_ms, struct bucket **he
 
 /* Puts held buckets back on the heap (room was reserved for them); empty ones are released outside
  * a transaction. */
-static void put_back(struct eph *e, struct bucket *held)
+static void put_back(struct eph_shard *e, struct bucket *held)
 {
     for (struct bucket *b = held, *next; b; b = next) {
         next = b->next;
         e->n_held--;
-        if (!b->head && !e->in_txn) bucket_release(e, b);   /* held: off the heap already */
-        else bheap_push(e, b);
+        if (!b->head && !e->in_txn) {
+            bucket_release(e, b);   /* held: off the heap already */
+            continue;
+        }
+        bheap_push(e, b);
+        if (!b->head) note_emptied(e, b);
     }
 }
 
 /* ------------------------------------------------------------------ undo log */
 
-static int undo_reserve(struct eph *e, size_t k)
+static int undo_reserve(struct eph_shard *e, size_t k)
 {
     if (!e->in_txn) return 0;
     while (e->undo_cap < e->undo_n + k)
@@ -353,7 +397,7 @@ static int undo_reserve(struct eph *e, size_t k)
     return 0;
 }
 
-static void undo_push(struct eph *e, enum undo_op op, void *p)   /* room reserved */
+static void undo_push(struct eph_shard *e, enum undo_op op, void *p)   /* room reserved */
 {
     if (!e->in_txn) return;
     struct undo *u = &e->undo[e->undo_n++];
@@ -366,9 +410,9 @@ static void undo_push(struct eph *e, enum undo_op op, void *p)   /* room reserve
     }
 }
 
-/* ------------------------------------------------------------------ groups */
+/* ------------------------------------------------------------------ services (groups) */
 
-static struct group *group_by_id(struct eph *e, int64_t service_id)
+static struct group *group_by_id(struct eph_shard *e, int64_t service_id)
 {
     for (struct hnode *x = htab_first(&e->groups_by_id, id_hash(service_id)); x; x = x->next) {
         struct group *g = CONTAINER(x, struct group, by_id);
@@ -377,42 +421,115 @@ static struct group *group_by_id(struct eph *e, int64_t service_id)
     return NULL;
 }
 
-static void group_link(struct eph *e, struct group *g)
+static void group_link(struct eph_shard *e, struct group *g)
 {
     htab_add(&e->groups_by_id, &g->by_id, id_hash(g->service_id));
     htab_add(&e->groups_by_name, &g->by_name, name_hash(g->ns, g->name));
 }
 
-static void group_unlink(struct eph *e, struct group *g)
+static void group_unlink(struct eph_shard *e, struct group *g)
 {
     htab_del(&e->groups_by_id, &g->by_id);
     htab_del(&e->groups_by_name, &g->by_name);
 }
 
-/* The group of service_id, made when absent. NULL when out of memory. */
-static struct group *group_ensure(struct eph *e, int64_t service_id, const char *ns, const char *name)
+static void group_free(struct group *g)
 {
-    struct group *g = group_by_id(e, service_id);
-    if (g) return g;
-    if (htab_reserve(&e->groups_by_id) || htab_reserve(&e->groups_by_name) || undo_reserve(e, 1)) return NULL;
+    free((char *)g->a.metadata);
+    free((char *)g->a.selector);
+    free(g);
+}
+
+struct eph_svc *eph_svc_get(struct eph_shard *e, const char *ns, const char *name)
+{
+    for (struct hnode *x = htab_first(&e->groups_by_name, name_hash(ns, name)); x; x = x->next) {
+        struct group *g = CONTAINER(x, struct group, by_name);
+        if (!strcmp(g->name, name) && !strcmp(g->ns, ns)) return (struct eph_svc *)g;
+    }
+    return NULL;
+}
+
+struct eph_svc *eph_svc_get_id(struct eph_shard *e, int64_t id) { return (struct eph_svc *)group_by_id(e, id); }
+
+const struct eph_svc_attrs *eph_svc_attrs(const struct eph_svc *v) { return &((const struct group *)v)->a; }
+int64_t eph_svc_id(const struct eph_svc *v) { return ((const struct group *)v)->service_id; }
+const char *eph_svc_ns(const struct eph_svc *v) { return ((const struct group *)v)->ns; }
+const char *eph_svc_name(const struct eph_svc *v) { return ((const struct group *)v)->name; }
+long eph_svc_count(const struct eph_svc *v) { return ((const struct group *)v)->count; }
+long eph_svc_total(const struct eph_shard *e) { return (long)e->groups_by_id.n; }
+
+int eph_svc_add(struct eph_shard *e, int64_t id, const char *ns, const char *name, const struct eph_svc_attrs *a)
+{
+    if (htab_reserve(&e->groups_by_id) || htab_reserve(&e->groups_by_name) || undo_reserve(e, 1)) return -1;
     size_t nl = strlen(ns) + 1, ml = strlen(name) + 1;
-    g = calloc(1, sizeof *g + nl + ml);
-    if (!g) return NULL;
-    g->service_id = service_id;
+    struct group *g = calloc(1, sizeof *g + nl + ml);
+    char *md = strdup(a->metadata ? a->metadata : "{}");
+    char *sel = strdup(a->selector ? a->selector : "{\"type\":\"none\"}");
+    if (!g || !md || !sel) {
+        free(g);
+        free(md);
+        free(sel);
+        return -1;
+    }
+    g->service_id = id;
+    g->a = *a;
+    g->a.metadata = md;
+    g->a.selector = sel;
     g->ns = memcpy(g->data, ns, nl);
     g->name = memcpy(g->data + nl, name, ml);
     group_link(e, g);
     undo_push(e, U_GROUP_NEW, g);
-    return g;
+    return 0;
+}
+
+int eph_svc_set(struct eph_shard *e, struct eph_svc *v, const struct eph_svc_attrs *a)
+{
+    struct group *g = (struct group *)v;
+    char *md = NULL, *sel = NULL;
+    if (a->metadata != g->a.metadata && !(md = strdup(a->metadata ? a->metadata : "{}"))) return -1;
+    if (a->selector != g->a.selector && !(sel = strdup(a->selector ? a->selector : "{\"type\":\"none\"}"))) {
+        free(md);
+        return -1;
+    }
+    if (e->in_txn) {
+        if (undo_reserve(e, 1) ||
+            util_grow((void **)&e->saved, &e->saved_cap, e->saved_n, sizeof *e->saved)) {
+            free(md);
+            free(sel);
+            return -1;
+        }
+        e->saved[e->saved_n] = g->a;   /* the old texts stay until commit (freed) or rollback (restored) */
+        struct undo *u = &e->undo[e->undo_n++];
+        u->op = U_ATTRS;
+        u->p = g;
+        u->new_md = md != NULL;
+        u->new_sel = sel != NULL;
+        u->last_beat_ms = (int64_t)e->saved_n++;
+    } else {
+        if (md) free((char *)g->a.metadata);
+        if (sel) free((char *)g->a.selector);
+    }
+    const char *keep_md = g->a.metadata, *keep_sel = g->a.selector;
+    g->a = *a;
+    g->a.metadata = md ? md : keep_md;
+    g->a.selector = sel ? sel : keep_sel;
+    return 0;
+}
+
+void eph_svc_foreach(struct eph_shard *e, int (*cb)(void *ctx, struct eph_svc *v), void *ctx)
+{
+    for (size_t b = 0; e->groups_by_id.b && b <= e->groups_by_id.mask; b++)
+        for (struct hnode *x = e->groups_by_id.b[b]; x; x = x->next)
+            if (cb(ctx, (struct eph_svc *)CONTAINER(x, struct group, by_id))) return;
 }
 
 /* ------------------------------------------------------------------ instances */
 
-static void inst_link(struct eph *e, struct eph_inst *i)
+static void inst_link(struct eph_shard *e, struct eph_inst *i)
 {
     const struct instance_rec *r = &i->rec;
     htab_add(&e->by_key, &i->by_key, key_hash(r->service_id, r->cluster, r->ip, r->port));
-    htab_add(&e->by_id, &i->by_id, id_hash(r->id));
+    htab_add(&e->by_id, &i->by_id, inst_id_hash(r->id));
     struct group *g = i->g;
     i->gprev = NULL;
     i->gnext = g->head;
@@ -424,7 +541,7 @@ static void inst_link(struct eph *e, struct eph_inst *i)
     if (!r->marked && !r->owner) sched(e, i);
 }
 
-static void inst_unlink(struct eph *e, struct eph_inst *i)
+static void inst_unlink(struct eph_shard *e, struct eph_inst *i)
 {
     htab_del(&e->by_key, &i->by_key);
     htab_del(&e->by_id, &i->by_id);
@@ -440,13 +557,24 @@ static void inst_unlink(struct eph *e, struct eph_inst *i)
 
 struct eph *eph_new(void)
 {
-    struct eph *e = calloc(1, sizeof *e);
-    if (e) e->next_id = EPH_ID_BASE;
-    return e;
+    struct eph *all = calloc(1, sizeof *all);
+    if (!all) return NULL;
+    for (unsigned k = 0; k < EPH_SHARDS; k++) {
+        struct eph_shard *e = aligned_alloc(64, sizeof *e);
+        if (!e) {
+            eph_free(all);
+            return NULL;
+        }
+        memset(e, 0, sizeof *e);
+        pthread_mutex_init(&e->mu, NULL);
+        e->index = k;
+        all->s[k] = e;
+    }
+    return all;
 }
 
-/* Frees every instance and group (linked ones; the undo log must be empty). */
-static void free_all(struct eph *e)
+/* Frees every instance and service (linked ones; the undo log must be empty). */
+static void free_all(struct eph_shard *e)
 {
     if (e->by_id.b) {
         for (size_t b = 0; b <= e->by_id.mask; b++)
@@ -459,7 +587,7 @@ static void free_all(struct eph *e)
         for (size_t b = 0; b <= e->groups_by_id.mask; b++)
             for (struct hnode *x = e->groups_by_id.b[b], *next; x; x = next) {
                 next = x->next;
-                free(CONTAINER(x, struct group, by_id));
+                group_free(CONTAINER(x, struct group, by_id));
             }
     }
     if (e->buckets.b) {
@@ -478,21 +606,47 @@ static void free_all(struct eph *e)
     e->n = e->n_healthy = 0;
 }
 
-void eph_free(struct eph *e)
+void eph_free(struct eph *all)
 {
-    if (!e) return;
-    if (e->in_txn) eph_rollback(e);
-    free_all(e);
-    for (struct bucket *b = e->spare, *next; b; b = next) {
-        next = b->next;
-        free(b);
+    if (!all) return;
+    for (unsigned k = 0; k < EPH_SHARDS; k++) {
+        struct eph_shard *e = all->s[k];
+        if (!e) continue;
+        if (e->in_txn) eph_rollback(e);
+        free_all(e);
+        for (struct bucket *b = e->spare, *next; b; b = next) {
+            next = b->next;
+            free(b);
+        }
+        free(e->bheap);
+        free(e->undo);
+        free(e->saved);
+        pthread_mutex_destroy(&e->mu);
+        free(e);
     }
-    free(e->bheap);
-    free(e->undo);
-    free(e);
+    free(all);
 }
 
-struct eph_inst *eph_get(struct eph *e, int64_t service_id, const char *cluster, const char *ip, int port)
+struct eph_shard *eph_shard(struct eph *all, unsigned k) { return all->s[k & (EPH_SHARDS - 1)]; }
+
+unsigned eph_shard_of(const char *ns, const char *name)
+{
+    uint64_t h = name_hash(ns, name);
+    return (unsigned)((h ^ (h >> 29) ^ (h >> 47)) & (EPH_SHARDS - 1));
+}
+
+unsigned eph_shard_of_id(int64_t id) { return (unsigned)((uint64_t)(id - EPH_ID_BASE) & (EPH_SHARDS - 1)); }
+unsigned eph_shard_index(const struct eph_shard *e) { return e->index; }
+
+void eph_lock(struct eph_shard *e) { nm_lock(&e->mu, &e->stat, &e->t0); }
+void eph_unlock(struct eph_shard *e) { nm_unlock(&e->mu, &e->stat, &e->t0); }
+
+void eph_lockstat(struct eph *all, struct lockstat_totals *t)
+{
+    for (unsigned k = 0; k < EPH_SHARDS; k++) lockstat_add_to(&all->s[k]->stat, t);
+}
+
+struct eph_inst *eph_get(struct eph_shard *e, int64_t service_id, const char *cluster, const char *ip, int port)
 {
     for (struct hnode *x = htab_first(&e->by_key, key_hash(service_id, cluster, ip, port)); x; x = x->next) {
         struct eph_inst *i = CONTAINER(x, struct eph_inst, by_key);
@@ -503,19 +657,16 @@ struct eph_inst *eph_get(struct eph *e, int64_t service_id, const char *cluster,
     return NULL;
 }
 
-struct eph_inst *eph_get_named(struct eph *e, const char *ns, const char *service, const char *cluster,
+struct eph_inst *eph_get_named(struct eph_shard *e, const char *ns, const char *service, const char *cluster,
                                const char *ip, int port)
 {
-    for (struct hnode *x = htab_first(&e->groups_by_name, name_hash(ns, service)); x; x = x->next) {
-        struct group *g = CONTAINER(x, struct group, by_name);
-        if (!strcmp(g->name, service) && !strcmp(g->ns, ns)) return eph_get(e, g->service_id, cluster, ip, port);
-    }
-    return NULL;
+    struct eph_svc *v = eph_svc_get(e, ns, service);
+    return v ? eph_get(e, eph_svc_id(v), cluster, ip, port) : NULL;
 }
 
-struct eph_inst *eph_get_id(struct eph *e, int64_t id)
+struct eph_inst *eph_get_id(struct eph_shard *e, int64_t id)
 {
-    for (struct hnode *x = htab_first(&e->by_id, id_hash(id)); x; x = x->next) {
+    for (struct hnode *x = htab_first(&e->by_id, inst_id_hash(id)); x; x = x->next) {
         struct eph_inst *i = CONTAINER(x, struct eph_inst, by_id);
         if (i->rec.id == id) return i;
     }
@@ -524,12 +675,11 @@ struct eph_inst *eph_get_id(struct eph *e, int64_t id)
 
 const struct instance_rec *eph_rec(const struct eph_inst *i) { return &i->rec; }
 
-int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const char *service,
-            struct eph_inst *replace, int64_t *id_out)
+int eph_put(struct eph_shard *e, const struct instance_rec *in, struct eph_inst *replace, int64_t *id_out)
 {
-    if (htab_reserve(&e->by_key) || htab_reserve(&e->by_id) || sched_reserve(e) || undo_reserve(e, 3)) return -1;
-    struct group *g = group_ensure(e, in->service_id, ns, service);
+    struct group *g = group_by_id(e, in->service_id);
     if (!g) return -1;
+    if (htab_reserve(&e->by_key) || htab_reserve(&e->by_id) || sched_reserve(e) || undo_reserve(e, 2)) return -1;
     const char *s[] = {in->cluster ? in->cluster : "", in->ip ? in->ip : "", in->instance_id ? in->instance_id : "",
                        in->metadata ? in->metadata : "{}", in->app};
     size_t len[5], total = 0;
@@ -568,7 +718,7 @@ int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const 
         if (e->in_txn) undo_push(e, U_REMOVE, replace);
         else free(replace);
     } else {
-        r->id = e->next_id++;
+        r->id = EPH_ID_BASE + ((e->next_seq++ << EPH_SHARD_BITS) | (int64_t)e->index);
     }
     compute_expire(i);
     inst_link(e, i);
@@ -577,7 +727,7 @@ int eph_put(struct eph *e, const struct instance_rec *in, const char *ns, const 
     return 0;
 }
 
-int eph_remove(struct eph *e, struct eph_inst *i)
+int eph_remove(struct eph_shard *e, struct eph_inst *i)
 {
     if (undo_reserve(e, 1)) return -1;
     inst_unlink(e, i);
@@ -586,7 +736,7 @@ int eph_remove(struct eph *e, struct eph_inst *i)
     return 0;
 }
 
-static void set_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t last_beat_ms)
+static void set_state(struct eph_shard *e, struct eph_inst *i, bool healthy, int64_t last_beat_ms)
 {
     if (i->rec.healthy != healthy) e->n_healthy += healthy ? 1 : -1;
     i->rec.healthy = healthy;
@@ -595,7 +745,7 @@ static void set_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t l
 }
 
 /* set_state as a write: room first, then what undoes it. */
-static int change_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t last_beat_ms)
+static int change_state(struct eph_shard *e, struct eph_inst *i, bool healthy, int64_t last_beat_ms)
 {
     if (undo_reserve(e, 1) || sched_reserve(e)) return -1;
     undo_push(e, U_STATE, i);
@@ -603,28 +753,27 @@ static int change_state(struct eph *e, struct eph_inst *i, bool healthy, int64_t
     return 0;
 }
 
-int eph_set_health(struct eph *e, struct eph_inst *i, bool healthy)
+int eph_set_health(struct eph_shard *e, struct eph_inst *i, bool healthy)
 {
     return change_state(e, i, healthy, i->rec.last_beat_ms);
 }
 
-int eph_beat(struct eph *e, struct eph_inst *i, int64_t now_ms)
+int eph_beat(struct eph_shard *e, struct eph_inst *i, int64_t now_ms)
 {
     return change_state(e, i, true, now_ms > i->rec.last_beat_ms ? now_ms : i->rec.last_beat_ms);
 }
 
-/* Unlinks the group (it must be empty); freed now, or at commit inside a transaction. */
-static void group_drop(struct eph *e, struct group *g)
+/* Unlinks the service (it must be empty); freed now, or at commit inside a transaction. */
+static void group_drop(struct eph_shard *e, struct group *g)
 {
     group_unlink(e, g);
     if (e->in_txn) undo_push(e, U_GROUP_DROP, g);
-    else free(g);
+    else group_free(g);
 }
 
 /* Removes the group's instances, and the group too when `drop`. */
-static int remove_group(struct eph *e, int64_t service_id, bool drop, long *removed)
+static int remove_group(struct eph_shard *e, struct group *g, bool drop, long *removed)
 {
-    struct group *g = group_by_id(e, service_id);
     long n = g ? g->count : 0;
     if (removed) *removed = 0;
     if (!g) return 0;
@@ -635,17 +784,17 @@ static int remove_group(struct eph *e, int64_t service_id, bool drop, long *remo
     return 0;
 }
 
-int eph_remove_instances(struct eph *e, int64_t service_id, long *removed)
+int eph_remove_instances(struct eph_shard *e, int64_t service_id, long *removed)
 {
-    return remove_group(e, service_id, false, removed);
+    return remove_group(e, group_by_id(e, service_id), false, removed);
 }
 
-int eph_remove_service(struct eph *e, int64_t service_id, long *removed)
+int eph_svc_drop(struct eph_shard *e, struct eph_svc *v, long *removed)
 {
-    return remove_group(e, service_id, true, removed);
+    return remove_group(e, (struct group *)v, true, removed);
 }
 
-int eph_clear(struct eph *e)
+int eph_clear(struct eph_shard *e)
 {
     if (!e->in_txn) {
         free_all(e);
@@ -663,19 +812,19 @@ int eph_clear(struct eph *e)
     return 0;
 }
 
-long eph_count(struct eph *e, int64_t service_id)
+long eph_count(struct eph_shard *e, int64_t service_id)
 {
     struct group *g = group_by_id(e, service_id);
     return g ? g->count : 0;
 }
 
-void eph_totals(const struct eph *e, long *instances, long *healthy)
+void eph_totals(const struct eph_shard *e, long *instances, long *healthy)
 {
     if (instances) *instances = e->n;
     if (healthy) *healthy = e->n_healthy;
 }
 
-int eph_list(struct eph *e, int64_t service_id, const struct instance_rec ***out, size_t *n)
+int eph_list(struct eph_shard *e, int64_t service_id, const struct instance_rec ***out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -696,7 +845,7 @@ int eph_list(struct eph *e, int64_t service_id, const struct instance_rec ***out
     return 0;
 }
 
-int eph_services(struct eph *e, const char *ns, const char *service, int64_t **out, size_t *n)
+int eph_services(struct eph_shard *e, const char *ns, const char *service, int64_t **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -717,7 +866,7 @@ int eph_services(struct eph *e, const char *ns, const char *service, int64_t **o
     return 0;
 }
 
-size_t eph_due(struct eph *e, int64_t now_ms, size_t limit, const struct instance_rec **out)
+size_t eph_due(struct eph_shard *e, int64_t now_ms, size_t limit, const struct instance_rec **out)
 {
     size_t k = 0;
     struct bucket *held = NULL, *b;
@@ -727,7 +876,15 @@ size_t eph_due(struct eph *e, int64_t now_ms, size_t limit, const struct instanc
     return k;
 }
 
-long eph_sweep(struct eph *e, int64_t now_ms, size_t limit, store_verdict_cb cb, void *ctx)
+size_t eph_buckets(const struct eph_shard *e) { return e->buckets.n; }
+
+bool eph_any_due(struct eph_shard *e, int64_t now_ms)
+{
+    const struct instance_rec *one;
+    return eph_due(e, now_ms, 1, &one) > 0;
+}
+
+long eph_sweep(struct eph_shard *e, int64_t now_ms, size_t limit, store_verdict_cb cb, void *ctx)
 {
     if (limit > (size_t)e->n) limit = (size_t)e->n;
     if (undo_reserve(e, limit)) return -1;
@@ -762,23 +919,34 @@ long eph_sweep(struct eph *e, int64_t now_ms, size_t limit, store_verdict_cb cb,
 
 /* ------------------------------------------------------------------ transactions */
 
-void eph_begin(struct eph *e)
+void eph_begin(struct eph_shard *e)
 {
     e->in_txn = true;
     e->undo_n = 0;
+    e->saved_n = 0;
 }
 
-void eph_commit(struct eph *e)
+void eph_commit(struct eph_shard *e)
 {
     for (size_t k = 0; k < e->undo_n; k++) {
         struct undo *u = &e->undo[k];
-        if (u->op == U_REMOVE || u->op == U_GROUP_DROP) free(u->p);
+        if (u->op == U_REMOVE) {
+            free(u->p);
+        } else if (u->op == U_GROUP_DROP) {
+            group_free(u->p);
+        } else if (u->op == U_ATTRS) {   /* the texts this write replaced */
+            const struct eph_svc_attrs *old = &e->saved[u->last_beat_ms];
+            if (u->new_md) free((char *)old->metadata);
+            if (u->new_sel) free((char *)old->selector);
+        }
     }
     e->undo_n = 0;
+    e->saved_n = 0;
     e->in_txn = false;
+    release_emptied(e);
 }
 
-void eph_rollback(struct eph *e)
+void eph_rollback(struct eph_shard *e)
 {
     while (e->undo_n) {
         struct undo *u = &e->undo[--e->undo_n];
@@ -795,12 +963,21 @@ void eph_rollback(struct eph *e)
             break;
         case U_GROUP_NEW:
             group_unlink(e, u->p);
-            free(u->p);
+            group_free(u->p);
             break;
         case U_GROUP_DROP:
             group_link(e, u->p);
             break;
+        case U_ATTRS: {   /* later writes are undone already: the texts now are the ones this one made */
+            struct group *g = u->p;
+            if (u->new_md) free((char *)g->a.metadata);
+            if (u->new_sel) free((char *)g->a.selector);
+            g->a = e->saved[u->last_beat_ms];
+            break;
+        }
         }
     }
+    e->saved_n = 0;
     e->in_txn = false;
+    release_emptied(e);
 }

@@ -96,6 +96,7 @@ struct route_g {
     ghandler fn;
     bool write;                /* changes the registry (allowed in WRITE_ONLY, refused in READ_ONLY) */
     bool config;               /* the config center: its own lock (not app->mu), its fault fields */
+    bool own_locks;            /* the handler takes app->mu itself when it needs it (lists: naming_list.h) */
 };
 
 /* ------------------------------------------------------------------ JSON fields */
@@ -550,18 +551,18 @@ out:
 }
 
 static const struct route_g ROUTES[] = {
-    {"ServerCheckRequest", "servercheck", h_server_check, false, false},
-    {"HealthCheckRequest", "healthcheck", h_health_check, false, false},
-    {"InstanceRequest", NULL, h_instance, true, false},   /* api: register or deregister, by its type */
-    {"BatchInstanceRequest", "register", h_batch_instance, true, false},
-    {"PersistentInstanceRequest", NULL, h_persistent_instance, true, false},
-    {"ServiceQueryRequest", "list", h_service_query, false, false},
-    {"SubscribeServiceRequest", "subscribe", h_subscribe, false, false},
-    {"ServiceListRequest", "service.list", h_service_list, false, false},
-    {"ConfigQueryRequest", "config.get", h_config_query, false, true},
-    {"ConfigPublishRequest", "config.publish", h_config_publish, true, true},
-    {"ConfigRemoveRequest", "config.remove", h_config_remove, true, true},
-    {"ConfigBatchListenRequest", "config.listen", h_config_listen, false, true},
+    {"ServerCheckRequest", "servercheck", h_server_check, false, false, false},
+    {"HealthCheckRequest", "healthcheck", h_health_check, false, false, false},
+    {"InstanceRequest", NULL, h_instance, true, false, false},   /* api: register or deregister, by its type */
+    {"BatchInstanceRequest", "register", h_batch_instance, true, false, false},
+    {"PersistentInstanceRequest", NULL, h_persistent_instance, true, false, false},
+    {"ServiceQueryRequest", "list", h_service_query, false, false, true},
+    {"SubscribeServiceRequest", "subscribe", h_subscribe, false, false, true},
+    {"ServiceListRequest", "service.list", h_service_list, false, false, false},
+    {"ConfigQueryRequest", "config.get", h_config_query, false, true, false},
+    {"ConfigPublishRequest", "config.publish", h_config_publish, true, true, false},
+    {"ConfigRemoveRequest", "config.remove", h_config_remove, true, true, false},
+    {"ConfigBatchListenRequest", "config.listen", h_config_listen, false, true, false},
 };
 
 static const struct route_g *route_of(const char *type)
@@ -836,11 +837,7 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
     bool server_check = !strcmp(type, "ServerCheckRequest");
     if (!server_check) {
-        pthread_mutex_lock(&app->mu);
-        struct client *cl = clients_get(app->clients, call->conn->serial);
-        bool setup = cl && cl->setup;
-        if (cl) cl->last_active_ms = clock_real_ms();
-        pthread_mutex_unlock(&app->mu);
+        bool setup = clients_touch(app->clients, call->conn->serial, clock_real_ms());   /* no app->mu */
         if (!setup) {
             answer_error(gc, NACOS_UN_REGISTER, ans, "Connection is unregistered.");
             return;
@@ -881,9 +878,10 @@ static void on_unary(void *ctx, struct grpc_call *call, struct grpc_answer *ans)
     }
 handle:;
     struct gout out = {.body = cJSON_CreateObject()};
-    if (!gc->route->config) pthread_mutex_lock(&app->mu);   /* the config core has its own lock */
+    bool lock = !gc->route->config && !gc->route->own_locks;   /* the config core has its own lock */
+    if (lock) app_lock(app);
     gc->route->fn(g, call->conn, gc->req, &out);
-    if (!gc->route->config) pthread_mutex_unlock(&app->mu);
+    if (lock) app_unlock(app);
     answer(gc, &out, ans);
     cJSON_Delete(out.body);
     free(out.raw);
@@ -954,9 +952,9 @@ static void on_open(void *ctx, struct grpc_conn_info *c)
     char remote[80];
     peer_text(&c->peer, remote, sizeof remote);
     bool closing = atomic_load(&g->app->nodes[g->node].status) == STATUS_OFFLINE;   /* the node is going away */
-    pthread_mutex_lock(&g->app->mu);
+    app_lock(g->app);
     bool ok = !closing && clients_open(g->app->clients, c->serial, c->id, remote, g->node, c->opened_ms) != NULL;
-    pthread_mutex_unlock(&g->app->mu);
+    app_unlock(g->app);
     if (ok) events_connection(g->app->events, clock_now_ms(&g->app->clock), "opened", c->id, g->node, remote, -1);
     if (!ok) {
         if (!closing) log_warn("gRPC connection %s refused: out of memory", c->id);
@@ -968,9 +966,9 @@ static void on_close(void *ctx, struct grpc_conn_info *c)
 {
     struct grpc_api *g = ctx;
     long removed = 0;
-    pthread_mutex_lock(&g->app->mu);
+    app_lock(g->app);
     nc_client_closed(g->app, c->serial, clock_now_ms(&g->app->clock), &removed);
-    pthread_mutex_unlock(&g->app->mu);
+    app_unlock(g->app);
     cs_listen_conn_drop(cs_listeners(g->app->cs), c->serial);   /* its config listeners go with it */
     events_connection(g->app->events, clock_now_ms(&g->app->clock), "closed", c->id, g->node, NULL, removed);
     if (removed) log_info("gRPC connection %s ended: its %ld instance(s) removed", c->id, removed);
@@ -1004,14 +1002,14 @@ static void setup(struct grpc_api *g, struct grpc_conn_info *c, const cJSON *req
         return;
     }
     if (refuse) return;   /* left unregistered: its next request gets 301 and it reconnects */
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     struct client *cl = clients_get(app->clients, c->serial);
     if (cl) {
         client_set_setup(cl, cJSON_IsString(ver) ? ver->valuestring : "", cJSON_IsString(tenant) ? tenant->valuestring : "",
                          labels);
         cl->last_active_ms = clock_real_ms();
     }
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
 }
 
 static void on_stream_msg(void *ctx, struct grpc_conn_info *c, const uint8_t *msg, size_t len)

@@ -547,6 +547,13 @@ struct http_server *http_start(struct app *app, const char *host, int port, int 
         rl.rlim_cur = rl.rlim_max < HTTP_FD_WANTED ? rl.rlim_max : HTTP_FD_WANTED;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* before the daemon: its workers may take a request (and suspend it) at once (ThreadSanitizer) */
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->cond, &ca);
+    pthread_condattr_destroy(&ca);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     srv->daemon = MHD_start_daemon(
@@ -559,17 +566,13 @@ struct http_server *http_start(struct app *app, const char *host, int port, int 
     freeaddrinfo(ai);
     if (!srv->daemon) {
         snprintf(err, errlen, "cannot listen on %s:%d (address in use, or not permitted)", host, port);
+        pthread_cond_destroy(&srv->cond);
+        pthread_mutex_destroy(&srv->mu);
         free(srv);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : port;
-    pthread_mutex_init(&srv->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&srv->cond, &ca);
-    pthread_condattr_destroy(&ca);
     if (pthread_create(&srv->timer_thread, NULL, timer_main, srv)) {
         snprintf(err, errlen, "cannot start the timer thread");
         MHD_stop_daemon(srv->daemon);

@@ -4,6 +4,7 @@
 #include "nacos_mock/journal.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,88 +49,126 @@ struct entry {
     char *blob;
 };
 
-struct journal {
+/* Writers do not queue on one lock: a request takes its sequence number from an atomic counter and
+ * writes slot (seq - 1) % cap under that slot's lock, one of SLOT_LOCKS striped over the ring (slots
+ * next to each other, as concurrent requests get, have different locks); the shared-parameter table
+ * is striped by hash the same way. A reader locks slot by slot. */
+#define SLOT_LOCKS 256u
+#define PB_STRIPES 64u
+#define PB_PER_STRIPE (PB_BUCKETS / PB_STRIPES)
+
+struct lock64 { pthread_mutex_t mu; } __attribute__((aligned(64)));
+
+struct pstripe {
     pthread_mutex_t mu;
-    struct entry *ring;
-    size_t cap, head, n;     /* head: index of the oldest entry */
-    uint64_t next_seq;
-    struct pblock *pb[PB_BUCKETS];
+    struct pblock *b[PB_PER_STRIPE];
+} __attribute__((aligned(64)));
+
+struct journal {
+    struct entry *ring;      /* slot k holds the entry of seq k + 1 (mod cap); seq 0 = empty */
+    size_t cap;
+    _Atomic uint64_t last_seq;   /* the last seq handed out */
+    _Atomic uint64_t cleared;    /* entries up to this seq are gone (journal_clear) */
+    struct lock64 locks[SLOT_LOCKS];
+    struct pstripe ps[PB_STRIPES];
 };
 
-/* With j->mu held: one more reference to the block equal to (data, len), made if new. */
+static pthread_mutex_t *slot_lock(struct journal *j, size_t slot) { return &j->locks[slot % SLOT_LOCKS].mu; }
+
+/* One more reference to the block equal to (data, len), made if new (under its stripe's lock). */
 static struct pblock *pblock_get(struct journal *j, const char *data, size_t len, size_t n)
 {
     uint64_t h = util_fnv1a(data, len);
-    struct pblock **b = &j->pb[h % PB_BUCKETS];
-    for (struct pblock *p = *b; p; p = p->next) {
+    struct pstripe *ps = &j->ps[h % PB_STRIPES];
+    pthread_mutex_lock(&ps->mu);
+    struct pblock **b = &ps->b[(h / PB_STRIPES) % PB_PER_STRIPE], *p;
+    for (p = *b; p; p = p->next) {
         if (p->hash == h && p->len == len && p->n == n && memcmp(p->data, data, len) == 0) {
             p->refs++;
-            return p;
+            goto out;
         }
     }
-    struct pblock *p = malloc(sizeof *p + len);
-    if (!p) return NULL;
-    p->hash = h;
-    p->len = len;
-    p->n = n;
-    p->refs = 1;
-    memcpy(p->data, data, len);
-    p->next = *b;
-    *b = p;
+    if ((p = malloc(sizeof *p + len))) {
+        p->hash = h;
+        p->len = len;
+        p->n = n;
+        p->refs = 1;
+        memcpy(p->data, data, len);
+        p->next = *b;
+        *b = p;
+    }
+out:
+    pthread_mutex_unlock(&ps->mu);
     return p;
 }
 
-/* With j->mu held: drops a reference, freeing the block with its last one. */
+/* Drops a reference, freeing the block with its last one. */
 static void pblock_put(struct journal *j, struct pblock *p)
 {
-    if (!p || --p->refs) return;
-    for (struct pblock **l = &j->pb[p->hash % PB_BUCKETS]; *l; l = &(*l)->next) {
-        if (*l == p) {
-            *l = p->next;
-            break;
+    if (!p) return;
+    struct pstripe *ps = &j->ps[p->hash % PB_STRIPES];
+    pthread_mutex_lock(&ps->mu);
+    if (--p->refs == 0) {
+        for (struct pblock **l = &ps->b[(p->hash / PB_STRIPES) % PB_PER_STRIPE]; *l; l = &(*l)->next) {
+            if (*l == p) {
+                *l = p->next;
+                break;
+            }
         }
+    } else {
+        p = NULL;
     }
+    pthread_mutex_unlock(&ps->mu);
     free(p);
+}
+
+static void entry_drop(struct journal *j, struct entry *e)
+{
+    free(e->blob);
+    pblock_put(j, e->params);
+    memset(e, 0, sizeof *e);
 }
 
 struct journal *journal_create(size_t capacity)
 {
-    struct journal *j = calloc(1, sizeof *j);
+    struct journal *j = aligned_alloc(64, sizeof *j);
     if (!j) return NULL;
-    pthread_mutex_init(&j->mu, NULL);
+    memset(j, 0, sizeof *j);
     j->cap = capacity;
-    j->next_seq = 1;
     if (capacity && !(j->ring = calloc(capacity, sizeof *j->ring))) {
         free(j);
         return NULL;
     }
+    for (size_t i = 0; i < SLOT_LOCKS; i++) pthread_mutex_init(&j->locks[i].mu, NULL);
+    for (size_t i = 0; i < PB_STRIPES; i++) pthread_mutex_init(&j->ps[i].mu, NULL);
     return j;
-}
-
-static void clear_locked(struct journal *j)
-{
-    for (size_t i = 0; i < j->n; i++) {
-        struct entry *e = &j->ring[(j->head + i) % j->cap];
-        free(e->blob);
-        pblock_put(j, e->params);
-    }
-    j->head = j->n = 0;
 }
 
 void journal_free(struct journal *j)
 {
     if (!j) return;
-    clear_locked(j);
+    for (size_t i = 0; i < j->cap; i++)
+        if (j->ring[i].seq) entry_drop(j, &j->ring[i]);
+    for (size_t i = 0; i < SLOT_LOCKS; i++) pthread_mutex_destroy(&j->locks[i].mu);
+    for (size_t i = 0; i < PB_STRIPES; i++) pthread_mutex_destroy(&j->ps[i].mu);
     free(j->ring);
-    pthread_mutex_destroy(&j->mu);
     free(j);
 }
 
 void journal_clear(struct journal *j)
 {
-    pthread_mutex_lock(&j->mu);
-    clear_locked(j);
-    pthread_mutex_unlock(&j->mu);
+    uint64_t upto = atomic_load(&j->last_seq);
+    atomic_store(&j->cleared, upto);   /* readers skip them from now on; a late writer's too */
+    for (size_t i = 0; i < j->cap; i++) {
+        pthread_mutex_lock(slot_lock(j, i));
+        struct entry old = {0};
+        if (j->ring[i].seq && j->ring[i].seq <= upto) {
+            old = j->ring[i];
+            memset(&j->ring[i], 0, sizeof j->ring[i]);
+        }
+        pthread_mutex_unlock(slot_lock(j, i));
+        if (old.seq) entry_drop(j, &old);
+    }
 }
 
 /* JSON string escaping into buf (with quotes); returns bytes written or what would be needed. */
@@ -247,32 +286,29 @@ uint64_t journal_record(struct journal *j, const struct journal_in *e)
     }
     long long port = e->port;
 
-    pthread_mutex_lock(&j->mu);
     struct pblock *pb = pblock_get(j, packed, plen, n_params);
+    if (packed != stackbuf) free(packed);
     if (!pb) {
-        pthread_mutex_unlock(&j->mu);
-        if (packed != stackbuf) free(packed);
         free(blob);
         return 0;
     }
-    size_t slot;
-    if (j->n == j->cap) {   /* full: drop the oldest */
-        slot = j->head;
-        free(j->ring[slot].blob);
-        pblock_put(j, j->ring[slot].params);
-        j->head = (j->head + 1) % j->cap;
+    uint64_t seq = atomic_fetch_add(&j->last_seq, 1) + 1;
+    size_t slot = (size_t)((seq - 1) % j->cap);
+    struct entry e_new = {.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
+                          .node = e->node < 0 ? -1 : e->node,
+                          .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
+                          .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
+                          .transport = out[7], .conn = out[8], .params = pb, .blob = blob};
+    struct entry old;
+    pthread_mutex_lock(slot_lock(j, slot));
+    if (j->ring[slot].seq < seq) {   /* else a writer a whole ring later got there first: ours is gone */
+        old = j->ring[slot];
+        j->ring[slot] = e_new;
     } else {
-        slot = (j->head + j->n) % j->cap;
-        j->n++;
+        old = e_new;
     }
-    uint64_t seq = j->next_seq++;
-    j->ring[slot] = (struct entry){.seq = seq, .time_ms = e->time_ms, .status = e->status, .port = (int)port,
-                                   .node = e->node < 0 ? -1 : e->node,
-                                   .duration_ms = e->duration_ms, .method = out[0], .path = out[1], .api = out[2],
-                                   .service = out[3], .ip = out[4], .drop = out[5], .fault = out[6],
-                                   .transport = out[7], .conn = out[8], .params = pb, .blob = blob};
-    pthread_mutex_unlock(&j->mu);
-    if (packed != stackbuf) free(packed);
+    pthread_mutex_unlock(slot_lock(j, slot));
+    if (old.seq) entry_drop(j, &old);
     return seq;
 }
 
@@ -284,46 +320,63 @@ static bool entry_matches(const struct entry *e, const struct journal_query *q)
            (!q->transport || !strcmp(q->transport, e->transport)) && (q->node < 0 || q->node == e->node);
 }
 
+/* The entry of `seq` rendered as its JSON object (the caller holds its slot's lock). */
+static cJSON *entry_json(const struct entry *e)
+{
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddNumberToObject(r, "seq", (double)e->seq);
+    cJSON_AddNumberToObject(r, "timeMs", (double)e->time_ms);
+    cJSON_AddStringToObject(r, "method", e->method);
+    cJSON_AddStringToObject(r, "path", e->path);
+    if (e->api) cJSON_AddStringToObject(r, "api", e->api);
+    else cJSON_AddNullToObject(r, "api");
+    if (e->params->n == PB_RAW_JSON) {
+        cJSON_AddRawToObject(r, "params", e->params->data);
+    } else {
+        char *pj = render_params(e->params->data, e->params->n);
+        cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
+        free(pj);
+    }
+    if (e->status) cJSON_AddNumberToObject(r, "status", e->status);
+    else cJSON_AddNullToObject(r, "status");
+    if (e->drop) cJSON_AddStringToObject(r, "drop", e->drop);
+    if (e->fault) cJSON_AddStringToObject(r, "fault", e->fault);
+    else cJSON_AddNullToObject(r, "fault");
+    cJSON_AddNumberToObject(r, "durationMs", (double)(long long)(e->duration_ms * 1000) / 1000.0);
+    cJSON_AddStringToObject(r, "transport", e->transport);
+    if (e->conn) cJSON_AddStringToObject(r, "connectionId", e->conn);
+    if (e->node >= 0) cJSON_AddNumberToObject(r, "node", e->node);
+    return r;
+}
+
 cJSON *journal_query_json(struct journal *j, const struct journal_query *q)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_CreateArray();
-    long total = 0, seen = 0;
-    pthread_mutex_lock(&j->mu);
-    for (size_t i = 0; i < j->n; i++) total += entry_matches(&j->ring[(j->head + i) % j->cap], q);
-    /* with `since`, the oldest `limit` after it (polling); without, the newest `limit` — oldest first either way */
-    long skip = q->limit >= 0 && !q->since && total > q->limit ? total - q->limit : 0;
-    for (size_t i = 0; i < j->n; i++) {
-        const struct entry *e = &j->ring[(j->head + i) % j->cap];
-        if (!entry_matches(e, q)) continue;
-        if (seen++ < skip) continue;
-        if (q->limit >= 0 && seen - skip > q->limit) break;
-        cJSON *r = cJSON_CreateObject();
-        cJSON_AddNumberToObject(r, "seq", (double)e->seq);
-        cJSON_AddNumberToObject(r, "timeMs", (double)e->time_ms);
-        cJSON_AddStringToObject(r, "method", e->method);
-        cJSON_AddStringToObject(r, "path", e->path);
-        if (e->api) cJSON_AddStringToObject(r, "api", e->api);
-        else cJSON_AddNullToObject(r, "api");
-        if (e->params->n == PB_RAW_JSON) {
-            cJSON_AddRawToObject(r, "params", e->params->data);
-        } else {
-            char *pj = render_params(e->params->data, e->params->n);
-            cJSON_AddRawToObject(r, "params", pj ? pj : "{}");
-            free(pj);
-        }
-        if (e->status) cJSON_AddNumberToObject(r, "status", e->status);
-        else cJSON_AddNullToObject(r, "status");
-        if (e->drop) cJSON_AddStringToObject(r, "drop", e->drop);
-        if (e->fault) cJSON_AddStringToObject(r, "fault", e->fault);
-        else cJSON_AddNullToObject(r, "fault");
-        cJSON_AddNumberToObject(r, "durationMs", (double)(long long)(e->duration_ms * 1000) / 1000.0);
-        cJSON_AddStringToObject(r, "transport", e->transport);
-        if (e->conn) cJSON_AddStringToObject(r, "connectionId", e->conn);
-        if (e->node >= 0) cJSON_AddNumberToObject(r, "node", e->node);
-        cJSON_AddItemToArray(arr, r);
+    uint64_t hi = atomic_load(&j->last_seq), lo = atomic_load(&j->cleared);
+    if (j->cap && hi > j->cap && hi - j->cap > lo) lo = hi - j->cap;
+    /* first the seqs that match, slot by slot; then the ones the limit keeps are rendered (an entry
+     * overwritten in between is left out) */
+    uint64_t *hits = NULL;
+    size_t n = 0, cap = 0;
+    for (uint64_t seq = lo + 1; j->cap && seq <= hi; seq++) {
+        size_t slot = (size_t)((seq - 1) % j->cap);
+        pthread_mutex_lock(slot_lock(j, slot));
+        bool m = j->ring[slot].seq == seq && entry_matches(&j->ring[slot], q);
+        pthread_mutex_unlock(slot_lock(j, slot));
+        if (m && util_grow((void **)&hits, &cap, n, sizeof *hits) == 0) hits[n++] = seq;
     }
-    pthread_mutex_unlock(&j->mu);
+    long total = (long)n;
+    /* with `since`, the oldest `limit` after it (polling); without, the newest `limit` — oldest first either way */
+    size_t skip = q->limit >= 0 && !q->since && total > q->limit ? (size_t)(total - q->limit) : 0;
+    size_t end = q->limit >= 0 && n - skip > (size_t)q->limit ? skip + (size_t)q->limit : n;
+    for (size_t i = skip; i < end; i++) {
+        size_t slot = (size_t)((hits[i] - 1) % j->cap);
+        pthread_mutex_lock(slot_lock(j, slot));
+        if (j->ring[slot].seq == hits[i]) cJSON_AddItemToArray(arr, entry_json(&j->ring[slot]));
+        pthread_mutex_unlock(slot_lock(j, slot));
+    }
+    free(hits);
     cJSON_AddNumberToObject(o, "total", (double)total);
     cJSON_AddItemToObject(o, "requests", arr);
     return o;

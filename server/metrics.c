@@ -4,6 +4,8 @@
 #include "nacos_mock/metrics.h"
 
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,38 +21,95 @@ static const double BUCKETS[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 struct counter { char transport[8], api[40]; int node, status; unsigned long long n; };
 struct histo { char api[40]; unsigned long long bucket[N_BUCKETS], count; double sum; };
 
-struct metrics {
+/* Request counters are striped: each thread records into the stripe its thread id picks, so workers
+ * on different cores do not meet on one lock (and one cache line) for every request; rendering sums
+ * the stripes. */
+#define STRIPES 16
+struct stripe {
     pthread_mutex_t mu;
     struct counter *c;
     size_t nc, capc;
     struct histo *h;
     size_t nh, caph;
+} __attribute__((aligned(64)));
+
+struct metrics {
+    struct stripe s[STRIPES];
+    pthread_mutex_t mu;            /* push and sweep counters (a few per second) */
     long push[PUSH_KIND__COUNT][PUSH__COUNT];
     long sweeps;
     double sweep_last_ms, sweep_max_ms;
 };
 
+/* This thread's stripe: its thread id (consecutive for a pool's workers) modulo STRIPES. */
+static struct stripe *my_stripe(struct metrics *m)
+{
+    static _Thread_local int tl_stripe = -1;
+    if (tl_stripe < 0) tl_stripe = (int)((unsigned long)syscall(SYS_gettid) % STRIPES);
+    return &m->s[tl_stripe];
+}
+
 struct metrics *metrics_create(void)
 {
-    struct metrics *m = calloc(1, sizeof *m);
-    if (m) pthread_mutex_init(&m->mu, NULL);
+    struct metrics *m = aligned_alloc(64, sizeof *m);
+    if (!m) return NULL;
+    memset(m, 0, sizeof *m);
+    pthread_mutex_init(&m->mu, NULL);
+    for (int i = 0; i < STRIPES; i++) pthread_mutex_init(&m->s[i].mu, NULL);
     return m;
 }
 
 void metrics_free(struct metrics *m)
 {
     if (!m) return;
-    free(m->c);
-    free(m->h);
+    for (int i = 0; i < STRIPES; i++) {
+        free(m->s[i].c);
+        free(m->s[i].h);
+        pthread_mutex_destroy(&m->s[i].mu);
+    }
     pthread_mutex_destroy(&m->mu);
     free(m);
 }
 
 void metrics_reset(struct metrics *m)
 {
-    pthread_mutex_lock(&m->mu);
-    m->nc = m->nh = 0;
-    pthread_mutex_unlock(&m->mu);
+    for (int i = 0; i < STRIPES; i++) {
+        pthread_mutex_lock(&m->s[i].mu);
+        m->s[i].nc = m->s[i].nh = 0;
+        pthread_mutex_unlock(&m->s[i].mu);
+    }
+}
+
+/* The counter for (transport, api, node, status) in the array *v of *n, made when absent; NULL on OOM.
+ * node -1 = one node (no node label). */
+static struct counter *counter_of(struct counter **v, size_t *n, size_t *cap, const char *transport, const char *api,
+                                  int node, int status)
+{
+    size_t i;
+    for (i = 0; i < *n && ((*v)[i].status != status || (*v)[i].node != node || strcmp((*v)[i].api, api) ||
+                           strcmp((*v)[i].transport, transport));
+         i++) {}
+    if (i < *n) return &(*v)[i];
+    if (util_grow((void **)v, cap, *n, sizeof **v)) return NULL;
+    struct counter *c = &(*v)[(*n)++];
+    memset(c, 0, sizeof *c);
+    snprintf(c->transport, sizeof c->transport, "%s", transport);
+    snprintf(c->api, sizeof c->api, "%s", api);
+    c->node = node;
+    c->status = status;
+    return c;
+}
+
+static struct histo *histo_of(struct histo **v, size_t *n, size_t *cap, const char *api)
+{
+    size_t i;
+    for (i = 0; i < *n && strcmp((*v)[i].api, api); i++) {}
+    if (i < *n) return &(*v)[i];
+    if (util_grow((void **)v, cap, *n, sizeof **v)) return NULL;
+    struct histo *h = &(*v)[(*n)++];
+    memset(h, 0, sizeof *h);
+    snprintf(h->api, sizeof h->api, "%s", api);
+    return h;
 }
 
 void metrics_record(struct metrics *m, const char *transport, const char *api, int node, int status,
@@ -59,34 +118,18 @@ void metrics_record(struct metrics *m, const char *transport, const char *api, i
     if (!m) return;
     if (!api) api = "none";
     if (node < 0) node = -1;
-    pthread_mutex_lock(&m->mu);
-    size_t i;
-    for (i = 0; i < m->nc && (m->c[i].status != status || m->c[i].node != node || strcmp(m->c[i].api, api) ||
-                              strcmp(m->c[i].transport, transport));
-         i++) {}
-    if (i == m->nc) {
-        if (util_grow((void **)&m->c, &m->capc, m->nc, sizeof *m->c)) goto out;
-        memset(&m->c[i], 0, sizeof m->c[i]);
-        snprintf(m->c[i].transport, sizeof m->c[i].transport, "%s", transport);
-        snprintf(m->c[i].api, sizeof m->c[i].api, "%s", api);
-        m->c[i].status = status;
-        m->c[i].node = node;
-        m->nc++;
+    struct stripe *s = my_stripe(m);
+    pthread_mutex_lock(&s->mu);
+    struct counter *c = counter_of(&s->c, &s->nc, &s->capc, transport, api, node, status);
+    if (c) c->n++;
+    struct histo *h = histo_of(&s->h, &s->nh, &s->caph, api);
+    if (h) {
+        for (size_t b = 0; b < N_BUCKETS; b++)
+            if (seconds <= BUCKETS[b]) h->bucket[b]++;
+        h->count++;
+        h->sum += seconds;
     }
-    m->c[i].n++;
-    for (i = 0; i < m->nh && strcmp(m->h[i].api, api); i++) {}
-    if (i == m->nh) {
-        if (util_grow((void **)&m->h, &m->caph, m->nh, sizeof *m->h)) goto out;
-        memset(&m->h[i], 0, sizeof m->h[i]);
-        snprintf(m->h[i].api, sizeof m->h[i].api, "%s", api);
-        m->nh++;
-    }
-    for (size_t b = 0; b < N_BUCKETS; b++)
-        if (seconds <= BUCKETS[b]) m->h[i].bucket[b]++;
-    m->h[i].count++;
-    m->h[i].sum += seconds;
-out:
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&s->mu);
 }
 
 void metrics_push(struct metrics *m, enum metrics_push_kind kind, enum metrics_push what)
@@ -128,25 +171,47 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
     fprintf(f, "# HELP nacos_mock_requests_total Requests answered, by transport, API and status (HTTP status; gRPC: "
                "the Nacos resultCode; 0 = no answer).\n"
                "# TYPE nacos_mock_requests_total counter\n");
-    pthread_mutex_lock(&m->mu);
-    for (size_t i = 0; i < m->nc; i++) {
-        if (m->c[i].node >= 0)   /* several nodes: which one answered */
+    struct counter *mc = NULL;   /* the stripes summed */
+    struct histo *mh = NULL;
+    size_t nc = 0, capc = 0, nh = 0, caph = 0;
+    for (int k = 0; k < STRIPES; k++) {
+        struct stripe *st = &m->s[k];
+        pthread_mutex_lock(&st->mu);
+        for (size_t i = 0; i < st->nc; i++) {
+            struct counter *c = counter_of(&mc, &nc, &capc, st->c[i].transport, st->c[i].api, st->c[i].node,
+                                           st->c[i].status);
+            if (c) c->n += st->c[i].n;
+        }
+        for (size_t i = 0; i < st->nh; i++) {
+            struct histo *h = histo_of(&mh, &nh, &caph, st->h[i].api);
+            if (!h) continue;
+            for (size_t b = 0; b < N_BUCKETS; b++) h->bucket[b] += st->h[i].bucket[b];
+            h->count += st->h[i].count;
+            h->sum += st->h[i].sum;
+        }
+        pthread_mutex_unlock(&st->mu);
+    }
+    for (size_t i = 0; i < nc; i++) {
+        if (mc[i].node >= 0)   /* several nodes: which one answered */
             fprintf(f, "nacos_mock_requests_total{api=\"%s\",node=\"%d\",status=\"%d\",transport=\"%s\"} %llu\n",
-                    m->c[i].api, m->c[i].node, m->c[i].status, m->c[i].transport, m->c[i].n);
+                    mc[i].api, mc[i].node, mc[i].status, mc[i].transport, mc[i].n);
         else
-            fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\",transport=\"%s\"} %llu\n", m->c[i].api,
-                    m->c[i].status, m->c[i].transport, m->c[i].n);
+            fprintf(f, "nacos_mock_requests_total{api=\"%s\",status=\"%d\",transport=\"%s\"} %llu\n", mc[i].api,
+                    mc[i].status, mc[i].transport, mc[i].n);
     }
     fprintf(f, "# HELP nacos_mock_request_duration_seconds Time from request arrival to answer, by API.\n"
                "# TYPE nacos_mock_request_duration_seconds histogram\n");
-    for (size_t i = 0; i < m->nh; i++) {
+    for (size_t i = 0; i < nh; i++) {
         for (size_t b = 0; b < N_BUCKETS; b++)
-            fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n", m->h[i].api,
-                    BUCKETS[b], m->h[i].bucket[b]);
-        fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n", m->h[i].api, m->h[i].count);
-        fprintf(f, "nacos_mock_request_duration_seconds_sum{api=\"%s\"} %.9g\n", m->h[i].api, m->h[i].sum);
-        fprintf(f, "nacos_mock_request_duration_seconds_count{api=\"%s\"} %llu\n", m->h[i].api, m->h[i].count);
+            fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"%g\"} %llu\n", mh[i].api,
+                    BUCKETS[b], mh[i].bucket[b]);
+        fprintf(f, "nacos_mock_request_duration_seconds_bucket{api=\"%s\",le=\"+Inf\"} %llu\n", mh[i].api, mh[i].count);
+        fprintf(f, "nacos_mock_request_duration_seconds_sum{api=\"%s\"} %.9g\n", mh[i].api, mh[i].sum);
+        fprintf(f, "nacos_mock_request_duration_seconds_count{api=\"%s\"} %llu\n", mh[i].api, mh[i].count);
     }
+    free(mc);
+    free(mh);
+    pthread_mutex_lock(&m->mu);
     long push[PUSH_KIND__COUNT][PUSH__COUNT], sweeps = m->sweeps;
     memcpy(push, m->push, sizeof push);
     double sweep_last = m->sweep_last_ms, sweep_max = m->sweep_max_ms;
@@ -210,6 +275,23 @@ char *metrics_render(struct metrics *m, const struct metrics_gauges *g, size_t *
         if (r != PUSH_RESENT)
             fprintf(f, "nacos_mock_config_push_results_total{result=\"%s\"} %ld\n", PUSH_RESULTS[r], push[PUSH_CONFIG][r]);
 
+    if (g->n_locks) {
+        fprintf(f, "# HELP nacos_mock_lock_held_seconds_total Time the lock class was held (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_held_seconds_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_held_seconds_total{lock=\"%s\"} %.9f\n", g->locks[i].name,
+                    (double)g->locks[i].t.held_ns / 1e9);
+        fprintf(f, "# HELP nacos_mock_lock_acquired_total Acquisitions of the lock class (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_acquired_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_acquired_total{lock=\"%s\"} %llu\n", g->locks[i].name,
+                    (unsigned long long)g->locks[i].t.acquired);
+        fprintf(f, "# HELP nacos_mock_lock_waited_total Acquisitions that found the lock held (lock-stats build).\n"
+                   "# TYPE nacos_mock_lock_waited_total counter\n");
+        for (size_t i = 0; i < g->n_locks; i++)
+            fprintf(f, "nacos_mock_lock_waited_total{lock=\"%s\"} %llu\n", g->locks[i].name,
+                    (unsigned long long)g->locks[i].t.waited);
+    }
     fprintf(f, "# HELP nacos_mock_up 1 while the emulated server status is UP.\n# TYPE nacos_mock_up gauge\n"
                "nacos_mock_up %d\n", g->up);
     if (g->n_nodes > 1) {

@@ -88,19 +88,15 @@ int nc_instance_timeouts(const struct app *app, const cJSON *md, int64_t *interv
     return 0;
 }
 
-/* Instance id for a new instance: snowflake-style small integers when the metadata asks for them,
- * else ip#port#cluster#group@@service. */
-static int new_instance_id(struct app *app, int64_t service_id, const cJSON *md, const struct nc_key *k, char *out,
-                           size_t outlen)
+/* A snowflake-style small integer id for a new instance of the service (metadata
+ * preserved.instance.id.generator=snowflake; other instances get ip#port#cluster#group@@service, made
+ * by prepare). 0, or the store's error (-1, STORE_SLOW). */
+static int new_numeric_id(struct app *app, int64_t service_id, char *out, size_t outlen)
 {
-    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(md, MD_ID_GENERATOR);
-    if (cJSON_IsString(gen) && strcmp(gen->valuestring, "snowflake") == 0) {
-        long id;
-        if (store_instance_next_numeric_id(app->store, service_id, &id)) return -1;
-        snprintf(out, outlen, "%ld", id);
-        return 0;
-    }
-    naming_instance_id(out, outlen, k->ip, k->port, k->cluster, k->service);
+    long id;
+    int rc = store_instance_next_numeric_id(app->store, service_id, &id);
+    if (rc) return rc;
+    snprintf(out, outlen, "%ld", id);
     return 0;
 }
 
@@ -111,24 +107,50 @@ static int check_instance(const struct app *app, struct nc_instance *in, int64_t
     return nc_instance_timeouts(app, in->metadata, interval, timeout, del, e);
 }
 
-/* Writes one instance inside the caller's transaction (no commit, no notification): *sid gets its
- * service. 0, or -1 with e (NAMING_STORE: the caller rolls back). */
-static int write_one(struct app *app, const struct nc_instance *in_, enum nc_write_mode mode, uint64_t owner,
-                     int64_t now_ms, int64_t *sid_out, struct naming_err *e)
-{
-    struct nc_instance in = *in_;
+/* An instance checked and ready to write: defaults filled (ns, cluster), timings, metadata text, and
+ * the id a new instance gets (formatted here, outside any lock; "" when the store must choose it:
+ * snowflake-style numeric ids). */
+struct prepared {
+    struct nc_instance in;
     int64_t interval, timeout, del;
-    if (check_instance(app, &in, &interval, &timeout, &del, e)) return -1;
-    char *md_text = cJSON_PrintUnformatted(in.metadata);
-    if (!md_text) {
+    char *md_text;
+    char new_id[GROUPED_MAX + 600];
+};
+
+/* Checks in_ into *p (free with prepared_free). 0, or -1 with e. Needs no lock. */
+static int prepare(const struct app *app, const struct nc_instance *in_, struct prepared *p, struct naming_err *e)
+{
+    memset(p, 0, sizeof *p);
+    p->in = *in_;
+    if (check_instance(app, &p->in, &p->interval, &p->timeout, &p->del, e)) return -1;
+    if (!(p->md_text = cJSON_PrintUnformatted(p->in.metadata))) {
         naming_err_set(e, NAMING_STORE, 500, "out of memory");
         return -1;
     }
-    int rc = -1;
+    const cJSON *gen = cJSON_GetObjectItemCaseSensitive(p->in.metadata, MD_ID_GENERATOR);
+    if (!cJSON_IsString(gen) || strcmp(gen->valuestring, "snowflake"))
+        naming_instance_id(p->new_id, sizeof p->new_id, p->in.k.ip, p->in.k.port, p->in.k.cluster, p->in.k.service);
+    return 0;
+}
+
+static void prepared_free(struct prepared *p)
+{
+    cJSON_free(p->md_text);
+    p->md_text = NULL;
+}
+
+/* Writes one prepared instance inside the caller's transaction (no commit, no notification): *sid gets
+ * its service. 0, -1 with e (NAMING_STORE: the caller rolls back), or STORE_SLOW: an alone transaction
+ * (store.h) met what needs app->mu — a new service, a persistent instance with the key, another
+ * connection's instance (e untouched; the caller rolls back and writes again under app->mu). */
+static int write_one(struct app *app, const struct prepared *p, enum nc_write_mode mode, uint64_t owner,
+                     int64_t now_ms, int64_t *sid_out, struct naming_err *e)
+{
+    int rc = -1, g;
     struct instance_rec old = {0};
     bool have_old = false;
     int64_t sid = 0;
-    const struct nc_key *k = &in.k;
+    const struct nc_key *k = &p->in.k;
     if (mode == NC_UPDATE_EXISTING) {
         struct service_rec s;
         int f = store_service_get(app->store, k->ns, k->service, &s);
@@ -140,11 +162,15 @@ static int write_one(struct app *app, const struct nc_instance *in_, enum nc_wri
         }
         sid = s.id;
         store_service_rec_free(&s);
-    } else if (store_service_ensure(app->store, k->ns, k->service, now_ms, &sid)) {
+    } else if ((g = store_service_ensure(app->store, k->ns, k->service, now_ms, &sid))) {
+        rc = g;
         goto store_failed;
     }
-    int g = store_instance_get(app->store, sid, k->cluster, k->ip, k->port, &old);
-    if (g < 0) goto store_failed;
+    g = store_instance_get(app->store, sid, k->cluster, k->ip, k->port, &old);
+    if (g < 0) {
+        rc = g;
+        goto store_failed;
+    }
     have_old = g == 0;
     if (!have_old && mode == NC_UPDATE_EXISTING) {
         naming_err_set(e, NAMING_INSTANCE_NOT_FOUND, 500,
@@ -153,22 +179,37 @@ static int write_one(struct app *app, const struct nc_instance *in_, enum nc_wri
         goto out;
     }
     char idbuf[GROUPED_MAX + 600];
-    if (!have_old && new_instance_id(app, sid, in.metadata, k, idbuf, sizeof idbuf)) goto store_failed;
+    const char *new_id = p->new_id;
+    if (!have_old && !*new_id) {   /* numbered by the store */
+        if ((g = new_numeric_id(app, sid, idbuf, sizeof idbuf))) {
+            rc = g;
+            goto store_failed;
+        }
+        new_id = idbuf;
+    }
 
     bool register_like = mode == NC_REGISTER || !have_old;
     struct instance_rec rec = {
         .service_id = sid, .cluster = k->cluster, .ip = k->ip, .port = k->port,
-        .instance_id = have_old ? NULL : idbuf, .weight = in.weight, .enabled = in.enabled,
-        .healthy = register_like ? in.healthy : (in.healthy_given ? in.healthy : old.healthy),
-        .ephemeral = register_like ? in.ephemeral : (in.ephemeral_given ? in.ephemeral : old.ephemeral),
-        .marked = have_old ? old.marked : false, .metadata = md_text, .app = in.app,
+        .instance_id = have_old ? NULL : new_id, .weight = p->in.weight, .enabled = p->in.enabled,
+        .healthy = register_like ? p->in.healthy : (p->in.healthy_given ? p->in.healthy : old.healthy),
+        .ephemeral = register_like ? p->in.ephemeral : (p->in.ephemeral_given ? p->in.ephemeral : old.ephemeral),
+        .marked = have_old ? old.marked : false, .metadata = p->md_text, .app = p->in.app,
         .registered_ms = have_old ? old.registered_ms : now_ms,
         .last_beat_ms = register_like ? now_ms : old.last_beat_ms,
-        .hb_interval_ms = interval, .hb_timeout_ms = timeout, .delete_timeout_ms = del,
+        .hb_interval_ms = p->interval, .hb_timeout_ms = p->timeout, .delete_timeout_ms = p->del,
         .owner = register_like ? owner : old.owner,
     };
     if (rec.owner && !rec.ephemeral) rec.owner = 0;   /* only ephemeral instances belong to a connection */
-    if (store_instance_write(app->store, &rec, have_old ? old.id : 0)) goto store_failed;
+    /* connection clients (clients.h) are kept under app->mu: a write that moves ownership needs it */
+    if (((have_old && old.owner && old.owner != rec.owner) || rec.owner) && !app_holds_lock(app)) {
+        rc = STORE_SLOW;
+        goto out;
+    }
+    if ((g = store_instance_write(app->store, &rec, have_old ? old.id : 0))) {
+        rc = g;
+        goto store_failed;
+    }
     /* ownership moves with the instance: a register by another client (or over HTTP) takes it over */
     if (have_old && old.owner && old.owner != rec.owner) {
         struct client *c = clients_get(app->clients, old.owner);
@@ -186,28 +227,54 @@ static int write_one(struct app *app, const struct nc_instance *in_, enum nc_wri
     rc = 0;
     goto out;
 store_failed:
-    naming_err_set(e, NAMING_STORE, 500, "registry store error: %s", store_errmsg(app->store));
+    if (rc != STORE_SLOW) {
+        rc = -1;
+        naming_err_set(e, NAMING_STORE, 500, "registry store error: %s", store_errmsg(app->store));
+    }
 out:
     if (have_old) store_instance_rec_free(&old);
-    cJSON_free(md_text);
     return rc;
+}
+
+/* nc_register's one transaction: alone (store.h) without app->mu, else under it. 0, -1, STORE_SLOW. */
+static int register_once(struct app *app, const struct prepared *p, enum nc_write_mode mode, uint64_t owner,
+                         int64_t now_ms, bool alone, struct naming_err *e)
+{
+    struct store *st = app->store;
+    const struct nc_key *k = &p->in.k;
+    if (alone ? store_begin_service(st, k->ns, k->service, true) : store_begin(st)) return store_err(app, e);
+    int64_t sid = 0;
+    int rc = write_one(app, p, mode, owner, now_ms, &sid, e);
+    if (rc) {
+        store_rollback(st);
+        return rc;
+    }
+    app_service_changed(app, now_ms, sid, k->ns, k->service);
+    if (store_commit(st)) return store_err(app, e);
+    app_event_instance(app, mode == NC_REGISTER ? EV_REGISTERED : EV_UPDATED, now_ms, k->ns, k->service, k->cluster,
+                       k->ip, k->port);
+    return 0;
 }
 
 int nc_register(struct app *app, const struct nc_instance *in, enum nc_write_mode mode, uint64_t owner,
                 int64_t now_ms, struct naming_err *e)
 {
-    if (store_begin(app->store)) return store_err(app, e);
-    int64_t sid = 0;
-    if (write_one(app, in, mode, owner, now_ms, &sid, e)) {
-        store_rollback(app->store);
+    struct prepared p;
+    if (prepare(app, in, &p, e)) {
+        prepared_free(&p);
         return -1;
     }
-    const char *ns = in->k.ns && *in->k.ns ? in->k.ns : DEFAULT_NAMESPACE;
-    app_service_changed(app, now_ms, sid, ns, in->k.service);
-    if (store_commit(app->store)) return store_err(app, e);
-    app_event_instance(app, mode == NC_REGISTER ? EV_REGISTERED : EV_UPDATED, now_ms, ns, in->k.service, in->k.cluster,
-                       in->k.ip, in->k.port);
-    return 0;
+    int rc = STORE_SLOW;
+    bool mine = !app_holds_lock(app);
+    /* an ephemeral instance over HTTP: its service's shard alone, no registry lock, no SQLite */
+    if (mine && p.in.ephemeral && !owner) rc = register_once(app, &p, mode, owner, now_ms, true, e);
+    if (rc == STORE_SLOW) {
+        if (mine) app_lock(app);
+        rc = register_once(app, &p, mode, owner, now_ms, false, e);
+        if (mine) app_unlock(app);
+    }
+    prepared_free(&p);
+    return rc;
 }
 
 /* Deletes one instance inside the caller's transaction. 0 deleted, 1 nothing to delete, -1 error. */
@@ -229,35 +296,66 @@ static int delete_one(struct app *app, int64_t sid, const struct nc_key *k, bool
     return d;
 }
 
+/* nc_deregister's one transaction: alone (store.h) without app->mu, else under it. 0, -1, STORE_SLOW. */
+static int deregister_once(struct app *app, const struct nc_key *k, bool ephemeral, uint64_t owner, int64_t now_ms,
+                           bool alone, struct naming_err *e)
+{
+    struct store *st = app->store;
+    if (alone ? store_begin_service(st, k->ns, k->service, true) : store_begin(st)) return store_err(app, e);
+    int64_t id = 0, rev = 0;
+    int d = store_service_state(st, k->ns, k->service, &id, &rev);
+    if (d == 0) d = delete_one(app, id, k, ephemeral, owner);
+    if (d == 0 && store_service_touch(st, id, now_ms, clock_real_ms())) d = -1;
+    if (d < 0) {
+        if (d == STORE_SLOW) store_rollback(st);
+        return d == STORE_SLOW ? d : store_err(app, e);
+    }
+    if (store_commit(st)) return store_err(app, e);
+    if (d == 0) {   /* else an unknown service or instance: a silent no-op, as in Nacos */
+        subs_changed(app->subs, k->ns, k->service);
+        events_instance_key(app->events, EV_DEREGISTERED, now_ms, k->ns, k->service, k->cluster, k->ip, k->port,
+                            ephemeral, NULL);
+    }
+    return 0;
+}
+
 int nc_deregister(struct app *app, const struct nc_key *k_, bool ephemeral, uint64_t owner, int64_t now_ms,
                   struct naming_err *e)
 {
     struct nc_key k = *k_;
     if (nc_check_key(&k, e)) return -1;
-    struct service_rec s;
-    int f = store_service_get(app->store, k.ns, k.service, &s);
-    if (f < 0) return store_err(app, e);
-    if (f == 1) return 0;   /* unknown service or instance: a silent no-op, as in Nacos */
-    int d = delete_one(app, s.id, &k, ephemeral, owner);
-    if (d == 0) app_service_changed(app, now_ms, s.id, k.ns, k.service);
-    if (d == 0)
-        events_instance_key(app->events, EV_DEREGISTERED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port, ephemeral,
-                            NULL);
-    store_service_rec_free(&s);
-    return d < 0 ? store_err(app, e) : 0;
+    int rc = STORE_SLOW;
+    bool mine = !app_holds_lock(app);
+    if (mine && ephemeral && !owner) rc = deregister_once(app, &k, ephemeral, owner, now_ms, true, e);
+    if (rc == STORE_SLOW) {
+        if (mine) app_lock(app);
+        rc = deregister_once(app, &k, ephemeral, owner, now_ms, false, e);
+        if (mine) app_unlock(app);
+    }
+    return rc;
 }
 
 int nc_batch_register(struct app *app, const char *ns, const char *service, const struct nc_instance *v, size_t n,
                       uint64_t owner, int64_t now_ms, struct naming_err *e)
 {
     if (!ns || !*ns) ns = DEFAULT_NAMESPACE;
+    struct prepared *pv = calloc(n ? n : 1, sizeof *pv);
+    if (!pv) {
+        naming_err_set(e, NAMING_STORE, 500, "out of memory");
+        return -1;
+    }
+    int rc = -1;
     for (size_t i = 0; i < n; i++) {   /* all or nothing: every instance is checked before anything is written */
         struct nc_instance in = v[i];
-        int64_t a, b, c;
-        if (check_instance(app, &in, &a, &b, &c, e)) return -1;
+        in.k.ns = ns;
+        in.k.service = service;
+        if (prepare(app, &in, &pv[i], e)) goto out;
     }
     struct client *cl = owner ? clients_get(app->clients, owner) : NULL;
-    if (store_begin(app->store)) return store_err(app, e);
+    if (store_begin(app->store)) {
+        rc = store_err(app, e);
+        goto out;
+    }
     int64_t sid = 0;
     /* what this connection owned in the service and the batch no longer names goes */
     for (size_t i = 0; cl && i < cl->n_owned;) {
@@ -274,37 +372,47 @@ int nc_batch_register(struct app *app, const char *ns, const char *service, cons
         }
         struct service_rec s;
         int f = store_service_get(app->store, ns, service, &s);
-        if (f < 0) return store_err(app, e);
+        if (f < 0) {
+            rc = store_err(app, e);
+            goto out;
+        }
         if (f == 0) {
             sid = s.id;
             store_service_rec_free(&s);
             struct nc_key k = {ck->ns, ck->service, ck->cluster, ck->ip, ck->port};
             int d = delete_one(app, sid, &k, true, owner);   /* 0: deleted and disowned */
-            if (d < 0) return store_err(app, e);
+            if (d < 0) {
+                rc = store_err(app, e);
+                goto out;
+            }
             if (d == 1) client_disown(cl, ck->ns, ck->service, ck->cluster, ck->ip, ck->port);
         } else {
             client_disown(cl, ck->ns, ck->service, ck->cluster, ck->ip, ck->port);
         }
     }
     for (size_t i = 0; i < n; i++) {
-        struct nc_instance in = v[i];
-        in.k.ns = ns;
-        in.k.service = service;
-        if (write_one(app, &in, NC_REGISTER, owner, now_ms, &sid, e)) {
+        if (write_one(app, &pv[i], NC_REGISTER, owner, now_ms, &sid, e)) {
             store_rollback(app->store);
-            return -1;
+            goto out;
         }
     }
+    rc = 0;
     if (!sid) {   /* an empty batch into a service that does not exist: nothing to change */
         store_rollback(app->store);
-        return 0;
+        goto out;
     }
     app_service_changed(app, now_ms, sid, ns, service);
-    if (store_commit(app->store)) return store_err(app, e);
+    if (store_commit(app->store)) {
+        rc = store_err(app, e);
+        goto out;
+    }
     events_registry(app->events, EV_UPDATED, now_ms, ns, service, "batch register", (long)n);   /* now exactly these */
     for (size_t i = 0; i < n; i++)
         app_event_instance(app, EV_REGISTERED, now_ms, ns, service, v[i].k.cluster, v[i].k.ip, v[i].k.port);
-    return 0;
+out:
+    for (size_t i = 0; i < n; i++) prepared_free(&pv[i]);
+    free(pv);
+    return rc;
 }
 
 /* Finds (service, instance) for k. 0 found (owned *inst, *sid), 1 service unknown, 2 instance unknown,
@@ -328,9 +436,12 @@ int nc_patch(struct app *app, const struct nc_key *k_, const struct nc_patch *p,
     if (nc_check_key(&k, e) || (p->weight && nc_check_weight(*p->weight, e))) return -1;
     int64_t sid = 0;
     struct instance_rec cur;
+    /* one transaction: no list sees the change before its stamp (store.h, "Locking") */
+    if (store_begin(app->store)) return store_err(app, e);
     int f = find_instance(app, &k, &sid, &cur);
     if (f < 0) return store_err(app, e);
     if (f > 0) {
+        store_rollback(app->store);
         naming_err_set(e, NAMING_INSTANCE_NOT_FOUND, 400, "instance not found: %s:%d in cluster %s of service %s "
                        "(namespace %s)", k.ip, k.port, k.cluster, k.service, k.ns);
         return -1;
@@ -357,9 +468,14 @@ int nc_patch(struct app *app, const struct nc_key *k_, const struct nc_patch *p,
         goto out;
     }
     app_service_changed(app, now_ms, sid, k.ns, k.service);
+    if (store_commit(app->store)) {
+        store_err(app, e);
+        goto out;
+    }
     app_event_instance(app, EV_UPDATED, now_ms, k.ns, k.service, k.cluster, k.ip, k.port);
     rc = 0;
 out:
+    if (rc) store_rollback(app->store);
     cJSON_free(md_text);
     store_instance_rec_free(&cur);
     return rc;
@@ -405,8 +521,10 @@ int nc_set_health(struct app *app, const struct nc_key *k_, bool healthy, int64_
     if (nc_check_key(&k, e)) return -1;
     int64_t sid = 0;
     struct instance_rec r;
+    if (store_begin(app->store)) return store_err(app, e);   /* the change and its stamp at once */
     int f = find_instance(app, &k, &sid, &r);
     if (f < 0) return store_err(app, e);
+    if (f > 0) store_rollback(app->store);
     if (f == 1) {
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "no service %s found!", k.service);
         return -1;
@@ -417,20 +535,35 @@ int nc_set_health(struct app *app, const struct nc_key *k_, bool healthy, int64_
         return -1;
     }
     int rc = 0;
-    if (r.healthy != healthy) {
-        if (store_instance_set_health(app->store, r.id, healthy)) {
-            rc = store_err(app, e);
-        } else {
-            log_transition(r.instance_id, k.ns, k.service, r.healthy ? "HEALTHY" : "UNHEALTHY",
-                           healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
-            events_health(app->events, now_ms, k.ns, k.service, r.instance_id, k.cluster, k.ip, k.port,
-                          r.healthy ? "HEALTHY" : "UNHEALTHY", healthy ? "HEALTHY" : "UNHEALTHY",
-                          now_ms - r.last_beat_ms);
-            app_service_changed(app, now_ms, sid, k.ns, k.service);
-        }
+    bool changed = r.healthy != healthy;
+    if (changed) {
+        if (store_instance_set_health(app->store, r.id, healthy)) rc = store_err(app, e);
+        else app_service_changed(app, now_ms, sid, k.ns, k.service);
+    }
+    if (rc == 0 && store_commit(app->store)) rc = store_err(app, e);
+    if (rc == 0 && changed) {
+        log_transition(r.instance_id, k.ns, k.service, r.healthy ? "HEALTHY" : "UNHEALTHY",
+                       healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
+        events_health(app->events, now_ms, k.ns, k.service, r.instance_id, k.cluster, k.ip, k.port,
+                      r.healthy ? "HEALTHY" : "UNHEALTHY", healthy ? "HEALTHY" : "UNHEALTHY", now_ms - r.last_beat_ms);
     }
     store_instance_rec_free(&r);
     return rc;
+}
+
+/* The beat in one transaction of its service (alone: without app->mu, store.h), the service stamped
+ * when it restores health. 0 found, 1 unknown, -1 error, STORE_SLOW. */
+static int beat_once(struct app *app, const struct nc_key *k, int64_t now_ms, bool alone, struct beat_result *br)
+{
+    struct store *st = app->store;
+    store_begin_service(st, k->ns, k->service, alone);
+    int f = store_instance_beat(st, k->ns, k->service, k->cluster, k->ip, k->port, now_ms, br);
+    if (f == 0 && br->was_unhealthy && store_service_touch(st, br->service_id, now_ms, clock_real_ms())) f = -1;
+    if (f < 0) {
+        store_rollback(st);
+        return f;
+    }
+    return store_commit(st) ? -1 : f;
 }
 
 int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full *full, int64_t now_ms, int *code,
@@ -439,14 +572,22 @@ int nc_beat(struct app *app, const struct nc_key *k_, const struct nc_beat_full 
     struct nc_key k = *k_;
     if (nc_check_key(&k, e)) return -1;
     struct beat_result br;
-    int f = store_instance_beat(app->store, k.ns, k.service, k.cluster, k.ip, k.port, now_ms, &br);
+    int f = STORE_SLOW;
+    bool mine = !app_holds_lock(app);
+    /* an instance in memory: its service's shard alone, no registry lock (persistent: SQLite, under it) */
+    if (mine) f = beat_once(app, &k, now_ms, true, &br);
+    if (f == STORE_SLOW) {
+        if (mine) app_lock(app);
+        f = beat_once(app, &k, now_ms, false, &br);
+        if (mine) app_unlock(app);
+    }
     if (f < 0) return store_err(app, e);
     if (f == 0) {
         if (br.was_unhealthy) {
             log_transition(br.instance_id, k.ns, k.service, "UNHEALTHY", "HEALTHY", now_ms - br.prev_beat_ms);
             events_health(app->events, now_ms, k.ns, k.service, br.instance_id, k.cluster, k.ip, k.port, "UNHEALTHY",
                           "HEALTHY", now_ms - br.prev_beat_ms);
-            app_service_changed(app, now_ms, br.service_id, k.ns, k.service);
+            subs_changed(app->subs, k.ns, k.service);
         }
         *code = NC_BEAT_OK;
         *interval_ms = br.interval_ms;
@@ -567,8 +708,11 @@ int nc_service_update(struct app *app, const struct nc_service *s, int64_t now_m
         naming_err_set(e, NAMING_SERVICE_NOT_FOUND, 500, "service %s not found!", s->service);
         return -1;
     }
-    int rc = store_service_update(app->store, cur.id, s->protect_threshold, s->metadata, s->selector);
-    if (rc == 0) app_service_changed(app, now_ms, cur.id, ns, s->service);   /* the threshold changes what lists answer */
+    /* the threshold changes what lists answer: the change and its stamp in one transaction */
+    int rc = store_begin(app->store) || store_service_update(app->store, cur.id, s->protect_threshold, s->metadata,
+                                                             s->selector);
+    if (rc == 0) app_service_changed(app, now_ms, cur.id, ns, s->service);
+    if (rc == 0) rc = store_commit(app->store);
     if (rc == 0) events_registry(app->events, EV_UPDATED, now_ms, ns, s->service, "service updated", -1);
     store_service_rec_free(&cur);
     return rc ? store_err(app, e) : 0;
@@ -1047,6 +1191,7 @@ void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *rem
 {
     long n = 0;
     struct client *c = clients_get(app->clients, owner);
+    bool txn = c && c->n_owned && store_begin(app->store) == 0;   /* each removal with its stamp */
     while (c && c->n_owned) {
         struct client_key *ck = &c->owned[c->n_owned - 1];
         struct service_rec s;
@@ -1069,6 +1214,7 @@ void nc_client_closed(struct app *app, uint64_t owner, int64_t now_ms, long *rem
         }
         client_disown(c, ck->ns, ck->service, ck->cluster, ck->ip, ck->port);
     }
+    if (txn && store_commit(app->store)) store_rollback(app->store);   /* memory: cannot fail */
     subs_drop_conn(app->subs, owner);
     clients_close(app->clients, owner);
     if (removed) *removed = n;

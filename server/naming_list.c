@@ -83,9 +83,11 @@ static void split_clusters(struct list_ctx *lc, char *buf)
 }
 
 /* Renders the list answer for q of a service already looked up (s NULL: unknown service). Caller
- * deletes. */
-static cJSON *list_render_service(struct app *app, const struct list_query *q, const struct service_rec *s)
+ * deletes. NULL with *rc: -1 (store error, out of memory), STORE_SLOW (its persistent instances need
+ * app->mu). */
+static cJSON *list_render_service(struct app *app, const struct list_query *q, const struct service_rec *s, int *rc)
 {
+    *rc = -1;
     struct list_ctx lc = {.q = q};
     const char *sep = strstr(q->service, GROUP_SEP);
     lc.bare = sep ? sep + 2 : q->service;
@@ -103,7 +105,11 @@ static cJSON *list_render_service(struct app *app, const struct list_query *q, c
     if (s) {
         threshold = s->protect_threshold;
         svc_md = json_object_or_empty(s->metadata);
-        if (store_instance_foreach(app->store, s->id, add_host, &lc)) goto fail;
+        int f = store_instance_foreach(app->store, s->id, add_host, &lc);
+        if (f) {
+            *rc = f;
+            goto fail;
+        }
     }
     /* 1.x applies the threshold before healthyOnly (unhealthy hosts still come back, reported healthy);
      * 2.x (gRPC, v2) filters first, so with healthyOnly the threshold never applies */
@@ -167,6 +173,7 @@ static cJSON *list_render_service(struct app *app, const struct list_query *q, c
         cJSON_Delete(svc_md);
     }
     free(cbuf);
+    *rc = 0;
     return o;
 fail:
     cJSON_Delete(lc.hosts);
@@ -185,31 +192,52 @@ static size_t list_cache_key(const struct list_query *q, char *out, size_t outle
     return n > 0 && (size_t)n < outlen ? (size_t)n : 0;
 }
 
+/* Renders q's answer from one state of its service (its shard held throughout: store_begin_service;
+ * alone without app->mu) and caches it for that state. NULL with *rc as list_render_service. */
+static char *render(struct app *app, const struct list_query *q, const char *key, size_t keylen, bool alone,
+                    size_t *len, int *rc)
+{
+    struct store *st = app->store;
+    store_begin_service(st, q->ns, q->service, alone);
+    struct service_rec s;
+    char *text = NULL;
+    int f = store_service_get(st, q->ns, q->service, &s);
+    *rc = f < 0 ? f : 0;
+    cJSON *o = f < 0 ? NULL : list_render_service(app, q, f == 0 ? &s : NULL, rc);
+    struct list_cache_state state = {f == 0 ? s.id : 0, f == 0 ? s.revision : 0, store_generation(st)};
+    store_commit(st);   /* read only: nothing to undo */
+    if (f == 0) store_service_rec_free(&s);
+    if (!o) return NULL;
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!text) {
+        *rc = -1;
+        return NULL;
+    }
+    *len = strlen(text);
+    if (keylen && state.revision > 0) list_cache_put(app->list_cache, key, keylen, &state, text, *len);
+    return text;
+}
+
 char *naming_list_text(struct app *app, const struct list_query *q, size_t *len)
 {
-    struct service_rec s;
-    int f = store_service_get(app->store, q->ns, q->service, &s);
+    int64_t id = 0, rev = 0;
+    int f = store_service_state(app->store, q->ns, q->service, &id, &rev);   /* its shard, briefly */
     if (f < 0) return NULL;
     char key[4096];
-    size_t keylen = f == 0 && s.revision > 0 ? list_cache_key(q, key, sizeof key) : 0;
-    struct list_cache_state state = {0};
-    char *text = NULL;
-    if (keylen) {
-        state = (struct list_cache_state){s.id, s.revision, store_generation(app->store)};
-        const char *hit = list_cache_get(app->list_cache, key, keylen, &state, len);
-        if (hit && (text = malloc(*len + 1))) {
-            memcpy(text, hit, *len);
-            text[*len] = '\0';
-            goto out;
-        }
+    size_t keylen = list_cache_key(q, key, sizeof key);
+    if (f == 0 && rev > 0 && keylen) {
+        struct list_cache_state state = {id, rev, store_generation(app->store)};
+        char *text = list_cache_copy(app->list_cache, key, keylen, &state, len);
+        if (text) return text;
     }
-    cJSON *o = list_render_service(app, q, f == 0 ? &s : NULL);
-    text = o ? cJSON_PrintUnformatted(o) : NULL;
-    cJSON_Delete(o);
-    if (!text) goto out;
-    *len = strlen(text);
-    if (keylen) list_cache_put(app->list_cache, key, keylen, &state, text, *len);
-out:
-    if (f == 0) store_service_rec_free(&s);
+    int rc = STORE_SLOW;
+    bool mine = !app_holds_lock(app);
+    char *text = mine ? render(app, q, key, keylen, true, len, &rc) : NULL;
+    if (rc == STORE_SLOW) {   /* persistent instances too: SQLite, under app->mu */
+        if (mine) app_lock(app);
+        text = render(app, q, key, keylen, false, len, &rc);
+        if (mine) app_unlock(app);
+    }
     return text;
 }

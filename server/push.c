@@ -102,16 +102,14 @@ static int gzip_bytes(const unsigned char *in, size_t n, unsigned char **out, si
     return 0;
 }
 
-/* The rendering of a job's service for its subscriber's shape and clusters (takes app->mu).
- * UDP subscribers with the same query share one rendering through the list cache. Caller frees. */
+/* The rendering of a job's service for its subscriber's shape and clusters (naming_list_text takes
+ * the locks it needs). Subscribers with the same query share one rendering through the list cache.
+ * Caller frees. */
 static char *render_list(struct push *p, const struct subs_job *j, size_t *len)
 {
     struct list_query q = {.shape = j->kind == SUBS_CONN ? LIST_GRPC : LIST_V1, .ns = j->ns, .service = j->service,
                            .clusters = j->clusters, .env = "", .java_ge_1 = j->java_ge_1, .subscribed = true};
-    pthread_mutex_lock(&p->app->mu);
-    char *text = naming_list_text(p->app, &q, len);
-    pthread_mutex_unlock(&p->app->mu);
-    return text;
+    return naming_list_text(p->app, &q, len);
 }
 
 /* The UDP packet for one job: {"type":"dom","data":"<list>","lastRefTime":ref}, gzip'd when large.

@@ -399,6 +399,9 @@ int registry_load(struct app *app, const cJSON *snap, struct registry_counts *n,
         goto out;
     }
     rc = walk(app, &ld, snap, true, &ns, &ni);
+#ifdef NACOS_MOCK_TEST_HOOKS
+    if (rc == 0 && app->test_hook) app->test_hook(app->test_hook_ctx, "registry.load");   /* written, not committed */
+#endif
     if (rc || store_commit(app->store)) {
         store_rollback(app->store);
         snprintf(err, errlen, "registry store error: %s", store_errmsg(app->store));

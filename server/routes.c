@@ -35,13 +35,13 @@
 #define CFG (ROUTE_CONFIG | ROUTE_NO_LOCK)
 
 static const struct route ROUTES[] = {
-    R("POST", NS "/instance", "register", h_instance_register, ROUTE_NAMING | ROUTE_WRITE),
-    R("DELETE", NS "/instance", "deregister", h_instance_deregister, ROUTE_NAMING | ROUTE_WRITE),
-    R("PUT", NS "/instance", "update", h_instance_update, ROUTE_NAMING | ROUTE_WRITE),
+    R("POST", NS "/instance", "register", h_instance_register, ROUTE_NAMING | ROUTE_WRITE | ROUTE_NO_LOCK),
+    R("DELETE", NS "/instance", "deregister", h_instance_deregister, ROUTE_NAMING | ROUTE_WRITE | ROUTE_NO_LOCK),
+    R("PUT", NS "/instance", "update", h_instance_update, ROUTE_NAMING | ROUTE_WRITE | ROUTE_NO_LOCK),
     R("PATCH", NS "/instance", "patch", h_instance_patch, ROUTE_NAMING | ROUTE_WRITE),
     R("GET", NS "/instance", "detail", h_instance_detail, ROUTE_NAMING),
-    R("GET", NS "/instance/list", "list", h_instance_list, ROUTE_NAMING),
-    R("PUT", NS "/instance/beat", "beat", h_instance_beat, ROUTE_NAMING | ROUTE_WRITE),
+    R("GET", NS "/instance/list", "list", h_instance_list, ROUTE_NAMING | ROUTE_NO_LOCK),
+    R("PUT", NS "/instance/beat", "beat", h_instance_beat, ROUTE_NAMING | ROUTE_WRITE | ROUTE_NO_LOCK),
     R("GET", NS "/instance/statuses", "statuses", h_instance_statuses, ROUTE_NAMING),
     R("PUT", NS "/instance/statuses", "statuses", h_instance_statuses, ROUTE_NAMING),
     R("POST", NS "/instance/statuses", "statuses", h_instance_statuses, ROUTE_NAMING),
@@ -66,12 +66,12 @@ static const struct route ROUTES[] = {
     R("POST", "/nacos/v1/auth/login", "login", h_auth_login, 0),
     R("POST", "/nacos/v1/auth/users/login", "login", h_auth_login, 0),
     /* the v2 Open API (nacos-api.md §5): the same API names as v1, so one rule covers both */
-    R("POST", NS2 "/instance", "register", h_v2_instance_register, W2),
-    R("DELETE", NS2 "/instance", "deregister", h_v2_instance_deregister, W2),
-    R("PUT", NS2 "/instance", "update", h_v2_instance_update, W2),
+    R("POST", NS2 "/instance", "register", h_v2_instance_register, W2 | ROUTE_NO_LOCK),
+    R("DELETE", NS2 "/instance", "deregister", h_v2_instance_deregister, W2 | ROUTE_NO_LOCK),
+    R("PUT", NS2 "/instance", "update", h_v2_instance_update, W2 | ROUTE_NO_LOCK),
     R("GET", NS2 "/instance", "detail", h_v2_instance_detail, N2),
-    R("GET", NS2 "/instance/list", "list", h_v2_instance_list, N2),
-    R("PUT", NS2 "/instance/beat", "beat", h_v2_instance_beat, W2),
+    R("GET", NS2 "/instance/list", "list", h_v2_instance_list, N2 | ROUTE_NO_LOCK),
+    R("PUT", NS2 "/instance/beat", "beat", h_v2_instance_beat, W2 | ROUTE_NO_LOCK),
     R("PUT", NS2 "/instance/metadata/batch", "metadata.batch", h_v2_instance_metadata_batch, W2),
     R("DELETE", NS2 "/instance/metadata/batch", "metadata.batch", h_v2_instance_metadata_batch, W2),
     R("POST", NS2 "/service", "service.create", h_v2_service_create, W2),
@@ -186,9 +186,9 @@ static void run_handler(struct app *app, const struct route *r, struct request *
     } else if (r->flags & ROUTE_NO_LOCK) {
         r->fn(app, req, rep);
     } else {
-        pthread_mutex_lock(&app->mu);
+        app_lock(app);
         r->fn(app, req, rep);
-        pthread_mutex_unlock(&app->mu);
+        app_unlock(app);
     }
 }
 

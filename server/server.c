@@ -47,8 +47,11 @@ int server_init(struct server *s, const struct config *cfg, char *err, size_t er
     s->sync_ready = true;
     s->app_ready = true;   /* app_free copes with a half-built context */
     if (app_init(&s->app, cfg, err, errlen)) return -1;
-    if (cfg->fixtures_file && registry_load_file(&s->app, cfg->fixtures_file, err, errlen)) return -1;
-    return 0;
+    if (!cfg->fixtures_file) return 0;
+    app_lock(&s->app);   /* the registry's writes are app->mu's (store.h), threads or not */
+    int rc = registry_load_file(&s->app, cfg->fixtures_file, err, errlen);
+    app_unlock(&s->app);
+    return rc ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ opening and closing a node */

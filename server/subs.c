@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -42,6 +43,8 @@ struct subs {
     int wake;
     struct sub *v;
     size_t n, cap;
+    _Atomic size_t n_any;            /* n, read without the lock: a change with no subscriber at all
+                                        (the usual case under load) takes no lock */
     struct pending *pend;
     size_t n_pend, cap_pend;
     struct svc_count **buckets;      /* n_buckets: 0 or a power of two */
@@ -189,6 +192,7 @@ static struct sub *append(struct subs *s, enum subs_kind kind, const char *ns, c
     }
     x->kind = kind;
     s->n++;
+    atomic_store(&s->n_any, s->n);
     return x;
 }
 
@@ -198,6 +202,7 @@ static void remove_at(struct subs *s, size_t i)
     count_sub(s, s->v[i].ns, s->v[i].service);
     free(s->v[i].ns);
     s->v[i] = s->v[--s->n];
+    atomic_store(&s->n_any, s->n);
 }
 
 bool subs_add_udp(struct subs *s, const char *ns, const char *service, const char *clusters,
@@ -337,7 +342,9 @@ void subs_foreach_conn(struct subs *s, uint64_t conn, void (*cb)(void *ctx, cons
 
 void subs_changed(struct subs *s, const char *ns, const char *service)
 {
-    if (!s) return;
+    /* A subscriber taken concurrently is not missed: a list subscribes before it reads the registry,
+     * and a change is made before it is announced here. */
+    if (!s || !atomic_load(&s->n_any)) return;
     pthread_mutex_lock(&s->mu);
     bool has_sub = count_of(s, ns, service) > 0, queued = false;
     for (size_t i = 0; i < s->n_pend && has_sub && !queued; i++)

@@ -133,17 +133,18 @@ static int verdict(void *ctx, const struct instance_rec *r)
     return STORE_REMOVE;
 }
 
-/* One transaction over at most `size` due instances: verdicts applied, the changed services'
- * revisions bumped. Then, committed, the lines are written and subscribers told. Returns how many
- * instances were visited, -1 on a store error (rolled back: nothing applied, logged or reported). */
-static long run_batch(struct batch *b, long size)
+/* One transaction over at most `size` due instances of one shard: verdicts applied, the changed
+ * services' revisions bumped (in memory: nothing of it is in SQLite). Then, committed, the lines are
+ * written and subscribers told. Returns how many instances were visited, -1 on a store error
+ * (rolled back: nothing applied, logged or reported). */
+static long run_batch(struct batch *b, unsigned shard, long size)
 {
     struct store *st = b->app->store;
     b->out_start = b->out ? b->out->n : 0;
-    if (store_begin(st)) return -1;
-    long visited = store_instance_sweep_due(st, b->now_ms, size, verdict, b);
+    if (store_begin_memory(st)) return -1;
+    long visited = store_instance_sweep_due(st, shard, b->now_ms, size, verdict, b);
     if (visited < 0 || b->oom) goto fail;
-    if (b->svc_n) {   /* one statement bumps them all */
+    if (b->svc_n) {   /* one stamp for them all */
         int64_t *ids = malloc(b->svc_n * sizeof *ids);
         size_t n = 0;
         for (size_t k = 0; ids && k < b->svc_cap; k++)
@@ -152,6 +153,9 @@ static long run_batch(struct batch *b, long size)
         free(ids);
         if (rc) goto fail;
     }
+#ifdef NACOS_MOCK_TEST_HOOKS
+    if (visited && b->app->test_hook) b->app->test_hook(b->app->test_hook_ctx, "sweep.batch");   /* write open */
+#endif
     if (store_commit(st)) goto fail;
     log_batch_flush(&b->lines);
     events_batch_publish(b->app->events, &b->events);
@@ -168,28 +172,29 @@ fail:
     return -1;
 }
 
-static int count_due(void *ctx, const struct instance_rec *r)
-{
-    (void)r;
-    ++*(long *)ctx;
-    return 0;
-}
-
 int sweeper_run_once(struct app *app, int64_t now_ms, long limit, struct sweep_result *out)
 {
     struct batch b = {.app = app, .now_ms = now_ms, .out = out};
     int rc = -1;
-    long size = limit > 0 ? limit : SWEEP_BATCH;
-    for (;;) {
-        long visited = run_batch(&b, size);
-        if (visited < 0) goto out;
-        if (visited < size) break;
-        if (limit > 0) {   /* the caller asked for one bounded batch: 1 only if more are due */
-            long more = 0;
-            if (store_instance_foreach_expired(app->store, now_ms, 1, count_due, &more)) goto out;
-            if (!more) break;
-            rc = 1;
-            goto out;
+    long done = 0;
+    /* shard by shard, so that a batch holds one shard's lock: requests about the other shards'
+     * services go on meanwhile (due order is kept within a shard) */
+    for (unsigned k = 0; k < STORE_SHARDS; k++) {
+        for (;;) {
+            long want = limit > 0 ? limit - done : SWEEP_BATCH;
+            if (want <= 0) break;
+            long visited = run_batch(&b, k, want);
+            if (visited < 0) goto out;
+            done += visited;
+            if (visited < want) break;   /* nothing more due in this shard */
+        }
+        if (limit > 0 && done >= limit) {   /* the caller asked for one bounded step: 1 only if more are due */
+            for (unsigned j = k; j < STORE_SHARDS; j++)
+                if (store_any_due(app->store, j, now_ms)) {
+                    rc = 1;
+                    goto out;
+                }
+            break;
         }
     }
     long gc = 0;
@@ -232,9 +237,10 @@ static void *sweeper_main(void *arg)
         int64_t now = clock_now_ms(&app->clock);
         int more;
         do {   /* bounded batches, releasing the registry between them so requests interleave */
-            pthread_mutex_lock(&app->mu);
+            app_lock(app);
             more = sweeper_run_once(app, now, SWEEP_BATCH, NULL);
-            pthread_mutex_unlock(&app->mu);
+            if (more != 1) store_save_stamps(app->store);   /* a file keeps the stamp floor */
+            app_unlock(app);
             if (more == 1) usleep(SWEEP_PAUSE_US);
         } while (more == 1);
         metrics_sweep(app->metrics, elapsed_ms(&t0));

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 char *util_read_file(const char *path, size_t *len)
@@ -40,6 +41,22 @@ uint64_t util_fnv1a_more(uint64_t h, const void *p, size_t n)
 }
 
 uint64_t util_fnv1a(const void *p, size_t n) { return util_fnv1a_more(UTIL_FNV1A_BASIS, p, n); }
+
+uint64_t util_hash_more(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    h ^= n * 0xff51afd7ed558ccdull;
+    for (; n >= 8; n -= 8, b += 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    memcpy(&w, b, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
 
 int util_grow(void **v, size_t *cap, size_t n, size_t elem)
 {

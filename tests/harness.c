@@ -97,8 +97,11 @@ int nm_stop(struct nm_server *s)
         pid_t r = waitpid(s->pid, &status, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;
-            unlink(s->err_path);
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            /* a sanitizer's report (ASan, TSan: exit code 66 by default) is in the server's stderr */
+            if (rc) fprintf(stderr, "nacos-mock exited with %d; its stderr is kept at %s\n", rc, s->err_path);
+            else unlink(s->err_path);
+            return rc;
         }
         usleep(10000);
     }

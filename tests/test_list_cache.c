@@ -5,6 +5,7 @@
  * millisecond where the machine allows — and that unchanged lists are answered from the cache
  * (nacos_mock_list_cache_lookups_total on /__mock/metrics).
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,10 +24,11 @@
 static const char *get(struct list_cache *c, const char *key, struct list_cache_state st)
 {
     size_t len = 0;
-    const char *b = list_cache_get(c, key, strlen(key), &st, &len);
+    char *b = list_cache_copy(c, key, strlen(key), &st, &len);
     static char out[256];
     if (!b) return NULL;
     snprintf(out, sizeof out, "%.*s", (int)len, b);
+    free(b);
     return out;
 }
 
@@ -38,7 +40,7 @@ static void put(struct list_cache *c, const char *key, struct list_cache_state s
 static void test_module_state_must_match(void **state)
 {
     (void)state;
-    struct list_cache *c = list_cache_new(1 << 20);
+    struct list_cache *c = list_cache_new(1 << 20, 1);
     assert_non_null(c);
     struct list_cache_state s1 = {1, 100, 0};
     put(c, "k", s1, "{\"a\":1}");
@@ -54,21 +56,23 @@ static void test_module_state_must_match(void **state)
     /* a key with embedded NULs is compared by length, not as a C string */
     list_cache_put(c, "a\0b", 3, &s1, "ab", 2);
     size_t len = 0;
-    assert_null(list_cache_get(c, "a\0c", 3, &s1, &len));
-    assert_non_null(list_cache_get(c, "a\0b", 3, &s1, &len));
+    assert_null(list_cache_copy(c, "a\0c", 3, &s1, &len));
+    char *ab = list_cache_copy(c, "a\0b", 3, &s1, &len);
+    assert_non_null(ab);
     assert_int_equal(len, 2);
+    free(ab);
     /* a put replaces the entry of the same key */
     put(c, "k", s1, "one");
     put(c, "k", s1, "two");
     assert_string_equal(get(c, "k", s1), "two");
     size_t entries = 0;
     uint64_t hits = 0, misses = 0;
-    list_cache_stats(c, &entries, NULL, &hits, &misses);
+    list_cache_stats(c, &entries, NULL, &hits, &misses, NULL);
     assert_int_equal(entries, 2);
     assert_int_equal(hits, 3);
     assert_int_equal(misses, 6);
     list_cache_clear(c);
-    list_cache_stats(c, &entries, NULL, &hits, &misses);
+    list_cache_stats(c, &entries, NULL, &hits, &misses, NULL);
     assert_int_equal(entries + hits + misses, 0);
     assert_null(get(c, "k", s1));
     list_cache_free(c);
@@ -80,7 +84,7 @@ static void test_module_evicts_least_recently_used_within_bound(void **state)
     char body[1000];
     memset(body, 'x', sizeof body - 1);
     body[sizeof body - 1] = '\0';
-    struct list_cache *c = list_cache_new(4500);   /* room for four 1 KB entries */
+    struct list_cache *c = list_cache_new(4500, 1);   /* room for four 1 KB entries */
     struct list_cache_state st = {1, 1, 0};
     put(c, "a", st, body);
     put(c, "b", st, body);
@@ -94,7 +98,7 @@ static void test_module_evicts_least_recently_used_within_bound(void **state)
     assert_non_null(get(c, "d", st));
     assert_non_null(get(c, "e", st));
     size_t bytes = 0;
-    list_cache_stats(c, NULL, &bytes, NULL, NULL);
+    list_cache_stats(c, NULL, &bytes, NULL, NULL, NULL);
     assert_true(bytes <= 4500);
     /* a body larger than the whole cache is not kept (and evicts nothing) */
     char big[5000];
@@ -103,6 +107,51 @@ static void test_module_evicts_least_recently_used_within_bound(void **state)
     put(c, "big", st, big);
     assert_null(get(c, "big", st));
     assert_non_null(get(c, "e", st));
+    list_cache_free(c);
+}
+
+/* Threads put, copy and clear at once (run under ThreadSanitizer in stage 10): every copy is whole
+ * and belongs to the state asked for — its body names the key and the revision it was put for. */
+struct hammer { struct list_cache *c; int id; long bad; };
+
+static void *hammer_main(void *arg)
+{
+    struct hammer *h = arg;
+    char key[16], body[600];
+    for (int i = 0; i < 20000; i++) {
+        int k = i % 7, rev = (i / 7) % 5 + h->id % 2;
+        snprintf(key, sizeof key, "k%d", k);
+        struct list_cache_state st = {k + 1, rev, 0};
+        int n = snprintf(body, sizeof body, "%s@%d:", key, rev);
+        memset(body + n, 'a' + k, sizeof body - (size_t)n - 1);
+        body[sizeof body - 1] = '\0';
+        if (i % 3 == 0) list_cache_put(h->c, key, strlen(key), &st, body, strlen(body));
+        size_t len = 0;
+        char *got = list_cache_copy(h->c, key, strlen(key), &st, &len);
+        if (got && (len != strlen(body) || strcmp(got, body))) h->bad++;
+        free(got);
+        if (h->id == 0 && i % 5000 == 4999) list_cache_clear(h->c);
+    }
+    return NULL;
+}
+
+static void test_module_concurrent_use(void **state)
+{
+    (void)state;
+    struct list_cache *c = list_cache_new(8 * 1024, 2);   /* small: evictions happen all the time */
+    struct hammer h[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        h[i] = (struct hammer){c, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, hammer_main, &h[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(h[i].bad, 0);
+    }
+    size_t bytes = 0;
+    list_cache_stats(c, NULL, &bytes, NULL, NULL, NULL);
+    assert_true(bytes <= 8 * 1024);
     list_cache_free(c);
 }
 
@@ -241,6 +290,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_module_state_must_match),
         cmocka_unit_test(test_module_evicts_least_recently_used_within_bound),
+        cmocka_unit_test(test_module_concurrent_use),
         cmocka_unit_test_teardown(test_unchanged_lists_are_answered_from_the_cache, nm_test_teardown),
         cmocka_unit_test_teardown(test_every_change_is_seen_by_the_next_list, nm_test_teardown),
     };

@@ -46,6 +46,7 @@ static int setup(void **state)
         fprintf(stderr, "app_init: %s\n", err);
         return -1;
     }
+    app_lock(&f->app);   /* the test runs as a request handler: the naming core's callers hold app->mu */
     f->md = cJSON_CreateObject();
     assert_non_null(clients_open(f->app.clients, C1, "1_127.0.0.1_1", "127.0.0.1:1", 0, T0));
     assert_non_null(clients_open(f->app.clients, C2, "2_127.0.0.1_2", "127.0.0.1:2", 0, T0));
@@ -57,6 +58,7 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     cJSON_Delete(f->md);
+    app_unlock(&f->app);
     app_free(&f->app);
     config_free(&f->cfg);
     free(f);

@@ -11,6 +11,7 @@
  *   - --auth USER:PASS: Nacos's 403 texts, login on both paths, the token as query parameter, form
  *     field and Bearer header, tampered and foreign tokens, raw username/password, what stays open.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@
 #include <curl/curl.h>
 
 #include "harness.h"
+#include "nacos_mock/journal.h"
+#include "nacos_mock/params.h"
 
 #define JSON_CT "application/json"
 #define JAVA_UA "Nacos-Java-Client:v1.4.8"
@@ -1221,10 +1224,79 @@ static void test_auth(void **state)
     stop(s);
 }
 
+/* ------------------------------------------------------------------ the journal alone, by threads */
+
+/* Writers record at once while a reader queries and clears (ThreadSanitizer runs this in stage 10):
+ * a query lists whole entries (each one's parameters are its writer's), in seq order, never more
+ * than the ring holds, and after a clear nothing recorded before it. */
+struct jw { struct journal *j; int id; };
+
+static void *journal_writer(void *arg)
+{
+    struct jw *w = arg;
+    char api[16], val[32];
+    snprintf(api, sizeof api, "w%d", w->id);
+    for (int i = 0; i < 20000; i++) {
+        struct params p;
+        params_init(&p);
+        snprintf(val, sizeof val, "%d", i % 50);   /* repeated parameters share one block */
+        params_add(&p, "writer", api);
+        params_add(&p, "i", val);
+        struct journal_in e = {.time_ms = i, .method = "PUT", .path = "/x", .api = api, .params = &p, .status = 200};
+        journal_record(w->j, &e);
+        params_free(&p);
+    }
+    return NULL;
+}
+
+static void test_journal_concurrent(void **state)
+{
+    (void)state;
+    struct journal *j = journal_create(1000);
+    struct jw w[3];
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (struct jw){j, i};
+        assert_int_equal(pthread_create(&t[i], NULL, journal_writer, &w[i]), 0);
+    }
+    for (int round = 0; round < 40; round++) {
+        struct journal_query q = {.limit = -1};
+        cJSON *raw = journal_query_json(j, &q);   /* params are raw JSON text: print and read back */
+        char *text = cJSON_PrintUnformatted(raw);
+        cJSON_Delete(raw);
+        cJSON *o = cJSON_Parse(text);
+        cJSON_free(text);
+        assert_non_null(o);
+        cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "requests");
+        assert_true(cJSON_GetArraySize(arr) <= 1000);
+        double prev = 0;
+        for (cJSON *r = arr->child; r; r = r->next) {
+            double seq = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "seq"));
+            assert_true(seq > prev);
+            prev = seq;
+            const char *api = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "api"));
+            const cJSON *params = cJSON_GetObjectItemCaseSensitive(r, "params");
+            assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(params, "writer")), api);
+        }
+        cJSON_Delete(o);
+        if (round % 10 == 9) {
+            journal_clear(j);
+            struct journal_query before = {.limit = -1};
+            cJSON *after = journal_query_json(j, &before);
+            for (cJSON *r = cJSON_GetObjectItemCaseSensitive(after, "requests")->child; r; r = r->next)
+                assert_true(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(r, "seq")) > prev);
+            cJSON_Delete(after);
+        }
+    }
+    for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+    journal_free(j);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_journal_concurrent),
         cmocka_unit_test_teardown(test_json_logs, nm_test_teardown),
         cmocka_unit_test_teardown(test_text_logs, nm_test_teardown),
         cmocka_unit_test_teardown(test_prom_parser_rejects, nm_test_teardown),

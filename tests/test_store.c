@@ -5,7 +5,8 @@
  * flag matches, beats, health, ordering), the sweeper's due order (last beat + timeout while healthy,
  * + delete timeout when unhealthy, ephemeral and unmarked only), instances changing kind (memory <->
  * SQLite), numeric ids, counts, forget_ephemeral, GC of empty implicit services, what survives a
- * restart, and the migrations from schema versions 1 and 2. The config tables (their own connection):
+ * restart (the change-stamp floor too), transactions of one service without the registry lock (what
+ * they may do alone, what needs SQLite), and the migrations from schema versions 1 and 2. The config tables (their own connection):
  * put/get byte-exact, created time kept, md5 lookup, delete, history (I holds the new content, U/D the
  * old, newest first, pruned by count and by bytes), search (exact, `*` patterns with GLOB's other
  * specials literal, paging), clear, and both connections writing one file.
@@ -439,7 +440,7 @@ static void test_beat(void **state)
     assert_int_equal(br.interval_ms, 2000);
     assert_int_equal(br.service_id, sid);
     assert_int_equal(br.prev_beat_ms, T0);
-    assert_string_equal(br.instance_id, "10.0.0.1#8080#DEFAULT#" SVC);
+    assert_string_equal(br.instance_id, "");   /* healthy: nothing to log, the id is not copied */
     struct instance_rec r;
     assert_int_equal(store_instance_get(st, sid, "DEFAULT", "10.0.0.1", 8080, &r), 0);
     assert_int_equal(r.last_beat_ms, T0 + 1000);
@@ -485,7 +486,7 @@ static void test_beat_sequences(void **state)
         assert_int_equal(br.prev_beat_ms, T0 + 1000 * (i - 1));
         assert_int_equal(br.interval_ms, 5000);
         assert_int_equal(br.service_id, sid);
-        assert_string_equal(br.instance_id, "a");
+        assert_string_equal(br.instance_id, "");
     }
     /* the sweeper's due query sees the last beat (T0 + 5000): not due at T0 + 5000 + 15000 */
     struct rows rw = {0};
@@ -518,8 +519,8 @@ static void test_beat_sequences(void **state)
     assert_string_equal(r.instance_id, "b");
     store_instance_rec_free(&r);
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 10000, &br), 0);
+    assert_int_equal(br.prev_beat_ms, T0 + 100);   /* the new instance's own, not the old one's T0 + 9000 */
     assert_int_equal(store_instance_beat(st, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 11000, &br), 0);
-    assert_string_equal(br.instance_id, "b");
     assert_int_equal(br.prev_beat_ms, T0 + 10000);
 
     /* an update (new interval) is seen by the next beat */
@@ -650,7 +651,7 @@ static void test_foreach_merges_kinds(void **state)
 }
 
 /* Deleting a service takes its ephemeral instances too (and a rollback brings them back); a service
- * made later under the same row id never shows the old one's names. */
+ * made later never gets its id, nor shows the old one's names. */
 static void test_service_delete_and_id_reuse(void **state)
 {
     struct store *st = *state;
@@ -670,7 +671,7 @@ static void test_service_delete_and_id_reuse(void **state)
     assert_int_equal(store_counts(st, NULL, &ni, NULL), 0);
     assert_int_equal(ni, 0);
     int64_t again = svc(st, NS, "g@@renamed");
-    assert_int_equal(again, last);   /* SQLite hands the highest row id out again */
+    assert_true(again > last);   /* service ids are never handed out again (SQLite would reuse the highest) */
     in.service_id = again;
     put(st, &in, true);
     struct instance_rec r;
@@ -1151,7 +1152,7 @@ static void assert_row4(const char *path, const char *sql, const int want[4])
     "  hb_interval_ms INTEGER NOT NULL, hb_timeout_ms INTEGER NOT NULL, delete_timeout_ms INTEGER NOT NULL,"
 
 /* A file written by schema version 1 (ephemeral instances in the table, with a generated due-time
- * column and its index) opens as version 2: persistent instances kept, ephemeral ones dropped as at
+ * column and its index) opens at the current version: persistent instances kept, ephemeral ones dropped as at
  * any restart, the column and index gone. Version 1's schema is written here with SQLite directly. */
 static void test_migrates_schema_1(void **state)
 {
@@ -1192,11 +1193,12 @@ static void test_migrates_schema_1(void **state)
     assert_row4(path, "SELECT (SELECT user_version FROM pragma_user_version),"
                       " (SELECT count(*) FROM pragma_table_info('instances') WHERE name='expire_at'),"
                       " (SELECT count(*) FROM sqlite_master WHERE name='instances_expire'),"
-                      " (SELECT count(*) FROM instances)", (int[]){3, 0, 0, 2});
+                      " (SELECT count(*) FROM instances)", (int[]){4, 0, 0, 2});
     tmp_db_remove(&t);
 }
 
-/* A file written by schema version 2 opens as version 3: the config tables appear, the registry is kept. */
+/* A file written by schema version 2 opens as version 4: the config tables (3) and the meta table (4)
+ * appear, the registry is kept. */
 static void test_migrates_schema_2(void **state)
 {
     (void)state;
@@ -1231,7 +1233,7 @@ static void test_migrates_schema_2(void **state)
     store_close(st);
 
     assert_row4(t.path, "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM config),"
-                        " (SELECT count(*) FROM config_history), (SELECT count(*) FROM instances)", (int[]){3, 1, 0, 1});
+                        " (SELECT count(*) FROM config_history), (SELECT count(*) FROM instances)", (int[]){4, 1, 0, 1});
     tmp_db_remove(&t);
 }
 
@@ -1644,6 +1646,73 @@ static void test_stamps_survive_a_restart(void **state)
     tmp_db_remove(&t);
 }
 
+/* A transaction of one service without app->mu (store_begin_service, alone): memory of its own shard
+ * only — anything needing SQLite or another shard is refused with STORE_SLOW, and a service's count
+ * of persistent instances (kept in memory) decides when SQLite is needed. */
+static void test_alone_transactions(void **state)
+{
+    struct store *st = *state;
+    int64_t a = svc(st, NS, "g@@eph-only");
+    int64_t b = svc(st, NS, "g@@has-persistent");
+    struct instance_rec p = inst(b, "DEFAULT", "10.0.0.1", 80, "p");
+    p.ephemeral = false;
+    put(st, &p, true);
+
+    assert_int_equal(store_begin_service(st, NS, "g@@eph-only", true), 0);
+    int64_t id = 0;
+    assert_int_equal(store_service_ensure(st, NS, "g@@eph-only", T0, &id), 0);
+    assert_int_equal(id, a);
+    struct instance_rec e = inst(a, "DEFAULT", "10.0.0.2", 80, "e");
+    put(st, &e, true);                                           /* memory only: allowed */
+    assert_int_equal(store_service_touch(st, a, T0 + 1, T0 + 1), 0);
+    struct instance_rec r;
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.9.9.9", 80, &r), 1);   /* no SQLite needed to know */
+    assert_int_equal(store_service_touch(st, b, T0, T0), STORE_SLOW);                  /* another service */
+    assert_int_equal(store_service_ensure(st, NS, "g@@new", T0, &id), STORE_SLOW);     /* a SQLite row */
+    struct instance_rec pa = inst(a, "DEFAULT", "10.0.0.3", 80, "pa");
+    pa.ephemeral = false;
+    assert_int_equal(store_instance_upsert(st, &pa, NULL), STORE_SLOW);
+    assert_int_equal(store_commit(st), 0);
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.2", 80, &r), 0);     /* committed */
+    store_instance_rec_free(&r);
+    assert_true(revision_of(st, NS, "g@@eph-only") >= T0 + 1);
+
+    /* rolled back: gone, revision too */
+    int64_t rev = revision_of(st, NS, "g@@eph-only");
+    assert_int_equal(store_begin_service(st, NS, "g@@eph-only", true), 0);
+    struct instance_rec e2 = inst(a, "DEFAULT", "10.0.0.4", 80, "e2");
+    put(st, &e2, true);
+    assert_int_equal(store_service_touch(st, a, T0 + 5, T0 + 5), 0);
+    store_rollback(st);
+    assert_int_equal(store_instance_get(st, a, "DEFAULT", "10.0.0.4", 80, &r), 1);
+    assert_int_equal(revision_of(st, NS, "g@@eph-only"), rev);
+
+    /* a service with a persistent instance: an unknown key may be in SQLite */
+    assert_int_equal(store_begin_service(st, NS, "g@@has-persistent", true), 0);
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.9.9.9", 80, &r), STORE_SLOW);
+    struct instance_rec e3 = inst(b, "DEFAULT", "10.0.0.5", 80, "e3");
+    assert_int_equal(store_instance_upsert(st, &e3, NULL), STORE_SLOW);
+    store_rollback(st);
+    /* once its last persistent instance is gone, memory knows alone again */
+    assert_int_equal(store_instance_delete(st, b, "DEFAULT", "10.0.0.1", 80, false), 0);
+    assert_int_equal(store_begin_service(st, NS, "g@@has-persistent", true), 0);
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.9.9.9", 80, &r), 1);
+    store_rollback(st);
+    /* and an instance turning persistent (memory -> SQLite) counts again */
+    struct instance_rec move = inst(b, "DEFAULT", "10.0.0.6", 80, "m");
+    put(st, &move, true);
+    move.ephemeral = false;
+    put(st, &move, false);
+    assert_int_equal(store_begin_service(st, NS, "g@@has-persistent", true), 0);
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.9.9.9", 80, &r), STORE_SLOW);
+    store_rollback(st);
+    move.ephemeral = true;   /* and back: the row goes, the count with it */
+    put(st, &move, false);
+    assert_int_equal(store_begin_service(st, NS, "g@@has-persistent", true), 0);
+    assert_int_equal(store_instance_get(st, b, "DEFAULT", "10.9.9.9", 80, &r), 1);
+    store_rollback(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -1662,6 +1731,7 @@ int main(void)
         T(test_instance_changes_kind),
         T(test_foreach_merges_kinds),
         T(test_service_delete_and_id_reuse),
+        T(test_alone_transactions),
         T(test_beat_persistent_unaffected),
         T(test_foreach_healthy_first),
         T(test_foreach_all_order),

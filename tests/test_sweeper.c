@@ -82,7 +82,7 @@ static int64_t add(struct fx *f, const struct inst_spec *s)
     char id[300];
     make_id(id, sizeof id, s);
     int64_t sid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(store_service_ensure(f->app.store, s->ns, s->service, s->last_beat, &sid), 0);
     struct instance_rec in = {
         .service_id = sid, .cluster = "DEFAULT", .ip = s->ip, .port = s->port, .instance_id = id, .weight = 1.0,
@@ -94,7 +94,7 @@ static int64_t add(struct fx *f, const struct inst_spec *s)
     assert_int_equal(store_instance_upsert(f->app.store, &in, &created), 0);
     assert_true(created);
     assert_int_equal(store_service_touch(f->app.store, sid, s->last_beat, 0), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     return sid;
 }
 
@@ -102,7 +102,7 @@ static int64_t add(struct fx *f, const struct inst_spec *s)
 static int health_of(struct fx *f, const char *service, const char *ip, int port)
 {
     int out = -1;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     struct service_rec s;
     if (store_service_get(f->app.store, NS, service, &s) == 0) {
         struct instance_rec r;
@@ -114,26 +114,26 @@ static int health_of(struct fx *f, const char *service, const char *ip, int port
         }
         store_service_rec_free(&s);
     }
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     return out;
 }
 
 static bool service_exists(struct fx *f, const char *service)
 {
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     struct service_rec s;
     int g = store_service_get(f->app.store, NS, service, &s);
     assert_true(g >= 0);
     if (g == 0) store_service_rec_free(&s);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     return g == 0;
 }
 
 static int sweep(struct fx *f, int64_t now, long limit, struct sweep_result *r)
 {
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     int rc = sweeper_run_once(&f->app, now, limit, r);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     return rc;
 }
 
@@ -324,9 +324,9 @@ static void test_persistent_never_touched(void **state)
     /* a beat has no effect on a persistent instance */
     bool was_unhealthy = true;
     int64_t interval = 0, sid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(beat_(f->app.store, NS, SVC, "DEFAULT", "10.0.0.2", 8080, T0 + 1, &was_unhealthy, &interval, &sid), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     assert_false(was_unhealthy);
     assert_int_equal(health_of(f, SVC, "10.0.0.2", 8080), 0);
 }
@@ -361,9 +361,9 @@ static void test_beat_restores_and_resets_timers(void **state)
     const int64_t beat = T0 + 20000;
     bool was_unhealthy = false;
     int64_t interval = 0, sid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(beat_(f->app.store, NS, SVC, "DEFAULT", "10.0.0.1", 8080, beat, &was_unhealthy, &interval, &sid), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     assert_true(was_unhealthy);
     assert_int_equal(interval, 5000);
     assert_int_equal(sid, sid_reg);
@@ -385,9 +385,9 @@ static void test_beat_restores_and_resets_timers(void **state)
     sweep_result_free(&r);
 
     /* a beat for an instance that is gone is unknown */
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(beat_(f->app.store, NS, SVC, "DEFAULT", "10.0.0.1", 8080, beat + DEL_TIMEOUT + 2, &was_unhealthy, &interval, &sid), 1);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
 }
 
 static void test_beat_on_healthy_instance_postpones(void **state)
@@ -396,9 +396,9 @@ static void test_beat_on_healthy_instance_postpones(void **state)
     struct inst_spec a = eph("10.0.0.1", 8080, T0);
     add(f, &a);
     bool was_unhealthy = true;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(beat_(f->app.store, NS, SVC, "DEFAULT", "10.0.0.1", 8080, T0 + 10000, &was_unhealthy, NULL, NULL), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     assert_false(was_unhealthy);
     struct sweep_result r;
     sweep_expect(f, T0 + 25000, 0, &r);
@@ -417,13 +417,13 @@ static void test_empty_implicit_services_gc(void **state)
     struct inst_spec e = eph("10.0.0.9", 8080, T0);
     e.service = "DEFAULT_GROUP@@explicit";
     int64_t eid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(store_service_create(f->app.store, NS, "DEFAULT_GROUP@@explicit", 0.0, NULL, NULL, true, T0, &eid),
                      0);
     assert_int_equal(store_service_create(f->app.store, NS, "DEFAULT_GROUP@@explicit-empty", 0.0, NULL, NULL, true,
                                           T0, NULL),
                      0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     add(f, &a);
     add(f, &e);
 
@@ -456,9 +456,9 @@ static void test_empty_implicit_services_gc(void **state)
 static int64_t revision_of(struct fx *f, const char *service)
 {
     struct service_rec s;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(store_service_get(f->app.store, NS, service, &s), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     int64_t rev = s.revision;
     store_service_rec_free(&s);
     return rev;
@@ -493,9 +493,9 @@ static void test_implicit_service_with_instances_kept(void **state)
     add(f, &p);
     /* an implicit service created without an instance is empty from its creation */
     int64_t sid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(store_service_ensure(f->app.store, NS, "DEFAULT_GROUP@@never-used", T0, &sid), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     struct sweep_result r;
     sweep_expect(f, T0 + SERVICE_GC_MS, 0, &r);
     assert_int_equal(r.services_gc, 0);
@@ -568,7 +568,7 @@ static void test_large_registry_nothing_due(void **state)
     struct fx *f = *state;
     enum { N = 100000 };
     int64_t sid = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     struct store *st = f->app.store;
     assert_int_equal(store_begin(st), 0);
     assert_int_equal(store_service_ensure(st, NS, SVC, T0, &sid), 0);
@@ -592,7 +592,7 @@ static void test_large_registry_nothing_due(void **state)
     long due = 0;
     assert_int_equal(store_instance_foreach_expired(st, T0 + HB_TIMEOUT, 0x7fffffff, count_cb, &due), 0);
     assert_int_equal(due, 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
 
     struct sweep_result r = {0};
     assert_int_equal(sweep(f, T0 + HB_TIMEOUT, 0, &r), 0);
@@ -613,9 +613,9 @@ static void test_large_registry_nothing_due(void **state)
     sweep_result_free(&r);
 
     long services = 0, instances = 0, healthy = 0;
-    pthread_mutex_lock(&f->app.mu);
+    app_lock(&f->app);
     assert_int_equal(store_counts(f->app.store, &services, &instances, &healthy), 0);
-    pthread_mutex_unlock(&f->app.mu);
+    app_unlock(&f->app);
     assert_int_equal(services, 1);
     assert_int_equal(instances, N);
     assert_int_equal(healthy, N - 3);

@@ -8,7 +8,9 @@
  *
  * Threading: `mu` guards the store, the clients table, the list cache and every registry decision.
  * HTTP workers take it in routes_dispatch, the gRPC loop around each naming call, the sweeper per
- * batch, the push thread to render. Nothing does network I/O while holding it.
+ * batch, the push thread to render. Nothing does network I/O while holding it. Take it with
+ * app_lock / app_unlock (they count its hold time in lock-stats builds, lockstat.h, and remember
+ * which thread holds it: app_holds_lock).
  */
 #ifndef NACOS_MOCK_APP_H
 #define NACOS_MOCK_APP_H
@@ -23,6 +25,7 @@
 #include "nacos_mock/clock.h"
 #include "nacos_mock/config.h"
 #include "nacos_mock/events.h"
+#include "nacos_mock/lockstat.h"
 
 struct store;
 struct subs;
@@ -75,7 +78,9 @@ struct app_node {
 
 struct app {
     const struct config *cfg;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;            /* the registry lock: app_lock / app_unlock */
+    struct lockstat mu_stat;       /* its hold time (lock-stats builds) */
+    uint64_t mu_t0;                /* when it was taken (lock-stats builds; the holder's) */
     struct store *store;
     struct nm_clock clock;
     struct subs *subs;             /* UDP and connection subscribers, queued changes; own lock (after mu) */
@@ -92,6 +97,13 @@ struct app {
     int n_nodes;                   /* --nodes, 1..APP_MAX_NODES; read-only after init */
     struct app_node nodes[APP_MAX_NODES];   /* ports and statuses, set by the wiring and the control plane */
     struct app_transport transport;     /* set by the wiring before it starts any listener */
+#ifdef NACOS_MOCK_TEST_HOOKS
+    /* Test builds only: called where a long registry write is open (`where`: "sweep.batch" — a sweep
+     * batch applied, not committed; "registry.load" — a snapshot written, not committed), so a test can
+     * hold it there and check that requests that need no registry-wide lock are answered meanwhile. */
+    void (*test_hook)(void *ctx, const char *where);
+    void *test_hook_ctx;
+#endif
 };
 
 /* Builds the context: store, clock, subscribers, clients, faults (those given at start), journal,
@@ -100,6 +112,11 @@ int app_init(struct app *app, const struct config *cfg, char *err, size_t errlen
 /* Adds the fault rules given at start (--fault, --faults); used by app_init. 0 or -1 with err. */
 int app_load_start_faults(struct app *app, char *err, size_t errlen);
 void app_free(struct app *app);
+
+/* The registry lock (app->mu). Not recursive: app_holds_lock tells whether this thread holds it. */
+void app_lock(struct app *app);
+void app_unlock(struct app *app);
+bool app_holds_lock(const struct app *app);
 
 /* Rolls back any open transaction and answers 500 `caused: registry store error: <sqlite message>;`. */
 struct reply;

@@ -8,13 +8,16 @@
  *
  * Invariants: serials are unique and never reused in a process; a key is listed at most once per
  * client; clients are kept in the order they opened.
- * Threading: not thread-safe; callers hold app->mu (the registry lock), like the store.
+ * Threading: callers hold app->mu (the registry lock), except for clients_touch, which the gRPC loop
+ * calls on every request without it: the table's own lock orders it against opens and closes (which
+ * take that lock too, under app->mu), and `setup` and `last_active_ms` are atomics.
  * Ownership: the table owns its clients and their strings; pointers returned stay valid until that
  * client is closed.
  */
 #ifndef NACOS_MOCK_CLIENTS_H
 #define NACOS_MOCK_CLIENTS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,12 +36,13 @@ struct client {
     char id[96];                         /* Nacos connectionId: "<ms since epoch>_<peer ip>_<peer port>" */
     char remote[80];                     /* "ip:port" of the peer */
     int node;                            /* the node (listener) it came in on */
-    bool setup;                          /* ConnectionSetupRequest received */
+    _Atomic bool setup;                  /* ConnectionSetupRequest received */
     char *client_version;                /* "" until setup */
     char *app_name;                      /* labels.AppName, "" when absent */
     char *tenant;                        /* the setup's tenant, "" when absent */
     cJSON *labels;                       /* object of strings, never NULL */
-    int64_t connected_ms, last_active_ms;   /* real time */
+    int64_t connected_ms;                /* real time */
+    _Atomic int64_t last_active_ms;      /* real time */
     struct client_key *owned;
     size_t n_owned, cap_owned;
 };
@@ -50,6 +54,9 @@ void clients_free(struct clients *cl);
 struct client *clients_open(struct clients *cl, uint64_t serial, const char *id, const char *remote, int node,
                             int64_t now_ms);
 struct client *clients_get(struct clients *cl, uint64_t serial);
+/* Without app->mu: the connection made a request at now_ms (real); whether it has been set up (false
+ * when unknown). */
+bool clients_touch(struct clients *cl, uint64_t serial, int64_t now_ms);
 /* By connectionId; NULL when unknown. */
 struct client *clients_find(struct clients *cl, const char *id);
 /* Records the setup (copies the strings; labels: an object of strings, or NULL). 0, -1 out of memory. */

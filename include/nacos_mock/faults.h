@@ -71,6 +71,8 @@ void faults_clear(struct faults *f);
 /* Back to the rules given at start, counters zeroed, generator re-seeded; the restored rules count
  * as added at now_ms (their forMs window starts again). */
 void faults_reset(struct faults *f, int64_t now_ms);
+/* How many rules there are: an atomic load, no lock — dispatch asks on every request and matches
+ * (under the lock) only when there are rules. */
 size_t faults_count(struct faults *f);
 
 /* Finds the first rule that fires for r at now_ms (updating its counters). true and *hit filled

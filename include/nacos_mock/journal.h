@@ -5,7 +5,10 @@
  * repeat theirs), rendered as JSON only when queried: no escaping and no JSON tree on the request
  * path, and a ring of repeated beats does not hold thousands of copies of the same beat JSON.
  *
- * Threading: own mutex; any thread records and queries.
+ * Threading: any thread records and queries. Writers do not serialize on one lock: each takes its
+ * sequence number from an atomic counter and writes its slot under one of 256 locks striped over the
+ * ring; the shared-parameter table is striped by hash (64 locks). A query locks slot by slot, so
+ * it sees each entry whole, and entries in seq order.
  */
 #ifndef NACOS_MOCK_JOURNAL_H
 #define NACOS_MOCK_JOURNAL_H

@@ -10,8 +10,11 @@
  * whenever a service row is deleted, so a re-created service can never meet an old entry). Entries
  * are evicted least recently used past LIST_CACHE_MAX_BYTES.
  *
- * Threading: not thread-safe; callers hold app->mu.
- * Ownership: the cache owns its copies; list_cache_get returns a view valid until the next call.
+ * Threading: thread-safe, without a lock every list takes: the map is split into stripes by key
+ * hash, each with its own lock, LRU list and share of the byte bound; a hit holds its stripe's
+ * lock for the lookup only and copies the body out after releasing it (entries are reference
+ * counted). A leaf lock: nothing is called while holding it.
+ * Ownership: the cache owns its copies; list_cache_copy hands out a new one.
  */
 #ifndef NACOS_MOCK_LIST_CACHE_H
 #define NACOS_MOCK_LIST_CACHE_H
@@ -19,7 +22,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nacos_mock/lockstat.h"
+
 #define LIST_CACHE_MAX_BYTES (16u * 1024 * 1024)
+#define LIST_CACHE_STRIPES 16u
 
 struct list_cache;
 
@@ -28,18 +34,22 @@ struct list_cache_state {
     int64_t service_id, revision, generation;
 };
 
-struct list_cache *list_cache_new(size_t max_bytes);
+/* `stripes` maps of max_bytes / stripes each (1: one LRU over the whole bound). */
+struct list_cache *list_cache_new(size_t max_bytes, unsigned stripes);
 void list_cache_free(struct list_cache *c);
-/* The body cached under `key` for exactly `state`, or NULL (a stale entry is dropped). */
-const char *list_cache_get(struct list_cache *c, const char *key, size_t keylen, const struct list_cache_state *state,
-                           size_t *len);
+/* A copy of the body cached under `key` for exactly `state` (malloc'd, NUL-terminated, length in
+ * *len; caller frees), or NULL: none, a stale one (dropped), or out of memory. */
+char *list_cache_copy(struct list_cache *c, const char *key, size_t keylen, const struct list_cache_state *state,
+                      size_t *len);
 /* Stores a copy of body for key at state (replacing any entry for key). Silently does nothing
  * when out of memory or when the body alone exceeds the cache. */
 void list_cache_put(struct list_cache *c, const char *key, size_t keylen, const struct list_cache_state *state,
                     const char *body, size_t len);
 /* Drops every entry and zeroes the hit/miss counters (control-plane reset). */
 void list_cache_clear(struct list_cache *c);
-/* Entries and bytes held (for tests and metrics). */
-void list_cache_stats(const struct list_cache *c, size_t *entries, size_t *bytes, uint64_t *hits, uint64_t *misses);
+/* Entries and bytes held, lookups (for tests and metrics); each may be NULL. `locks` (may be NULL)
+ * gets the stripes' lock hold times added (lock-stats builds). */
+void list_cache_stats(struct list_cache *c, size_t *entries, size_t *bytes, uint64_t *hits, uint64_t *misses,
+                      struct lockstat_totals *locks);
 
 #endif

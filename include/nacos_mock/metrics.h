@@ -3,13 +3,17 @@
  * and the Prometheus text exposition of them together with the gauges the caller reads from the
  * registry (GET /__mock/metrics).
  *
- * Threading: own mutex (a leaf lock); recorders are called from any thread.
+ * Threading: leaf locks; recorders are called from any thread. Request counters are striped by
+ * thread (16 stripes, each its own lock), so workers on different cores record without meeting;
+ * push and sweep counters share one lock (a few a second).
  */
 #ifndef NACOS_MOCK_METRICS_H
 #define NACOS_MOCK_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "nacos_mock/lockstat.h"
 
 struct metrics;
 struct faults;
@@ -35,6 +39,9 @@ struct metrics_gauges {
     int n_nodes;                   /* --nodes; with more than one, the per-node series below are rendered */
     const char *node_status[METRICS_MAX_NODES];   /* each node's status name (UP, DOWN, STARTING, OFFLINE) */
     long node_connections[METRICS_MAX_NODES];     /* gRPC connections per node */
+    /* lock-stats builds (lockstat.h): hold times by lock class; n_locks 0 = not measured */
+    struct { const char *name; struct lockstat_totals t; } locks[4];
+    size_t n_locks;
 };
 
 struct metrics *metrics_create(void);

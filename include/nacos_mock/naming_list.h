@@ -8,7 +8,10 @@
  *
  * Rendered answers are cached (list_cache.h) per query and service state, so N subscribers of a
  * service cost one rendering per change.
- * Threading: callers hold app->mu.
+ * Threading: callable with or without app->mu. Without it, an answer from the cache takes the
+ * service's shard lock for a moment and the cache stripe's; a rendering holds the shard while it
+ * reads the service (one state, never a torn list), and app->mu too only when the service has
+ * persistent instances (SQLite).
  */
 #ifndef NACOS_MOCK_NAMING_LIST_H
 #define NACOS_MOCK_NAMING_LIST_H

@@ -31,7 +31,9 @@ enum route_flags {
     ROUTE_WRITE = 1u << 1,    /* changes the registry (allowed in WRITE_ONLY) */
     ROUTE_CONTROL = 1u << 2,  /* /__mock/: admin token, never faulted or journalled */
     ROUTE_PREFIX = 1u << 3,   /* path is a prefix (control routes with an id) */
-    ROUTE_NO_LOCK = 1u << 4,  /* handler takes the app lock itself */
+    ROUTE_NO_LOCK = 1u << 4,  /* handler takes the app lock itself, when it needs it (config routes: their
+                                 own lock; beats, lists, registers and deregisters: the naming core's
+                                 fast paths take a service's shard, app->mu only for SQLite or clients) */
     ROUTE_V2 = 1u << 5,       /* the v2 Open API: dispatch answers its errors in the v2 envelope */
     ROUTE_CONFIG = 1u << 6,   /* the config center: obeys server status and --auth like naming; faults match
                                  its namespace, group and dataId (cs_http_fault_scope) */

@@ -1,17 +1,33 @@
 /*
  * store — the registry, and the only module that says sqlite3_. Services and persistent instances
  * are SQLite rows, every statement prepared once at open, parameters always bound; ephemeral
- * instances live in memory (ephemeral.h says why) and never reach the database. `:memory:` by
- * default; a file path opens it in WAL mode with a busy timeout, and services and persistent
- * instances survive a restart while ephemeral ones do not (a restarted Nacos has lost them too).
+ * instances live in memory (ephemeral.h says why) and never reach the database, and every service
+ * has an entry in memory too (the directory), which is what requests read: its revision and
+ * empty-since time live only there. `:memory:` by default; a file path opens it in WAL mode with a
+ * busy timeout, and services and persistent instances survive a restart while ephemeral ones do not
+ * (a restarted Nacos has lost them too).
  *
  * Invariants: an instance belongs to exactly one service (deleting the service deletes it, in either
  * home); an instance is keyed by (namespace, grouped service, cluster, ip, port), unique across both
  * homes; an ephemeral instance's due time (last beat + beat timeout while healthy, + delete timeout
- * once unhealthy) is kept by every write. Transactions (store_begin/commit/rollback) span both.
- * Threading: not thread-safe; callers hold app->mu.
+ * once unhealthy) is kept by every write; a service's count of persistent instances in memory is
+ * the number of its SQLite instance rows. Transactions (store_begin/commit/rollback) span both.
+ *
+ * Locking. The memory is split into shards by service (ephemeral.h), each with its own lock, which
+ * the store takes itself: a call locks the shard it needs for its duration; a transaction keeps
+ * every shard it touched locked until it commits or rolls back, so nobody sees its writes before
+ * (nor ever, rolled back). SQLite, the id-to-shard table and anything touching several shards need
+ * app->mu held by the caller. Without app->mu a caller may use memory only: either single calls
+ * that name their service (store_service_state, store_service_get, store_instance_beat, ...), or a
+ * transaction of one service opened with store_begin_service(..., alone = true) — inside it the
+ * store refuses whatever needs more (SQLite, another shard) with STORE_SLOW, and the caller rolls
+ * back and does it again under app->mu. Lock order: app->mu, then shards in increasing index (only
+ * app->mu's holder ever holds more than one), then leaf locks (list cache, subs, events, journal,
+ * metrics, faults). The store keeps per thread what that thread holds, so calls inside a
+ * transaction or nested calls never lock a shard twice.
  * Ownership: *_rec filled by store_*_get own their strings (free with store_*_rec_free); records
- * handed to *_foreach callbacks are views valid only during the callback.
+ * handed to *_foreach callbacks are views valid only during the callback (the shard is locked
+ * meanwhile: callbacks must not call back into the store for another shard without app->mu).
  */
 #ifndef NACOS_MOCK_STORE_H
 #define NACOS_MOCK_STORE_H
@@ -20,22 +36,49 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "nacos_mock/lockstat.h"
 #include "nacos_mock/records.h"
 
 struct store;
+
+/* Returned instead of 0/1/-1 inside an alone transaction (store_begin_service) when the call needs
+ * what such a transaction may not use: SQLite or another shard. Roll back and redo it under app->mu. */
+#define STORE_SLOW (-2)
+/* The number of memory shards (ephemeral.h); the sweeper works through them one at a time. */
+#define STORE_SHARDS 32u
 
 /* Opens (creating and migrating the schema). Returns NULL with a message in err. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *st);
 const char *store_errmsg(struct store *st);
 
+/* A transaction over SQLite and every shard it touches (app->mu held). */
 int store_begin(struct store *st);
+/* A transaction of the service (ns, name) alone: its shard locked until commit / rollback. `alone`:
+ * the caller does not hold app->mu — SQLite and other shards are then refused (STORE_SLOW); else
+ * it may do anything a store_begin transaction can except undo SQLite writes (use for reads). */
+int store_begin_service(struct store *st, const char *ns, const char *name, bool alone);
+/* A transaction of memory alone (app->mu held): the shards it touches, no SQLite statement may be
+ * part of it (the sweeper's batches, which change only ephemeral instances and revisions). */
+int store_begin_memory(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* Writes the change-stamp floor to the database when it moved (a file only; app->mu held): the
+ * sweeper thread after each sweep, and store_close. After a kill -9, stamps of the last second may
+ * be handed out again only if the floor had run ahead of real time (over 1,000 changes a second). */
+int store_save_stamps(struct store *st);
+/* The shards' lock hold times added to *t (lock-stats builds). */
+void store_lockstat(struct store *st, struct lockstat_totals *t);
+/* Tells the store how to ask whether the calling thread holds app->mu (the app sets it at start):
+ * without it, whatever needs SQLite or the id-to-shard table answers STORE_SLOW instead of racing.
+ * Unset (a store used alone, as its unit tests do), everything is allowed. */
+void store_set_lock_probe(struct store *st, bool (*held)(const void *ctx), const void *ctx);
 
 /* ---- services. Functions return 0 ok, 1 not found / already exists (as documented), -1 error */
 /* Fills *out (owned). 0 found, 1 not found. */
 int store_service_get(struct store *st, const char *ns, const char *name, struct service_rec *out);
+/* What a cached list needs, without copying anything: the service's id and revision. 0, 1 unknown. */
+int store_service_state(struct store *st, const char *ns, const char *name, int64_t *id, int64_t *revision);
 void store_service_rec_free(struct service_rec *s);
 /* Creates; 1 if it exists already. */
 int store_service_create(struct store *st, const char *ns, const char *name, double protect_threshold,
@@ -92,7 +135,7 @@ struct beat_result {
     int64_t interval_ms;         /* the instance's beat interval */
     int64_t prev_beat_ms;        /* its last beat before this one */
     bool was_unhealthy;          /* health was restored by this beat (the caller logs and pushes) */
-    char instance_id[1600];
+    char instance_id[1600];      /* when was_unhealthy (for the log line and the event), else "" */
 };
 /* Records a beat at now: last_beat = now, healthy = 1 (ephemeral only; persistent instances are
  * found but unchanged). 0 found (*out filled, may be NULL), 1 unknown, -1 error. */
@@ -104,14 +147,19 @@ int store_instance_delete_id(struct store *st, int64_t id);
 typedef int (*store_instance_cb)(void *ctx, const struct instance_rec *r);  /* non-zero stops */
 /* Instances of a service ordered healthy first, then by cluster, ip, port. */
 int store_instance_foreach(struct store *st, int64_t service_id, store_instance_cb cb, void *ctx);
-/* Ephemeral instances whose expire_at < now (strictly past due), oldest first, at most `limit` (views). */
+/* Ephemeral instances whose expire_at < now (strictly past due), oldest first (ties: by id within a
+ * shard), at most `limit` (views). */
 int store_instance_foreach_expired(struct store *st, int64_t now_ms, long limit, store_instance_cb cb,
                                    void *ctx);
-/* Visits up to `limit` due ephemeral instances (expire_at < now), soonest first, asks cb what to do
- * with each and does it at once: a sweep step without copying anything out (foreach_expired + one
- * write per instance costs three times as much). Meant to run inside a transaction: a rollback
- * undoes every verdict applied. Returns how many were visited, -1 on error. */
-long store_instance_sweep_due(struct store *st, int64_t now_ms, long limit, store_verdict_cb cb, void *ctx);
+/* Visits up to `limit` due ephemeral instances (expire_at < now) of one shard (0..STORE_SHARDS-1),
+ * soonest first, asks cb what to do with each and does it at once: a sweep step without copying
+ * anything out (foreach_expired + one write per instance costs three times as much). Meant to run
+ * inside a transaction: a rollback undoes every verdict applied. Returns how many were visited, -1
+ * on error. */
+long store_instance_sweep_due(struct store *st, unsigned shard, int64_t now_ms, long limit, store_verdict_cb cb,
+                              void *ctx);
+/* Whether the shard has a due instance. */
+bool store_any_due(struct store *st, unsigned shard, int64_t now_ms);
 /* Every instance of every service (views), ordered by namespace, service, cluster, ip, port. */
 int store_instance_foreach_all(struct store *st, store_instance_cb cb, void *ctx);
 /* Smallest integer id (as text) not yet used by an instance of the service (snowflake-style ids). */

@@ -55,7 +55,8 @@ void subs_foreach_conn(struct subs *s, uint64_t conn, void (*cb)(void *ctx, cons
 
 /* ---- changes */
 /* (ns, service) changed: queued for its subscribers (once, however often it changes before the push
- * thread takes it) and the push thread woken. Cheap; a no-op without subscribers. */
+ * thread takes it) and the push thread woken. Cheap; a no-op without subscribers, and without a lock
+ * when nobody subscribes to anything. */
 void subs_changed(struct subs *s, const char *ns, const char *service);
 /* The eventfd the push thread polls (readable after subs_changed). */
 int subs_wake_fd(const struct subs *s);

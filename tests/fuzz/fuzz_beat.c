@@ -156,10 +156,10 @@ static void reset_app(void)
         app_ready = true;
     }
     cJSON *base = cJSON_Parse(BASELINE);
-    pthread_mutex_lock(&app.mu);
+    app_lock(&app);
     FUZZ_CHECK(store_clear(app.store) == 0, "store_clear failed");
     FUZZ_CHECK(registry_load(&app, base, NULL, err, sizeof err) == 0, "baseline: %s", err);
-    pthread_mutex_unlock(&app.mu);
+    app_unlock(&app);
     cJSON_Delete(base);
 }
 
@@ -184,12 +184,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct reply rep;
     reply_init(&rep);
 
-    pthread_mutex_lock(&app.mu);
+    app_lock(&app);
     cJSON *before = fuzz_dump_without_now(&app);
     req.now_ms = clock_now_ms(&app.clock);
     h_instance_beat(&app, &req, &rep);
     cJSON *after = fuzz_dump_without_now(&app);
-    pthread_mutex_unlock(&app.mu);
+    app_unlock(&app);
 
     int code = 0;
     double interval = 0;

@@ -56,11 +56,11 @@ static struct app *empty_app(int i)
         for (int k = 0; k < 2; k++) FUZZ_CHECK(app_init(&apps[k], &cfg, err, sizeof err) == 0, "app_init: %s", err);
         apps_ready = true;
     }
-    pthread_mutex_lock(&apps[i].mu);
+    app_lock(&apps[i]);
     FUZZ_CHECK(store_clear(apps[i].store) == 0, "store_clear failed");
     struct cs_error cerr;
     FUZZ_CHECK(cs_clear(apps[i].cs, "control", &cerr) == CS_OK, "cs_clear failed: %s", cerr.msg);
-    pthread_mutex_unlock(&apps[i].mu);
+    app_unlock(&apps[i]);
     return &apps[i];
 }
 
@@ -138,14 +138,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[512] = "";
     struct app *app = empty_app(0);
     cJSON *base = cJSON_Parse(BASELINE);
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     FUZZ_CHECK(registry_load(app, base, NULL, err, sizeof err) == 0, "baseline: %s", err);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
     cJSON_Delete(base);
 
     cJSON *snap = cJSON_ParseWithLength((const char *)data, size);
     long n_svc = -1, n_inst = -1;
-    pthread_mutex_lock(&app->mu);
+    app_lock(app);
     cJSON *before = fuzz_dump_without_now(app);
     struct registry_counts n = {-1, -1, -1};
     int rc = registry_load(app, snap, &n, err, sizeof err);
@@ -153,7 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n_inst = n.instances;
     cJSON *after = fuzz_dump_without_now(app);
     if (rc == 0) check_loaded(app, snap, n_svc, n_inst);
-    pthread_mutex_unlock(&app->mu);
+    app_unlock(app);
 
     if (rc != 0) {
         FUZZ_CHECK(rc == -1 || rc == -2, "registry_load returned %d", rc);
@@ -165,11 +165,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_valid(after);
         struct app *app2 = empty_app(1);
-        pthread_mutex_lock(&app2->mu);
+        app_lock(app2);
         int rc2 = registry_load(app2, after, NULL, err, sizeof err);
         FUZZ_CHECK(rc2 == 0, "the dump does not load back: %s", err);
         cJSON *again = fuzz_dump_without_now(app2);
-        pthread_mutex_unlock(&app2->mu);
+        app_unlock(app2);
         if (!cJSON_Compare(after, again, true)) {
             char *a = cJSON_PrintUnformatted(after), *g = cJSON_PrintUnformatted(again);
             FUZZ_CHECK(0, "dump -> load -> dump differs\nfirst:  %s\nsecond: %s", a, g);
