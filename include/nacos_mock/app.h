@@ -6,9 +6,12 @@
  * push) without calling up. There are no mutable globals except main's stop flag, so a test can run
  * two servers in one process.
  *
- * Threading: `mu` guards the store, the clients table, the list cache and every registry decision.
- * HTTP workers take it in routes_dispatch, the gRPC loop around each naming call, the sweeper per
- * batch, the push thread to render. Nothing does network I/O while holding it. Take it with
+ * Threading: `mu` guards SQLite, the clients table and every registry decision that spans more than
+ * one service's shard (store.h). The hot paths — a beat of an instance in memory, an ephemeral
+ * register or deregister over HTTP, a list answered from the cache — run in their service's shard
+ * without it and fall back to it when the store answers STORE_SLOW (docs/architecture.md, "Locks").
+ * routes_dispatch takes it for routes not marked ROUTE_NO_LOCK, the gRPC loop around the other naming
+ * calls, the sweeper per batch. Nothing does network I/O while holding it. Take it with
  * app_lock / app_unlock (they count its hold time in lock-stats builds, lockstat.h, and remember
  * which thread holds it: app_holds_lock).
  */
