@@ -6,8 +6,9 @@
  *   - a refused rule comes with a message and adds nothing; an accepted one comes back as `stored`
  *     with its id, and faults_list_json lists exactly the accepted rules, in order, as stored;
  *   - every listed rule, added again to an empty set, is accepted and lists the same (a listing is
- *     valid input), and a request built from its own match fields fires it when it cannot be held
- *     back (probability 1, after 0), with the rule's action, and counts the hit;
+ *     valid input), and a request built from its own match fields (transport, dataId, group and node
+ *     included) fires it when it cannot be held back (probability 1, after 0), with the rule's
+ *     action, and counts the hit;
  *   - faults_match on a few fixed requests never crashes and only names existing rules;
  *   - faults_reset restores exactly the rules added as initial (even-numbered ones): same ids, same
  *     listing as when they were first added.
@@ -52,10 +53,17 @@ static void check_alone(const cJSON *listed)
         .api = str_of(m, "api"), .method = str_of(m, "method"), .path = str_of(m, "path"),
         .ns = str_of(m, "namespaceId"), .group = str_of(m, "groupName"), .service = str_of(m, "serviceName"),
         .cluster = str_of(m, "clusterName"), .ip = str_of(m, "ip"), .port = (int)num_of(m, "port", 0),
+        .transport = str_of(m, "transport"), .data_id = str_of(m, "dataId"),
     };
     FUZZ_CHECK(q.api, "listed rule without match.api");
     if (!strcmp(q.api, "any")) q.api = "register";
     bool consistent = true;
+    /* match.group (a config's group) is compared with the request's group as groupName is */
+    const char *cgroup = str_of(m, "group");
+    if (cgroup) {
+        if (q.group && strcmp(q.group, cgroup)) consistent = false;
+        q.group = cgroup;
+    }
     char group[600];
     const char *sep = q.service ? strstr(q.service, "@@") : NULL;
     if (sep) {   /* a grouped serviceName pins the group */
@@ -63,6 +71,12 @@ static void check_alone(const cJSON *listed)
         if (q.group && strcmp(q.group, group)) consistent = false;
         q.group = group;
         q.service = sep + 2;
+    }
+    const cJSON *node = cJSON_GetObjectItemCaseSensitive(m, "node");
+    if (cJSON_IsNumber(node)) {   /* a request on that node's listener; a push is on none, so never fires */
+        q.on_node = true;
+        q.node = node->valueint;
+        if (!strcmp(q.api, "push") || !strcmp(q.api, "config.push")) consistent = false;
     }
     bool must_fire = consistent && num_of(listed, "probability", -1) == 1.0 && num_of(listed, "after", -1) == 0;
     struct fault_hit hit;
