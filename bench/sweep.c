@@ -84,13 +84,20 @@ int main(int argc, char **argv)
         char err[256] = "";
         config_defaults(&cfg);
         if (app_init(&app, &cfg, err, sizeof err)) { fprintf(stdout, "app_init: %s\n", err); return 1; }
-        if (load(&app, n, services, spread)) { fprintf(stdout, "loading failed: %s\n", store_errmsg(app.store)); return 1; }
+        app_lock(&app);   /* the store refuses SQLite to a thread without the registry lock (store.h) */
+        int lr = load(&app, n, services, spread);
+        app_unlock(&app);
+        if (lr) { fprintf(stdout, "loading failed: %s\n", store_errmsg(app.store)); return 1; }
         long before = 0, healthy = 0, after = 0;
         idle[r] = sweep(&app, T0 + 1000);
         unh[r] = sweep(&app, T0 + 15001 + spread);
+        app_lock(&app);
         store_counts(app.store, NULL, &before, &healthy);
+        app_unlock(&app);
         rem[r] = sweep(&app, T0 + 30001 + spread);
+        app_lock(&app);
         store_counts(app.store, NULL, &after, NULL);
+        app_unlock(&app);
         app_free(&app);
         config_free(&cfg);
         if (idle[r] < 0 || unh[r] < 0 || rem[r] < 0 || before != n || healthy != 0 || after != 0) {
