@@ -706,7 +706,18 @@ static void test_slow_reader_is_cut_off(void **state)
     const char *req = "GET /__mock/events HTTP/1.1\r\nHost: x\r\n\r\n";
     assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
     struct nm_sse *watch = open_stream(s, "/__mock/events?kind=status", NULL);   /* a reader that keeps up */
-    usleep(100 * 1000);   /* let the slow one be subscribed (nothing to wait on: it does not read) */
+    /* the slow one is subscribed once its response has begun (sse.c subscribes before it queues the
+     * response): wait for the status line without reading it (MSG_PEEK), so it stays unread */
+    char head[16] = "";
+    for (int64_t end = nm_mono_ms() + 10000; strncmp(head, "HTTP/1.1 200", 12);) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (nm_mono_ms() > end) fail_msg("the slow reader's stream was not answered in 10 s");
+        if (poll(&p, 1, 100) != 1) continue;
+        ssize_t n = recv(fd, head, sizeof head - 1, MSG_PEEK);
+        if (n <= 0) fail_msg("the slow reader's connection closed before its stream began");
+        head[n] = '\0';
+        if (n >= 12 && strncmp(head, "HTTP/1.1 200", 12)) fail_msg("the slow reader was answered: %s", head);
+    }
 
     /* 15,000 instances expire and are removed: 30,000 events, ~10 MB, past any socket buffer */
     char *snap = snapshot("flood", 15000);
